@@ -1,0 +1,27 @@
+"""driftrec: a Gymnasium simulator of recommender users whose interests drift.
+
+Public API::
+
+    driftrec.make_vec_env(scenario, num_users, ...)   # batched torch env, .to_sb3() for SB3
+    gymnasium.make("driftrec/DriftingInterests-v0", scenario=...)   # single-user env
+    driftrec.scenario_names(), driftrec.make_scenario(name, **overrides)
+    driftrec.user_seeds(seed, num_users)
+"""
+
+from driftrec.envs import ENV_ID, DriftEnv, DriftVecEnv, make_vec_env
+from driftrec.simulators import Catalog, Scenario, make_scenario, scenario_names, synthetic_catalog, user_seeds
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENV_ID",
+    "Catalog",
+    "DriftEnv",
+    "DriftVecEnv",
+    "Scenario",
+    "make_scenario",
+    "make_vec_env",
+    "scenario_names",
+    "synthetic_catalog",
+    "user_seeds",
+]

@@ -1,0 +1,298 @@
+"""DriftVecEnv: N users with the same dynamics, stepped at once, torch tensors in and out.
+
+Spaces (per user):
+    observation: Box(FEATURE_LOW, FEATURE_HIGH, (11,), float32), columns ``FEATURE_NAMES``.
+    action, ``action_mode="weights"`` (default): (N, 3) floats in [0, 1], columns ``alpha`` (update
+        rate of the short-term profile), ``mix`` (lambda: share of the short-term profile in the
+        query) and ``explore`` (share of slots given to random items). A (3,) action applies to all.
+    action, ``action_mode="slate"``: (N, k) distinct item indices in [0, M).
+Reward: clicks in the slate (0..k). Episodes end on churn (terminated) or at the horizon
+(truncated); such users are reset in the same step (their final observation is in
+``info["final_obs"]``), so every row always holds a live user.
+Seeding: ``reset(seed=s)`` gives user i the seed ``user_seeds(s, N)[i]``; a single-user env reset
+with that seed reproduces user i exactly (same draws, whatever N is).
+Hidden state is never in the observation; ``reveal_hidden=True`` adds ``info["intent"]`` (N, d)
+and ``info["item_utility"]`` (N, M), for oracles and regret.
+
+Example:
+    >>> import driftrec
+    >>> env = driftrec.make_vec_env("abrupt", num_users=256, seed=0)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step(torch.tensor([0.3, 0.7, 0.1]))
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from driftrec.simulators.catalog import Catalog, synthetic_catalog
+from driftrec.simulators.params import check_int
+from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
+from driftrec.simulators.rng import seed_to_key, user_seeds
+from driftrec.simulators.scenarios import Scenario, make_scenario
+from driftrec.simulators.simulation import Simulator
+from driftrec.simulators.state import WEIGHT_NAMES
+from gymnasium import spaces
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
+ACTION_MODES = ("weights", "slate")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' -> cuda when available, else cpu; anything else must be a valid, present device."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'auto'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available here; use 'cpu' or 'auto'")
+    return dev
+
+
+@lru_cache(maxsize=8)
+def default_catalog(num_items: int = 1000, dim: int = 64, seed: int = 0) -> Catalog:
+    """The embedded default: a synthetic text catalog under the hashing encoder (no model needed)."""
+    return synthetic_catalog(num_items=num_items, dim=dim, seed=seed)
+
+
+def _as_tensor(actions: Any, name: str) -> torch.Tensor:
+    if isinstance(actions, torch.Tensor):
+        return actions
+    if isinstance(actions, (np.ndarray, list, tuple, float, int)):
+        arr = np.asarray(actions)
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(arr))
+    raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(actions).__name__}")
+
+
+class DriftVecEnv:
+    """Batched drifting-interest env over ``num_users`` users (see module docstring).
+
+    Args:
+        scenario: preset name or Scenario.
+        num_users: N, users simulated at once.
+        catalog: items; default: the synthetic catalog of ``num_items`` items in ``dim`` dims.
+        num_items, dim: size of the default catalog (ignored when ``catalog`` is given).
+        device: 'cpu', 'cuda', 'cuda:N' or 'auto'.
+        action_mode: 'weights' or 'slate'.
+        reveal_hidden: put the true intent and item utilities in ``info`` (oracles only).
+        autoreset: reset ended users inside ``step`` (default). Without it, stepping an ended user
+            raises; call ``reset_done()`` or ``reset()``.
+        score_chunk: items scored at a time (bounds memory for large catalogs).
+        **overrides: scenario parameters, e.g. ``shift_hazard=0.05`` (see ``Scenario.replace``).
+    """
+
+    def __init__(
+        self,
+        scenario: str | Scenario = "stable",
+        num_users: int = 1,
+        *,
+        catalog: Catalog | None = None,
+        num_items: int = 1000,
+        dim: int = 64,
+        device: str | torch.device = "cpu",
+        action_mode: str = "weights",
+        reveal_hidden: bool = False,
+        autoreset: bool = True,
+        score_chunk: int = 65536,
+        **overrides: Any,
+    ) -> None:
+        check_int("num_users", num_users, 1)
+        check_int("score_chunk", score_chunk, 1)
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode {action_mode!r} is unknown; allowed: {', '.join(ACTION_MODES)}")
+        if catalog is None:
+            check_int("num_items", num_items, 1)
+            check_int("dim", dim, 1)
+            catalog = default_catalog(num_items, dim)
+        elif not isinstance(catalog, Catalog):
+            raise TypeError(f"catalog must be a driftrec Catalog, got {type(catalog).__name__}")
+        self.scenario = make_scenario(scenario, **overrides)
+        self.device = resolve_device(device)
+        self.catalog = catalog
+        self.sim = Simulator(self.scenario, catalog, self.device, score_chunk)
+        self.num_users = num_users
+        self.action_mode = action_mode
+        self.reveal_hidden = reveal_hidden
+        self.autoreset = autoreset
+        self.slate_size = self.scenario.slate_size
+        self.num_items = catalog.num_items
+        self.observation_space = spaces.Box(FEATURE_LOW.numpy(), FEATURE_HIGH.numpy(), (NUM_FEATURES,), np.float32)
+        if action_mode == "weights":
+            self.single_action_space: spaces.Space = spaces.Box(0.0, 1.0, (len(WEIGHT_NAMES),), np.float32)
+        else:
+            self.single_action_space = spaces.MultiDiscrete(np.full(self.slate_size, self.num_items))
+        self.state = None
+        self._done = torch.zeros(num_users, dtype=torch.bool, device=self.device)
+        rp = self.scenario.rec
+        self._default_weights = torch.tensor(
+            [rp.default_alpha, rp.default_mix, rp.default_explore], dtype=torch.float32, device=self.device
+        )
+
+    # ----------------------------------------------------------------------------- reset / step
+    def reset(self, seed: int | Sequence[int] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Start every user afresh. ``seed``: int (per-user seeds derived), N ints, or None (random).
+
+        Returns (obs (N, F), info).
+        """
+        if seed is None:
+            seeds = user_seeds(secrets.randbits(63), self.num_users)
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seeds = user_seeds(int(seed), self.num_users)
+        else:
+            seeds = [int(s) for s in seed]
+            if len(seeds) != self.num_users:
+                raise ValueError(f"reset got {len(seeds)} seeds for {self.num_users} users; give one int or N ints")
+        keys = seed_to_key(torch.tensor(seeds, dtype=torch.int64, device=self.device))
+        self.state = self.sim.init(keys)
+        self._done.zero_()
+        return self.sim.observe(self.state), self._info({})
+
+    def reset_done(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Start the next episode for ``rows`` (default: the users whose episode ended). Returns obs."""
+        self._require_reset()
+        if rows is None:
+            rows = self._done.nonzero().squeeze(1)
+        self.state = self.sim.reset_rows(self.state, rows.to(self.device))
+        self._done[rows] = False
+        return self.sim.observe(self.state)
+
+    def step(self, actions: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Advance every user one step.
+
+        Args:
+            actions: (N, 3) weights or (3,) for all users (weights mode); (N, k) item indices (slate mode).
+        Returns:
+            obs (N, F) float32, reward (N,) float32, terminated (N,) bool, truncated (N,) bool, info
+            with ``items``, ``clicks``, ``pscore`` (N, k), ``organic`` (N,), ``final_obs`` (N, F) and,
+            when revealed, ``intent`` and ``item_utility``.
+        """
+        self._require_reset()
+        if not self.autoreset and bool(self._done.any()):
+            row = int(self._done.nonzero()[0])
+            raise RuntimeError(f"user {row}'s episode has ended; call reset_done() or reset() before stepping again")
+        if self.action_mode == "weights":
+            weights = self._check_weights(actions)
+            items, pscore = self.sim.recommend(self.state, weights)
+        else:
+            items = self._check_slate(actions)
+            weights = self._default_weights.expand(self.num_users, 3)
+            pscore = None
+        self.state, res = self.sim.step(self.state, items, weights, pscore)
+        obs = self.sim.observe(self.state)
+        done = res.terminated | res.truncated
+        info: dict[str, Any] = {
+            "items": res.items,
+            "clicks": res.clicks,
+            "pscore": res.pscore,
+            "organic": res.organic,
+            "final_obs": obs,
+        }
+        if self.autoreset:
+            if bool(done.any()):
+                self.state = self.sim.reset_rows(self.state, done.nonzero().squeeze(1))
+                obs = self.sim.observe(self.state)
+        else:
+            self._done = done
+        return obs, res.reward, res.terminated, res.truncated, self._info(info)
+
+    def _info(self, info: dict[str, Any]) -> dict[str, Any]:
+        if self.reveal_hidden:
+            info["intent"] = self.state.user.intent
+            info["item_utility"] = self.sim.item_utility(self.state)
+        return info
+
+    def _require_reset(self) -> None:
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+
+    # ----------------------------------------------------------------------------- validation
+    def _check_weights(self, actions: Any) -> torch.Tensor:
+        a = _as_tensor(actions, "weights action")
+        if a.dtype == torch.bool or not (a.is_floating_point() or a.dtype in (torch.int32, torch.int64)):
+            raise TypeError(f"weights action must be floating point, got dtype {a.dtype}")
+        n = self.num_users
+        if tuple(a.shape) == (3,):
+            a = a.unsqueeze(0).expand(n, 3)
+        if tuple(a.shape) != (n, 3):
+            raise ValueError(
+                f"weights action has shape {tuple(a.shape)}; expected ({n}, 3) or (3,) with columns "
+                f"{', '.join(WEIGHT_NAMES)} in [0, 1]"
+            )
+        a = a.to(self.device, torch.float32)
+        bad = torch.isnan(a) | (a < 0) | (a > 1)
+        if bool(bad.any()):
+            row, col = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(
+                f"{WEIGHT_NAMES[col]}={float(a[row, col])!r} for user {row} is outside the allowed range [0, 1]"
+            )
+        return a
+
+    def _check_slate(self, actions: Any) -> torch.Tensor:
+        a = _as_tensor(actions, "slate action")
+        if a.is_floating_point() or a.dtype == torch.bool:
+            raise TypeError(f"slate action must hold integer item indices, got dtype {a.dtype}")
+        n, k, m = self.num_users, self.slate_size, self.num_items
+        if tuple(a.shape) != (n, k):
+            raise ValueError(f"slate action has shape {tuple(a.shape)}; expected ({n}, {k}) item indices in [0, {m})")
+        a = a.to(self.device, torch.int64)
+        out = (a < 0) | (a >= m)
+        if bool(out.any()):
+            row, col = (int(v) for v in out.nonzero()[0])
+            raise ValueError(f"item index {int(a[row, col])} for user {row} is outside the allowed range [0, {m})")
+        srt = torch.sort(a, dim=1).values
+        dup = srt[:, 1:] == srt[:, :-1]
+        if bool(dup.any()):
+            row, col = (int(v) for v in dup.nonzero()[0])
+            raise ValueError(f"slate for user {row} repeats item {int(srt[row, col])}; a slate must not repeat items")
+        return a
+
+    # ----------------------------------------------------------------------------- adapters
+    def to_sb3(self, monitor: bool = True) -> VecEnv:
+        """This env as a stable-baselines3 VecEnv (actions in [-1, 1], weights = (a + 1) / 2).
+
+        With ``monitor`` it is wrapped in SB3's ``VecMonitor`` so episode returns are logged.
+        """
+        from driftrec.envs.sb3 import SB3VecEnv
+
+        venv: VecEnv = SB3VecEnv(self)
+        if monitor:
+            from stable_baselines3.common.vec_env import VecMonitor
+
+            venv = VecMonitor(venv)
+        return venv
+
+
+def make_vec_env(
+    scenario: str | Scenario,
+    num_users: int,
+    num_items: int = 1000,
+    dim: int = 64,
+    catalog: Catalog | None = None,
+    device: str | torch.device = "cpu",
+    seed: int | None = None,
+    **overrides: Any,
+) -> DriftVecEnv:
+    """Build the batched env (and reset it with ``seed`` when one is given).
+
+    ``overrides`` are scenario parameters or DriftVecEnv keywords (``action_mode``,
+    ``reveal_hidden``, ``autoreset``, ``score_chunk``). Convert with ``env.to_sb3()``.
+    """
+    env_keys = {"action_mode", "reveal_hidden", "autoreset", "score_chunk"}
+    env_kw = {k: overrides.pop(k) for k in list(overrides) if k in env_keys}
+    env = DriftVecEnv(
+        scenario, num_users, catalog=catalog, num_items=num_items, dim=dim, device=device, **env_kw, **overrides
+    )
+    if seed is not None:
+        env.reset(seed=seed)
+    return env

@@ -1,0 +1,203 @@
+"""Run agents on scenarios over seeds, with common random numbers, and summarise.
+
+Every agent of a (scenario, seed) pair faces the same users and the same random streams: the env
+is reset with the same seed, and draws are indexed by (user, episode, step), not by call order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from driftrec.agents import FixedWeights, Oracle, RandomSlate
+from driftrec.agents.base import Agent
+from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
+from driftrec.experiments.stats import mean_ci95
+from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.scenarios import make_scenario
+
+AGENTS: dict[str, str] = {
+    "fixed": "FixedWeights: the fixed-alpha baseline (constant alpha, mix, explore; --fixed-weights)",
+    "oracle": "Oracle: top-k by true utility, reads the hidden state (upper bound)",
+    "random": "RandomSlate: k distinct items uniformly at random (floor)",
+}
+
+
+def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05)) -> Agent:
+    """An agent by its CLI name (see ``AGENTS``)."""
+    if name == "fixed":
+        a, m, e = fixed_weights
+        return FixedWeights(alpha=a, mix=m, explore=e)
+    if name == "oracle":
+        return Oracle()
+    if name == "random":
+        return RandomSlate()
+    raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    """What ``simulate`` runs: every agent on every scenario for every seed.
+
+    users: N simulated at once; steps: T steps per run (users whose episode ends are replaced by
+    fresh ones, so every run has N * T user-steps); items/dim: size of the default catalog.
+    overrides: scenario parameters applied to every scenario.
+    """
+
+    scenarios: list[str]
+    agents: list[str]
+    users: int = 256
+    steps: int = 200
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    items: int = 1000
+    dim: int = 64
+    device: str = "cpu"
+    fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.scenarios:
+            raise ValueError("give at least one scenario")
+        if not self.agents:
+            raise ValueError("give at least one agent")
+        if not self.seeds:
+            raise ValueError("give at least one seed")
+        for name in self.agents:
+            if name not in AGENTS:
+                raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        for key in ("users", "steps", "items", "dim"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+        if len(self.fixed_weights) != 3:
+            raise ValueError(f"fixed_weights needs 3 values (alpha, mix, explore), got {list(self.fixed_weights)}")
+        for s in self.scenarios:  # validates names and overrides up front, before any work
+            make_scenario(s, **self.overrides)
+        build_agent("fixed", self.fixed_weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunRecord:
+    """One (scenario, agent, seed) run: mean clicks per user-step and the per-step curve (T,)."""
+
+    scenario: str
+    agent: str
+    seed: int
+    clicks_per_step: float
+    ctr: float
+    curve: list[float]
+    episodes_ended: int
+    wall_s: float
+
+
+def run_one(
+    scenario: str,
+    agent: Agent,
+    seed: int,
+    cfg: SimulateConfig,
+    catalog: Catalog,
+    on_step: Callable[[], None] | None = None,
+) -> RunRecord:
+    """Run ``agent`` for ``cfg.steps`` steps on ``cfg.users`` users of ``scenario`` with ``seed``."""
+    env = DriftVecEnv(
+        scenario,
+        cfg.users,
+        catalog=catalog,
+        device=cfg.device,
+        action_mode=agent.action_mode,
+        reveal_hidden=agent.needs_hidden,
+        **cfg.overrides,
+    )
+    start = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    agent.reset(env, seed)
+    rewards = torch.zeros(cfg.steps, device=env.device)
+    ended = torch.zeros((), dtype=torch.int64, device=env.device)
+    for t in range(cfg.steps):
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+        rewards[t] = reward.mean()
+        ended += (terminated | truncated).sum()
+        if on_step is not None:
+            on_step()
+    curve = rewards.cpu().tolist()
+    mean = sum(curve) / len(curve)
+    return RunRecord(
+        scenario, agent.name, seed, mean, mean / env.slate_size, curve, int(ended), time.perf_counter() - start
+    )
+
+
+@dataclass
+class SimulateResult:
+    """Per-run rows, per-step curves, and ``results[scenario][agent]`` summaries."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    results: dict[str, dict[str, dict[str, Any]]]
+
+
+def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any]]]:
+    """results[scenario][agent] = {"mean", "ci95": [lo, hi], "n_seeds", "per_seed"} of clicks per step."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in records:
+        out.setdefault(r.scenario, {}).setdefault(r.agent, {"per_seed": {}})["per_seed"][str(r.seed)] = (
+            r.clicks_per_step
+        )
+    for agents in out.values():
+        for entry in agents.values():
+            vals = list(entry["per_seed"].values())
+            m, lo, hi = mean_ci95(vals)
+            entry.update({"mean": m, "ci95": [lo, hi], "n_seeds": len(vals)})
+            entry["per_seed"] = entry.pop("per_seed")
+    return out
+
+
+def simulate(cfg: SimulateConfig, progress: bool = True, catalog: Catalog | None = None) -> SimulateResult:
+    """Run every agent on every scenario for every seed (common random numbers across agents)."""
+    from tqdm.auto import tqdm
+
+    device = resolve_device(cfg.device)
+    cfg = SimulateConfig(**{**cfg.to_dict(), "device": str(device)})
+    catalog = catalog if catalog is not None else default_catalog(cfg.items, cfg.dim)
+    total = len(cfg.scenarios) * len(cfg.agents) * len(cfg.seeds) * cfg.steps
+    records: list[RunRecord] = []
+    with tqdm(total=total, desc="simulate", unit="step", disable=not progress, mininterval=0.5) as bar:
+        for scenario in cfg.scenarios:
+            for seed in cfg.seeds:
+                for name in cfg.agents:
+                    bar.set_postfix_str(f"{scenario}/{name}/seed {seed}", refresh=False)
+                    agent = build_agent(name, cfg.fixed_weights)
+                    records.append(run_one(scenario, agent, seed, cfg, catalog, on_step=lambda: bar.update(1)))
+    runs = pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "curve"} for r in records])
+    curves = pd.DataFrame(
+        [
+            {"scenario": r.scenario, "agent": r.agent, "seed": r.seed, "step": t, "clicks_per_step": c}
+            for r in records
+            for t, c in enumerate(r.curve)
+        ]
+    )
+    return SimulateResult(runs, curves, summarise(records))
+
+
+def format_table(results: dict[str, dict[str, dict[str, Any]]], slate_size: int | None = None) -> str:
+    """Plain-text table: scenario, agent, mean clicks per step, 95% CI, seeds."""
+    rows = [("scenario", "agent", "clicks/step", "95% CI", "seeds")]
+    for scenario, agents in results.items():
+        for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
+            lo, hi = e["ci95"]
+            rows.append((scenario, agent, f"{e['mean']:.4f}", f"[{lo:.4f}, {hi:.4f}]", str(e["n_seeds"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""Pure batched torch simulation of drifting user interests (no gymnasium, no agents).
+
+Read in this order: ``params`` and ``scenarios`` (what can be set), ``state`` (what evolves),
+``dynamics`` (users), ``click`` (clicks), ``recommender`` (profiles, slates, features), and
+``simulation`` (one step, composed).
+"""
+
+from driftrec.simulators.catalog import Catalog, synthetic_catalog
+from driftrec.simulators.params import ClickParams, RecParams, UserParams
+from driftrec.simulators.rng import CounterRNG, user_seeds
+from driftrec.simulators.scenarios import PRESETS, Scenario, make_scenario, scenario_names
+from driftrec.simulators.simulation import Simulator, StepResult
+from driftrec.simulators.state import WEIGHT_NAMES, RecState, SimState, UserState
+
+__all__ = [
+    "PRESETS",
+    "WEIGHT_NAMES",
+    "Catalog",
+    "ClickParams",
+    "CounterRNG",
+    "RecParams",
+    "RecState",
+    "Scenario",
+    "SimState",
+    "Simulator",
+    "StepResult",
+    "UserParams",
+    "UserState",
+    "make_scenario",
+    "scenario_names",
+    "synthetic_catalog",
+    "user_seeds",
+]

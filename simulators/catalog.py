@@ -1,0 +1,220 @@
+"""Item catalogs: unit item vectors with their ids and texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from driftrec.encoders.base import TextEncoder
+from driftrec.encoders.hashing import HashingEncoder
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """M items in a d-dimensional semantic space.
+
+    Attributes:
+        embeddings: (M, d) float tensor, unit rows (item vectors from a text encoder).
+        ids: M unique item ids (strings).
+        texts: M item texts the embeddings were computed from.
+        meta: provenance (encoder name, source, seed, ...), recorded in experiment outputs.
+    """
+
+    embeddings: torch.Tensor
+    ids: list[str]
+    texts: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        e = self.embeddings
+        if not isinstance(e, torch.Tensor) or e.ndim != 2:
+            shape = tuple(e.shape) if isinstance(e, torch.Tensor) else type(e).__name__
+            raise ValueError(f"catalog embeddings must be a 2-D tensor (M, d), got {shape}")
+        m = e.shape[0]
+        if m == 0 or e.shape[1] == 0:
+            raise ValueError(f"catalog must have at least one item and one dimension, got shape {tuple(e.shape)}")
+        if len(self.ids) != m or len(self.texts) != m:
+            raise ValueError(
+                f"catalog has {m} embeddings but {len(self.ids)} ids and {len(self.texts)} texts; they must match"
+            )
+        if len(set(self.ids)) != m:
+            seen: set[str] = set()
+            dup = next(i for i in self.ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+            raise ValueError(f"catalog ids must be unique; {dup!r} appears more than once")
+        finite = torch.isfinite(e).all(dim=1)
+        if not bool(finite.all()):
+            row = int((~finite).nonzero()[0])
+            raise ValueError(f"catalog embedding row {row} (id {self.ids[row]!r}) contains NaN or inf")
+        norms = e.norm(dim=1)
+        bad = (norms - 1).abs() > 1e-3
+        if bool(bad.any()):
+            row = int(bad.nonzero()[0])
+            raise ValueError(
+                f"catalog embeddings must have unit rows; row {row} has norm {float(norms[row]):.4f} "
+                "(normalise with torch.nn.functional.normalize(x, dim=1))"
+            )
+
+    @property
+    def num_items(self) -> int:
+        return int(self.embeddings.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Catalog:
+        """A copy whose embeddings live on ``device`` with ``dtype``."""
+        return Catalog(self.embeddings.to(device=device, dtype=dtype), self.ids, self.texts, dict(self.meta))
+
+    @classmethod
+    def from_texts(cls, ids: list[str], texts: list[str], encoder: TextEncoder, **meta: Any) -> Catalog:
+        """Encode ``texts`` with ``encoder`` into a catalog."""
+        emb = encoder.encode(list(texts)).float()
+        return cls(emb, list(ids), list(texts), {"encoder": encoder.name, **meta})
+
+
+_GENRES = [
+    "action",
+    "adventure",
+    "animation",
+    "comedy",
+    "crime",
+    "documentary",
+    "drama",
+    "fantasy",
+    "horror",
+    "musical",
+    "mystery",
+    "romance",
+    "scifi",
+    "thriller",
+    "war",
+    "western",
+    "family",
+    "biography",
+    "sport",
+    "history",
+]
+_THEMES = [
+    "revenge",
+    "friendship",
+    "betrayal",
+    "survival",
+    "memory",
+    "heist",
+    "space",
+    "robots",
+    "dragons",
+    "detectives",
+    "spies",
+    "pirates",
+    "vampires",
+    "aliens",
+    "zombies",
+    "music",
+    "dance",
+    "chess",
+    "football",
+    "boxing",
+    "cooking",
+    "travel",
+    "ocean",
+    "desert",
+    "mountains",
+    "city",
+    "village",
+    "kingdom",
+    "empire",
+    "prison",
+    "school",
+    "wedding",
+    "family",
+    "journey",
+    "time",
+    "dreams",
+    "magic",
+    "ghosts",
+    "monsters",
+    "courtroom",
+    "politics",
+    "war",
+    "love",
+    "loss",
+]
+_WORDS = [
+    "silent",
+    "golden",
+    "broken",
+    "hidden",
+    "last",
+    "first",
+    "dark",
+    "bright",
+    "lost",
+    "wild",
+    "secret",
+    "iron",
+    "crimson",
+    "frozen",
+    "distant",
+    "burning",
+    "quiet",
+    "endless",
+    "northern",
+    "midnight",
+    "harbor",
+    "river",
+    "garden",
+    "tower",
+    "storm",
+    "shadow",
+    "empire",
+    "road",
+    "house",
+    "star",
+    "moon",
+    "fire",
+    "glass",
+    "winter",
+    "summer",
+    "letter",
+    "song",
+    "crown",
+    "mirror",
+    "door",
+]
+
+
+def synthetic_catalog(
+    num_items: int = 1000, dim: int = 64, seed: int = 0, encoder: TextEncoder | None = None
+) -> Catalog:
+    """A synthetic movie-like catalog: generated texts encoded by a text encoder.
+
+    Item text looks like "Hidden Harbor (1987), a crime thriller about heist and ocean";
+    items that share genres and themes are close in the encoder's space. With no ``encoder`` the
+    deterministic ``HashingEncoder(dim)`` is used, so this needs no model and no network. The
+    same ``(num_items, dim, seed)`` gives the same catalog on every machine.
+
+    Returns:
+        Catalog with ``num_items`` items and ``encoder.dim`` dimensions.
+    """
+    if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items <= 0:
+        raise ValueError(f"num_items must be a positive integer, got {num_items!r}")
+    enc = encoder if encoder is not None else HashingEncoder(dim=dim)
+    g = torch.Generator().manual_seed(int(seed))
+
+    def pick(words: tuple[str, ...] | list[str], n: int) -> list[str]:
+        idx = torch.randperm(len(words), generator=g)[:n].tolist()
+        return [words[i] for i in idx]
+
+    ids, texts = [], []
+    for i in range(num_items):
+        n_genres = 1 + int(torch.randint(0, 2, (1,), generator=g))
+        year = 1950 + int(torch.randint(0, 70, (1,), generator=g))
+        title = " ".join(w.capitalize() for w in pick(_WORDS, 2))
+        genres = " ".join(pick(_GENRES, n_genres))
+        themes = " and ".join(pick(_THEMES, 2))
+        ids.append(f"item{i:06d}")
+        texts.append(f"{title} ({year}), a {genres} film about {themes}")
+    return Catalog.from_texts(ids, texts, enc, source="synthetic", seed=int(seed))

@@ -1,0 +1,40 @@
+"""Click models: utility of the shown items -> clicks.
+
+Both models take uniforms ``u`` (N, k) from the caller's random stream, so the same uniforms give
+common random numbers across agents.
+"""
+
+from __future__ import annotations
+
+import torch
+from driftrec.simulators.params import ClickParams
+
+
+def examination(slate_size: int, p: ClickParams, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Examination probability of each slot (k,): ``(j + 1) ** -exam_decay``."""
+    return (torch.arange(slate_size, device=device, dtype=torch.float32) + 1.0) ** (-p.exam_decay)
+
+
+def attraction(util: torch.Tensor, p: ClickParams) -> torch.Tensor:
+    """Attraction probability (N, k) of items with utility ``util`` (N, k)."""
+    return p.accidental + (1.0 - p.accidental) * torch.sigmoid(p.beta * (util - p.threshold))
+
+
+def click_probabilities(util: torch.Tensor, p: ClickParams, exam: torch.Tensor) -> torch.Tensor:
+    """Marginal probability (N, k) that each slot is clicked."""
+    a = attraction(util, p)
+    if p.model == "position":
+        return exam * a
+    # cascade: clicked at j iff attracted at j and at no earlier slot
+    not_before = torch.cumprod(torch.cat([torch.ones_like(a[:, :1]), 1.0 - a[:, :-1]], dim=1), dim=1)
+    return a * not_before
+
+
+def sample_clicks(util: torch.Tensor, p: ClickParams, exam: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Clicks (N, k) bool given utilities (N, k) and uniforms ``u`` (N, k) in (0, 1)."""
+    a = attraction(util, p)
+    if p.model == "position":
+        return u < exam * a
+    attracted = u < a
+    first = attracted & (torch.cumsum(attracted.to(torch.int32), dim=1) == 1)
+    return first

@@ -1,0 +1,140 @@
+"""Hidden user dynamics: initial interests, drift, shifts, missions, decay, boredom, organic events.
+
+Every function is pure: it takes a state and returns a new one. Draws come from the step's
+``StepDraws`` (see ``rng``), one stream id from ``Stream`` per kind of draw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from driftrec.simulators.params import UserParams
+from driftrec.simulators.rng import StepDraws
+from driftrec.simulators.state import UserState
+
+
+class Stream:
+    """Stream ids: each kind of draw has its own, so adding one never shifts the others."""
+
+    FACET_ITEM, FACET_NOISE, FACET_WEIGHT, PRIOR_NOISE = 1, 2, 3, 4
+    EXPLORE_SLOT, EXPLORE_ITEM = 10, 11
+    CLICK = 2000
+    DRIFT, SHIFT_HAZARD, SHIFT_ITEM, SHIFT_NOISE = 3000, 3001, 3002, 3003
+    MISSION_START, MISSION_END, MISSION_ITEM, MISSION_NOISE = 4000, 4001, 4002, 4003
+    ORGANIC, ORGANIC_NOISE = 5000, 5001
+    CHURN = 6000
+
+
+def unit(x: torch.Tensor) -> torch.Tensor:
+    """L2-normalise along the last axis."""
+    return F.normalize(x, dim=-1)
+
+
+def near_items(
+    E: torch.Tensor, draws: StepDraws, item_stream: int, noise_stream: int, shape: tuple[int, ...], noise: float
+) -> torch.Tensor:
+    """Unit topics drawn near random real items: normalize(E[i] + noise * g / sqrt(d)).
+
+    Returns (N, *shape, d).
+    """
+    m, d = E.shape
+    idx = draws.integers(item_stream, m, shape)
+    g = draws.normal(noise_stream, (*shape, d), E.dtype)
+    return unit(E[idx] + (noise / math.sqrt(d)) * g)
+
+
+def mix_intent(
+    facets: torch.Tensor, weights: torch.Tensor, topic: torch.Tensor, active: torch.Tensor, strength: float
+) -> torch.Tensor:
+    """The current intent (N, d): the facet mixture, pulled toward the mission topic when active."""
+    base = unit(torch.einsum("nk,nkd->nd", weights, facets))
+    on = active.unsqueeze(-1).to(base.dtype) * strength
+    return unit((1.0 - on) * base + on * topic)
+
+
+def init_users(E: torch.Tensor, p: UserParams, draws: StepDraws) -> UserState:
+    """Fresh users: K facets near random items, Dirichlet(1) facet weights, no mission, no fatigue."""
+    n, d = draws.prefix.shape[0], E.shape[1]
+    facets = near_items(E, draws, Stream.FACET_ITEM, Stream.FACET_NOISE, (p.num_facets,), p.facet_noise)
+    w = -torch.log(draws.uniform(Stream.FACET_WEIGHT, (p.num_facets,), E.dtype))
+    w = w / w.sum(-1, keepdim=True)
+    zeros = torch.zeros(n, d, dtype=E.dtype, device=E.device)
+    topic = facets[:, 0].clone()
+    active = torch.zeros(n, dtype=torch.bool, device=E.device)
+    return UserState(facets, w, topic, active, zeros, mix_intent(facets, w, topic, active, p.mission_strength))
+
+
+def utility(vecs: torch.Tensor, user: UserState, p: UserParams) -> torch.Tensor:
+    """True utility of items ``vecs`` (N, k, d) for each user: (N, k).
+
+    cosine to the intent, less ``boredom_strength`` times the (positive) similarity to fatigue.
+    """
+    u = torch.einsum("nkd,nd->nk", vecs, user.intent)
+    if p.boredom_strength > 0:
+        u = u - p.boredom_strength * torch.einsum("nkd,nd->nk", vecs, user.fatigue).clamp_min(0.0)
+    return u
+
+
+def utility_all(E: torch.Tensor, user: UserState, p: UserParams) -> torch.Tensor:
+    """True utility of every catalog item (M, d) for every user: (N, M)."""
+    u = user.intent @ E.T
+    if p.boredom_strength > 0:
+        u = u - p.boredom_strength * (user.fatigue @ E.T).clamp_min(0.0)
+    return u
+
+
+def consume(user: UserState, p: UserParams, clicked_sum: torch.Tensor, n_clicks: torch.Tensor) -> UserState:
+    """Boredom and reinforcement after consuming the clicked items.
+
+    clicked_sum: (N, d) sum of clicked item vectors; n_clicks: (N,) their count.
+    Fatigue moves toward the mean consumed vector (and decays toward 0 without consumption);
+    facet weights move toward the facets most similar to what was consumed.
+    """
+    any_click = (n_clicks > 0).unsqueeze(-1)
+    mean_vec = clicked_sum / n_clicks.clamp_min(1).unsqueeze(-1).to(clicked_sum.dtype)
+    fatigue, weights = user.fatigue, user.facet_weights
+    if p.fatigue_rate > 0:
+        fatigue = (1.0 - p.fatigue_rate) * fatigue + p.fatigue_rate * mean_vec
+    if p.reinforce_rate > 0 and p.num_facets > 1:
+        credit = torch.einsum("nkd,nd->nk", user.facets, unit(mean_vec)).clamp_min(0.0) + 1e-6
+        credit = credit / credit.sum(-1, keepdim=True)
+        moved = (1.0 - p.reinforce_rate) * weights + p.reinforce_rate * credit
+        moved = moved.clamp_min(0.02)
+        weights = torch.where(any_click, moved / moved.sum(-1, keepdim=True), weights)
+    return UserState(user.facets, weights, user.mission_topic, user.mission_active, fatigue, user.intent)
+
+
+def drift(user: UserState, p: UserParams, E: torch.Tensor, draws: StepDraws) -> UserState:
+    """Gradual drift, abrupt shifts and missions for one step; recomputes the intent."""
+    facets, topic, active = user.facets, user.mission_topic, user.mission_active
+    n, k, d = facets.shape
+    if p.drift_scale > 0:
+        g = draws.normal(Stream.DRIFT, (k, d), E.dtype)
+        facets = unit(facets + (p.drift_scale / math.sqrt(d)) * g)
+    if p.shift_hazard > 0:
+        hit = draws.uniform(Stream.SHIFT_HAZARD, (k,), E.dtype) < p.shift_hazard
+        new = near_items(E, draws, Stream.SHIFT_ITEM, Stream.SHIFT_NOISE, (k,), p.facet_noise)
+        facets = torch.where(hit.unsqueeze(-1), new, facets)
+    if p.mission_start > 0:
+        start = ~active & (draws.uniform(Stream.MISSION_START, (), E.dtype) < p.mission_start)
+        end = active & (draws.uniform(Stream.MISSION_END, (), E.dtype) < p.mission_end)
+        new_topic = near_items(E, draws, Stream.MISSION_ITEM, Stream.MISSION_NOISE, (), p.facet_noise)
+        topic = torch.where(start.unsqueeze(-1), new_topic, topic)
+        active = (active | start) & ~end
+    intent = mix_intent(facets, user.facet_weights, topic, active, p.mission_strength)
+    return UserState(facets, user.facet_weights, topic, active, user.fatigue, intent)
+
+
+def organic_events(user: UserState, p: UserParams, draws: StepDraws) -> tuple[torch.Tensor, torch.Tensor]:
+    """Organic search/browse events off the slate.
+
+    Returns (flag (N,) bool, vector (N, d) unit): the query's embedding, near the current intent.
+    """
+    n, d = user.intent.shape
+    if p.organic_rate <= 0:
+        return torch.zeros(n, dtype=torch.bool, device=user.intent.device), torch.zeros_like(user.intent)
+    flag = draws.uniform(Stream.ORGANIC, (), user.intent.dtype) < p.organic_rate
+    g = draws.normal(Stream.ORGANIC_NOISE, (d,), user.intent.dtype)
+    return flag, unit(user.intent + (p.organic_noise / math.sqrt(d)) * g)

@@ -1,0 +1,172 @@
+"""The recommender the agent steers: profiles, query, slate selection with exploration, features.
+
+Per user: a short-term profile ``s`` and a long-term profile ``l`` (unit vectors). On evidence
+``e`` (clicked items and organic events, weighted by type):
+``s <- normalize((1 - alpha) s + alpha e)``, ``l <- normalize((1 - long_rate) l + long_rate e)``.
+Query ``q = normalize(mix * s + (1 - mix) * l)``; the slate is the top-k of ``E q`` with a share
+``explore`` of its slots replaced by uniformly random other items.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from driftrec.simulators.dynamics import Stream, unit
+from driftrec.simulators.params import RecParams
+from driftrec.simulators.rng import StepDraws
+from driftrec.simulators.state import RecState
+
+NUM_FEATURES = 11
+FEATURE_NAMES = (
+    "ctr_fast",
+    "ctr_slow",
+    "since_click",
+    "cos_short_long",
+    "change_signal",
+    "evidence",
+    "last_alpha",
+    "last_mix",
+    "last_explore",
+    "progress",
+    "organic",
+)
+"""Observation columns. cos_* and change_signal lie in [-1, 1], everything else in [0, 1]."""
+FEATURE_LOW = torch.tensor([0, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0], dtype=torch.float32)
+FEATURE_HIGH = torch.ones(NUM_FEATURES, dtype=torch.float32)
+
+
+def init_rec(intent: torch.Tensor, p: RecParams, draws: StepDraws) -> RecState:
+    """Profiles start at a noisy prior of the true intent (stand-in for an LLM-derived prior)."""
+    n, d = intent.shape
+    g = draws.normal(Stream.PRIOR_NOISE, (d,), intent.dtype)
+    prior = unit(intent + (p.prior_noise / math.sqrt(d)) * g)
+    z = torch.zeros(n, dtype=intent.dtype, device=intent.device)
+    w = torch.tensor([p.default_alpha, p.default_mix, p.default_explore], dtype=intent.dtype, device=intent.device)
+    return RecState(
+        prior, prior.clone(), w.expand(n, 3).clone(), z + 1.0, z.clone(), z.clone(), z.clone(), z.clone(), z.clone()
+    )
+
+
+def query(rec: RecState, mix: torch.Tensor) -> torch.Tensor:
+    """(N, d) query from the profiles, ``mix`` (N,) in [0, 1] on the short-term side."""
+    m = mix.unsqueeze(-1)
+    q = unit(m * rec.short + (1.0 - m) * rec.long)
+    # s and l opposite with mix 1/2 cancel out: fall back to the short-term profile
+    return torch.where(q.norm(dim=-1, keepdim=True) > 0.5, q, rec.short)
+
+
+def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536) -> torch.Tensor:
+    """Indices (N, k) of the k items with the highest ``E q``, best first.
+
+    Scores are computed ``chunk`` items at a time, so memory is O(N * (chunk + k)), not O(N * M).
+    """
+    m = E.shape[0]
+    if m <= chunk:
+        return torch.topk(q @ E.T, k, dim=1).indices
+    best_s = best_i = None
+    for start in range(0, m, chunk):
+        s = q @ E[start : start + chunk].T
+        kk = min(k, s.shape[1])
+        cs, ci = torch.topk(s, kk, dim=1)
+        ci = ci + start
+        if best_s is None:
+            best_s, best_i = cs, ci
+        else:
+            cat_s, cat_i = torch.cat([best_s, cs], 1), torch.cat([best_i, ci], 1)
+            best_s, pos = torch.topk(cat_s, min(k, cat_s.shape[1]), dim=1)
+            best_i = torch.gather(cat_i, 1, pos)
+    return best_i  # type: ignore[return-value]
+
+
+def explore(
+    greedy: torch.Tensor, eps: torch.Tensor, num_items: int, draws: StepDraws
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Replace each slot, with probability ``eps`` (N,), by a uniformly random non-greedy item.
+
+    Replacements are distinct from each other and from the greedy items, so a slate never repeats
+    an item. Returns (items (N, k), explored (N, k) bool, pscore (N, k)): pscore is the probability
+    that the shown item is at that position under this policy: ``1 - eps`` for a kept greedy item,
+    ``eps / (M - k)`` for an explored one.
+    """
+    n, k = greedy.shape
+    free = num_items - k
+    explored = draws.uniform(Stream.EXPLORE_SLOT, (k,), eps.dtype) < eps.unsqueeze(-1)
+    if free < k:
+        explored[:, max(free, 0) :] = False
+    pscore = torch.where(explored, eps.unsqueeze(-1) / max(free, 1), 1.0 - eps.unsqueeze(-1))
+    if free <= 0 or not bool(explored.any()):
+        return greedy, explored, pscore
+    taken = torch.sort(greedy, dim=1).values
+    items = greedy.clone()
+    u = draws.uniform(Stream.EXPLORE_ITEM, (k,), torch.float64)
+    for j in range(min(k, free)):
+        # the r-th free item: for sorted taken s_0 < s_1 < ..., it is r + #{i : s_i - i <= r}
+        r = torch.clamp((u[:, j] * (free - j)).to(torch.int64), max=free - j - 1)
+        shifted = taken - torch.arange(taken.shape[1], device=taken.device)
+        x = r + (shifted <= r.unsqueeze(1)).sum(1)
+        items[:, j] = torch.where(explored[:, j], x, greedy[:, j])
+        taken = torch.sort(torch.cat([taken, x.unsqueeze(1)], 1), dim=1).values
+    return items, explored, pscore
+
+
+def update(
+    rec: RecState,
+    p: RecParams,
+    weights: torch.Tensor,
+    clicked_sum: torch.Tensor,
+    n_clicks: torch.Tensor,
+    organic_flag: torch.Tensor,
+    organic_vec: torch.Tensor,
+    slate_size: int,
+) -> RecState:
+    """Fold one step's evidence into the profiles and the tracked statistics.
+
+    weights: (N, 3) alpha, mix, explore used this step. clicked_sum: (N, d). n_clicks: (N,).
+    organic_flag: (N,) bool; organic_vec: (N, d).
+    """
+    dt = rec.short.dtype
+    raw = p.click_weight * clicked_sum + p.organic_weight * organic_flag.unsqueeze(-1).to(dt) * organic_vec
+    norm = raw.norm(dim=-1)
+    has = norm > 1e-6
+    e = raw / norm.clamp_min(1e-6).unsqueeze(-1)
+    alpha = weights[:, :1]
+    s_new = unit((1.0 - alpha) * rec.short + alpha * e)
+    s_new = torch.where(s_new.norm(dim=-1, keepdim=True) > 0.5, s_new, e)  # e exactly opposite s, alpha 1/2
+    l_new = unit((1.0 - p.long_rate) * rec.long + p.long_rate * e)
+    l_new = torch.where(l_new.norm(dim=-1, keepdim=True) > 0.5, l_new, e)
+    hm = has.unsqueeze(-1)
+    change = torch.where(has, (rec.short * e).sum(-1).clamp(-1.0, 1.0), rec.change)
+    frac = n_clicks.to(dt) / slate_size
+    clicked = n_clicks > 0
+    return RecState(
+        short=torch.where(hm, s_new, rec.short),
+        long=torch.where(hm, l_new, rec.long),
+        weights=weights,
+        change=change,
+        evidence=has.to(dt),
+        ctr_fast=0.7 * rec.ctr_fast + 0.3 * frac,
+        ctr_slow=0.97 * rec.ctr_slow + 0.03 * frac,
+        since_click=torch.where(clicked, torch.zeros_like(rec.since_click), rec.since_click + 1.0),
+        organic=0.9 * rec.organic + 0.1 * organic_flag.to(dt),
+    )
+
+
+def features(rec: RecState, t: torch.Tensor, horizon: int) -> torch.Tensor:
+    """Observation (N, NUM_FEATURES) float32, columns as in FEATURE_NAMES."""
+    cos_sl = (rec.short * rec.long).sum(-1).clamp(-1.0, 1.0)
+    cols = [
+        rec.ctr_fast,
+        rec.ctr_slow,
+        1.0 - torch.exp(-rec.since_click / 10.0),
+        cos_sl,
+        rec.change,
+        rec.evidence,
+        rec.weights[:, 0],
+        rec.weights[:, 1],
+        rec.weights[:, 2],
+        t.to(rec.short.dtype) / horizon,
+        rec.organic,
+    ]
+    obs = torch.stack(cols, dim=1).to(torch.float32)
+    return obs.clamp(FEATURE_LOW.to(obs.device), FEATURE_HIGH.to(obs.device))

@@ -1,0 +1,115 @@
+"""Counter-based random numbers: one seed, per-user streams, same draws on any batch size.
+
+A draw is a pure function of ``(user key, episode, step, stream, element)``: 32-bit integer
+hashing turned into floats. This is the batched analogue of one ``torch.Generator`` per user, with
+two properties a shared generator cannot give:
+
+* user ``i``'s draws do not depend on how many other users are simulated beside it, so a batched
+  env over N users reproduces N single-user envs exactly (``user_seeds`` gives the matching seeds);
+* integer hashing is exact, so CPU and CUDA draw the same bits.
+
+Values stay in [0, 2**32) and multipliers below 2**31, so int64 products never overflow.
+Per step, ``CounterRNG.at(t)`` hashes (key, episode, t) once per user; each draw then costs one
+mixing of that prefix with a cached per-(stream, element) constant.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+
+MASK32 = 0xFFFFFFFF
+_GOLDEN = 0x9E3779B9
+# odd multipliers below 2**31 (so x * c < 2**63 for x < 2**32)
+_M1, _M2 = 0x7FEB352D, 0x5BD1E995
+
+
+def mix32(x: torch.Tensor) -> torch.Tensor:
+    """Bijective 32-bit mixer (xorshift-multiply). ``x``: int64 tensor with values in [0, 2**32)."""
+    x = x ^ (x >> 16)
+    x = (x * _M1) & MASK32
+    x = x ^ (x >> 15)
+    x = (x * _M2) & MASK32
+    return x ^ (x >> 16)
+
+
+def seed_to_key(seed: torch.Tensor) -> torch.Tensor:
+    """Map int64 seeds (any value) to 32-bit user keys. Shape preserved."""
+    lo = seed & MASK32
+    hi = (seed >> 32) & MASK32
+    return mix32(mix32(lo) ^ mix32(hi ^ _GOLDEN))
+
+
+def user_seeds(seed: int, num_users: int) -> list[int]:
+    """The per-user seeds that a batched env's ``reset(seed=seed)`` gives its ``num_users`` users.
+
+    A single-user env reset with ``user_seeds(seed, n)[i]`` reproduces user ``i`` of the batch.
+    Unlike ``seed + i``, the users of different batch seeds do not overlap.
+    """
+    if isinstance(num_users, bool) or not isinstance(num_users, int) or num_users <= 0:
+        raise ValueError(f"num_users must be a positive integer, got {num_users!r}")
+    s = torch.tensor(int(seed) & ((1 << 63) - 1), dtype=torch.int64)
+    base = seed_to_key(s)
+    i = torch.arange(num_users, dtype=torch.int64)
+    return mix32(mix32(i ^ base) ^ _GOLDEN).tolist()
+
+
+@lru_cache(maxsize=512)
+def _element_hashes(stream: int, count: int, device: torch.device) -> torch.Tensor:
+    idx = torch.arange(count, dtype=torch.int64, device=device)
+    return mix32(idx ^ int(mix32(torch.tensor(stream & MASK32)) ^ _GOLDEN))
+
+
+class StepDraws:
+    """Draws for one step of N users. Every method returns a tensor with N leading rows."""
+
+    def __init__(self, prefix: torch.Tensor) -> None:
+        self.prefix = prefix
+
+    def bits(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
+        """Uniform 32-bit integers in int64, shape (N, *shape)."""
+        c = _element_hashes(stream, math.prod(shape), self.prefix.device)
+        return mix32(mix32(self.prefix[:, None] ^ c[None, :])).reshape((self.prefix.shape[0], *shape))
+
+    def uniform(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Uniform floats in the open interval (0, 1): odd multiples of 2**-24, exact in float32."""
+        return ((self.bits(stream, shape) >> 8) | 1).to(dtype) * 2.0**-24
+
+    def normal(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Standard normal draws (Box-Muller, both outputs of each pair used), shape (N, *shape)."""
+        count = math.prod(shape)
+        half = (count + 1) // 2
+        u = self.uniform(stream, (2, half), torch.float32)
+        r = torch.sqrt(-2.0 * torch.log(u[:, 0]))
+        theta = (2.0 * math.pi) * u[:, 1]
+        z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=1)[:, :count]
+        return z.reshape((self.prefix.shape[0], *shape)).to(dtype)
+
+    def integers(self, stream: int, high: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
+        """Integers uniform in [0, high) (high < 2**24 is exact; larger is near-uniform)."""
+        u = self.uniform(stream, shape, torch.float64)
+        return torch.clamp((u * high).to(torch.int64), max=high - 1)
+
+
+class CounterRNG:
+    """Per-user counter-based generator.
+
+    ``keys``: (N,) int64 user keys (from ``seed_to_key``); ``episode``: (N,) int64 episode counters.
+    ``at(t)`` gives the draws of step ``t`` (N,); draws of different (episode, t, stream) are
+    independent.
+    """
+
+    def __init__(self, keys: torch.Tensor, episode: torch.Tensor | None = None) -> None:
+        self.keys = keys.to(torch.int64)
+        self.episode = torch.zeros_like(self.keys) if episode is None else episode.to(torch.int64)
+
+    @classmethod
+    def from_seeds(cls, seeds: list[int] | torch.Tensor, device: torch.device | str = "cpu") -> CounterRNG:
+        s = torch.as_tensor(seeds, dtype=torch.int64, device=device).reshape(-1)
+        return cls(seed_to_key(s))
+
+    def at(self, t: torch.Tensor) -> StepDraws:
+        h = mix32(self.keys ^ mix32(self.episode & MASK32))
+        return StepDraws(mix32(h ^ mix32(t.to(torch.int64) & MASK32)))

@@ -1,0 +1,129 @@
+"""The batched simulator: one scenario over one catalog, N users at once, on one device.
+
+One step, for every user at once::
+
+    slate  = top-k of E q (q from the profiles and the mix weight), exploring a share of slots
+    clicks = click model on the true utility of the slate (intent, less boredom)
+    user   : fatigue and facet weights follow consumption; facets drift, shift; missions come/go
+    organic: the user may search on their own (an event near the intent)
+    rec    : profiles absorb clicks and organic events at rate alpha (short) and long_rate (long)
+    end    : churn after a click-less step (terminated), or the horizon (truncated)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from driftrec.simulators import dynamics, recommender
+from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.click import examination, sample_clicks
+from driftrec.simulators.dynamics import Stream
+from driftrec.simulators.rng import CounterRNG
+from driftrec.simulators.scenarios import Scenario
+from driftrec.simulators.state import SimState, scatter_rows
+
+
+@dataclass
+class StepResult:
+    """What one step produced (N rows).
+
+    items: (N, k) shown item indices.  clicks: (N, k) bool.  pscore: (N, k) propensity of each shown
+    item at its position.  reward: (N,) clicks in the slate.  terminated: (N,) churned.
+    truncated: (N,) reached the horizon.  organic: (N,) organic event happened.
+    """
+
+    items: torch.Tensor
+    clicks: torch.Tensor
+    pscore: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    organic: torch.Tensor
+
+
+class Simulator:
+    """Pure batched dynamics of ``scenario`` over ``catalog``; holds parameters, not state.
+
+    Args:
+        scenario: the Scenario (parameters of users, clicks and recommender, slate size, horizon).
+        catalog: the items; moved to ``device`` as float32.
+        device: torch device for every tensor.
+        score_chunk: items scored at a time when choosing the slate (bounds memory).
+    """
+
+    def __init__(
+        self, scenario: Scenario, catalog: Catalog, device: torch.device | str = "cpu", score_chunk: int = 65536
+    ) -> None:
+        if catalog.num_items < scenario.slate_size:
+            raise ValueError(f"the catalog has {catalog.num_items} items, fewer than slate_size={scenario.slate_size}")
+        self.scenario = scenario
+        self.device = torch.device(device)
+        self.E = catalog.embeddings.to(self.device, torch.float32)
+        self.num_items, self.dim = self.E.shape
+        self.k = scenario.slate_size
+        self.score_chunk = score_chunk
+        self.exam = examination(self.k, scenario.click, self.device)
+
+    def _fresh(self, keys: torch.Tensor, episode: torch.Tensor) -> SimState:
+        t = torch.zeros_like(keys)
+        # episode starts use their own step index so they never share draws with step 0
+        draws = CounterRNG(keys, episode).at(t - 1)
+        user = dynamics.init_users(self.E, self.scenario.user, draws)
+        rec = recommender.init_rec(user.intent, self.scenario.rec, draws)
+        return SimState(user, rec, t, keys, episode)
+
+    def init(self, keys: torch.Tensor) -> SimState:
+        """Fresh users (episode 0) for user keys (N,) int64 (see ``rng.seed_to_key``)."""
+        keys = keys.to(self.device, torch.int64)
+        return self._fresh(keys, torch.zeros_like(keys))
+
+    def reset_rows(self, state: SimState, rows: torch.Tensor) -> SimState:
+        """New episodes for users ``rows`` (long indices): their next episode's fresh state."""
+        part = self._fresh(state.keys[rows], state.episode[rows] + 1)
+        return scatter_rows(state, rows, part)
+
+    def recommend(self, state: SimState, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Slate (N, k) and its propensities (N, k) from the profiles under ``weights`` (N, 3)."""
+        q = recommender.query(state.rec, weights[:, 1])
+        greedy = recommender.top_k(self.E, q, self.k, self.score_chunk)
+        draws = CounterRNG(state.keys, state.episode).at(state.t)
+        items, _, pscore = recommender.explore(greedy, weights[:, 2], self.num_items, draws)
+        return items, pscore
+
+    def step(
+        self, state: SimState, items: torch.Tensor, weights: torch.Tensor, pscore: torch.Tensor | None = None
+    ) -> tuple[SimState, StepResult]:
+        """Show ``items`` (N, k), update users and profiles (profiles at ``weights`` (N, 3))."""
+        sc = self.scenario
+        t = state.t
+        draws = CounterRNG(state.keys, state.episode).at(t)
+        vecs = self.E[items]  # (N, k, d)
+        util = dynamics.utility(vecs, state.user, sc.user)
+        clicks = sample_clicks(util, sc.click, self.exam, draws.uniform(Stream.CLICK, (self.k,)))
+        n_clicks = clicks.sum(1)
+        clicked_sum = torch.einsum("nk,nkd->nd", clicks.to(vecs.dtype), vecs)
+
+        user = dynamics.consume(state.user, sc.user, clicked_sum, n_clicks)
+        user = dynamics.drift(user, sc.user, self.E, draws)
+        organic, organic_vec = dynamics.organic_events(user, sc.user, draws)
+        rec = recommender.update(state.rec, sc.rec, weights, clicked_sum, n_clicks, organic, organic_vec, self.k)
+
+        t_next = t + 1
+        if sc.user.churn_rate > 0:
+            terminated = (n_clicks == 0) & (draws.uniform(Stream.CHURN) < sc.user.churn_rate)
+        else:
+            terminated = torch.zeros_like(n_clicks, dtype=torch.bool)
+        truncated = (t_next >= sc.horizon) & ~terminated
+        if pscore is None:
+            pscore = torch.ones_like(util)
+        result = StepResult(items, clicks, pscore, n_clicks.to(torch.float32), terminated, truncated, organic)
+        return SimState(user, rec, t_next, state.keys, state.episode), result
+
+    def observe(self, state: SimState) -> torch.Tensor:
+        """Observation features (N, F) float32 (see ``recommender.FEATURE_NAMES``)."""
+        return recommender.features(state.rec, state.t, self.scenario.horizon)
+
+    def item_utility(self, state: SimState) -> torch.Tensor:
+        """True utility (N, M) of every item for the next step: hidden; for oracles and regret only."""
+        return dynamics.utility_all(self.E, state.user, self.scenario.user)

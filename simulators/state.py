@@ -1,0 +1,85 @@
+"""Simulation state: plain tensors with N rows (one per user), kept apart from parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+WEIGHT_NAMES = ("alpha", "mix", "explore")
+"""Columns of a weights action: evidence update rate, short/long mix (lambda), exploration share."""
+
+
+@dataclass
+class UserState:
+    """Hidden user state (never in an observation).
+
+    facets: (N, K, d) unit interest facets.  facet_weights: (N, K) on the simplex.
+    mission_topic: (N, d) unit.  mission_active: (N,) bool.
+    fatigue: (N, d) moving average of consumed item vectors (norm <= 1).
+    intent: (N, d) unit, the current interest: the facet mixture, pulled toward an active mission.
+    """
+
+    facets: torch.Tensor
+    facet_weights: torch.Tensor
+    mission_topic: torch.Tensor
+    mission_active: torch.Tensor
+    fatigue: torch.Tensor
+    intent: torch.Tensor
+
+
+@dataclass
+class RecState:
+    """What the recommender knows and tracks for each user (all observable).
+
+    short, long: (N, d) unit short- and long-term profiles.
+    weights: (N, 3) weights used at the last step (alpha, mix, explore).
+    change: (N,) cosine between the short profile and the newest evidence (the change signal).
+    evidence: (N,) 1.0 if evidence arrived at the last step, else 0.0.
+    ctr_fast, ctr_slow: (N,) moving averages of clicks per slot at rates 0.3 and 0.03.
+    since_click: (N,) steps since the last click.
+    organic: (N,) moving average (rate 0.1) of organic-event indicators.
+    """
+
+    short: torch.Tensor
+    long: torch.Tensor
+    weights: torch.Tensor
+    change: torch.Tensor
+    evidence: torch.Tensor
+    ctr_fast: torch.Tensor
+    ctr_slow: torch.Tensor
+    since_click: torch.Tensor
+    organic: torch.Tensor
+
+
+@dataclass
+class SimState:
+    """Everything that evolves. keys/episode index the per-user random streams; t is the step
+    within the episode."""
+
+    user: UserState
+    rec: RecState
+    t: torch.Tensor
+    keys: torch.Tensor
+    episode: torch.Tensor
+
+
+def scatter_rows(dst: T, rows: torch.Tensor, src: T) -> T:
+    """A copy of dataclass ``dst`` whose tensors take ``src``'s values at ``rows``.
+
+    ``src`` holds len(rows) rows; nested dataclasses are handled recursively.
+    """
+    out = {}
+    for f in dataclasses.fields(dst):  # type: ignore[arg-type]
+        a, b = getattr(dst, f.name), getattr(src, f.name)
+        if dataclasses.is_dataclass(a):
+            out[f.name] = scatter_rows(a, rows, b)
+        else:
+            a = a.clone()
+            a[rows] = b
+            out[f.name] = a
+    return type(dst)(**out)
