@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
+
 from driftrec.envs.batched import DriftVecEnv
 
 

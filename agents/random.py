@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+
 from driftrec.envs.batched import DriftVecEnv
 
 

@@ -13,6 +13,7 @@ import hashlib
 import re
 
 import torch
+
 from driftrec.encoders.base import check_texts
 
 _TOKEN = re.compile(r"[a-z0-9]+")

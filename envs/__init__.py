@@ -1,6 +1,7 @@
 """Gymnasium adapters over the batched simulator: single-user Env, batched env, SB3 VecEnv."""
 
 import gymnasium
+
 from driftrec.envs.batched import ACTION_MODES, DriftVecEnv, default_catalog, make_vec_env, resolve_device
 from driftrec.envs.single import DriftEnv
 

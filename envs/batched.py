@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
+
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.params import check_int
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
@@ -37,7 +39,6 @@ from driftrec.simulators.rng import seed_to_key, user_seeds
 from driftrec.simulators.scenarios import Scenario, make_scenario
 from driftrec.simulators.simulation import Simulator
 from driftrec.simulators.state import WEIGHT_NAMES
-from gymnasium import spaces
 
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
@@ -124,6 +125,7 @@ class DriftVecEnv:
         self.num_users = num_users
         self.action_mode = action_mode
         self.reveal_hidden = reveal_hidden
+        self.render_mode = None
         self.autoreset = autoreset
         self.slate_size = self.scenario.slate_size
         self.num_items = catalog.num_items

@@ -13,11 +13,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from driftrec.envs.batched import DriftVecEnv
-from driftrec.envs.single import weights_from_normalized
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+from driftrec.envs.batched import DriftVecEnv
+from driftrec.envs.single import weights_from_normalized
 
 
 class SB3VecEnv(VecEnv):
@@ -28,8 +29,8 @@ class SB3VecEnv(VecEnv):
             raise ValueError(f"SB3VecEnv needs action_mode='weights', got {env.action_mode!r}")
         if not env.autoreset:
             raise ValueError("SB3VecEnv needs a DriftVecEnv with autoreset=True")
+        self.env = env  # before super().__init__, which reads render_mode through get_attr
         super().__init__(env.num_users, env.observation_space, spaces.Box(-1.0, 1.0, (3,), np.float32))
-        self.env = env
         self._actions: np.ndarray | None = None
 
     def reset(self) -> VecEnvObs:

@@ -31,10 +31,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
+
 from driftrec.envs.batched import DriftVecEnv
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.scenarios import Scenario
-from gymnasium import spaces
 
 
 def weights_from_normalized(action: Any, num_rows: int | None = None) -> torch.Tensor:
@@ -81,6 +82,7 @@ class DriftEnv(gym.Env):
             autoreset=False,
             **overrides,
         )
+        self.render_mode = None
         self.action_mode = action_mode
         self.observation_space = self._vec.observation_space
         if action_mode == "weights":

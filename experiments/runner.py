@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+
 from driftrec.agents import FixedWeights, Oracle, RandomSlate
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
 from driftrec.encoders.base import TextEncoder
 from driftrec.encoders.hashing import HashingEncoder
 

@@ -7,6 +7,7 @@ common random numbers across agents.
 from __future__ import annotations
 
 import torch
+
 from driftrec.simulators.params import ClickParams
 
 

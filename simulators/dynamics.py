@@ -10,6 +10,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+
 from driftrec.simulators.params import UserParams
 from driftrec.simulators.rng import StepDraws
 from driftrec.simulators.state import UserState

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from driftrec.simulators.dynamics import Stream, unit
 from driftrec.simulators.params import RecParams
 from driftrec.simulators.rng import StepDraws
@@ -56,19 +57,40 @@ def query(rec: RecState, mix: torch.Tensor) -> torch.Tensor:
     return torch.where(q.norm(dim=-1, keepdim=True) > 0.5, q, rec.short)
 
 
-def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536) -> torch.Tensor:
-    """Indices (N, k) of the k items with the highest ``E q``, best first.
+def row_block_for(device: torch.device) -> int:
+    """Users scored per matrix product: small on CPU, large on GPUs (where launches cost more)."""
+    return 1024 if device.type == "cuda" else 64
 
-    Scores are computed ``chunk`` items at a time, so memory is O(N * (chunk + k)), not O(N * M).
+
+def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
+    """Indices (N, k) of the k items with the highest ``E q``, best first; ties go to the lower index.
+
+    Users are scored ``row_block`` at a time (the last block zero-padded) and items ``chunk`` at a
+    time, so every product has the same shape whatever N is. BLAS gives a row the same bits in
+    equal-shaped products, so a user's slate does not depend on who else is in the batch (a single
+    N-row product can differ in the last bit from a 1-row one and flip exact ties). Memory is
+    O(row_block * (chunk + k)).
     """
+    n, d = q.shape
+    pad = (-n) % row_block
+    if pad:
+        q = torch.cat([q, q.new_zeros(pad, d)])
+    blocks = [_top_k_block(E, q[r : r + row_block], k, chunk) for r in range(0, n + pad, row_block)]
+    vals = torch.cat([b[0] for b in blocks])[:n]
+    idx = torch.cat([b[1] for b in blocks])[:n]
+    # order ties by item index: sort by index, then stable sort by score
+    idx, perm = torch.sort(idx, dim=1)
+    vals = torch.gather(vals, 1, perm)
+    order = torch.sort(vals, dim=1, descending=True, stable=True).indices
+    return torch.gather(idx, 1, order)
+
+
+def _top_k_block(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
     m = E.shape[0]
-    if m <= chunk:
-        return torch.topk(q @ E.T, k, dim=1).indices
     best_s = best_i = None
     for start in range(0, m, chunk):
         s = q @ E[start : start + chunk].T
-        kk = min(k, s.shape[1])
-        cs, ci = torch.topk(s, kk, dim=1)
+        cs, ci = torch.topk(s, min(k, s.shape[1]), dim=1)
         ci = ci + start
         if best_s is None:
             best_s, best_i = cs, ci
@@ -76,7 +98,7 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536) -> torch
             cat_s, cat_i = torch.cat([best_s, cs], 1), torch.cat([best_i, ci], 1)
             best_s, pos = torch.topk(cat_s, min(k, cat_s.shape[1]), dim=1)
             best_i = torch.gather(cat_i, 1, pos)
-    return best_i  # type: ignore[return-value]
+    return best_s, best_i  # type: ignore[return-value]
 
 
 def explore(
@@ -100,13 +122,18 @@ def explore(
     taken = torch.sort(greedy, dim=1).values
     items = greedy.clone()
     u = draws.uniform(Stream.EXPLORE_ITEM, (k,), torch.float64)
-    for j in range(min(k, free)):
+    # only slots some user explores; a user's picks depend on its own explored slots alone, so a
+    # user draws the same items whatever else is in the batch
+    for j in explored[:, : min(k, free)].any(0).nonzero().flatten().tolist():
         # the r-th free item: for sorted taken s_0 < s_1 < ..., it is r + #{i : s_i - i <= r}
-        r = torch.clamp((u[:, j] * (free - j)).to(torch.int64), max=free - j - 1)
+        left = free - explored[:, :j].sum(1)  # free items this user has not picked yet
+        r = torch.minimum((u[:, j] * left).to(torch.int64), left - 1)
         shifted = taken - torch.arange(taken.shape[1], device=taken.device)
         x = r + (shifted <= r.unsqueeze(1)).sum(1)
         items[:, j] = torch.where(explored[:, j], x, greedy[:, j])
-        taken = torch.sort(torch.cat([taken, x.unsqueeze(1)], 1), dim=1).values
+        # users that did not explore slot j take a sentinel that sorts last and never counts
+        pick = torch.where(explored[:, j], x, torch.full_like(x, num_items + 2 * k))
+        taken = torch.sort(torch.cat([taken, pick.unsqueeze(1)], 1), dim=1).values
     return items, explored, pscore
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
 from driftrec.simulators import dynamics, recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.click import examination, sample_clicks
@@ -63,6 +64,7 @@ class Simulator:
         self.num_items, self.dim = self.E.shape
         self.k = scenario.slate_size
         self.score_chunk = score_chunk
+        self.row_block = recommender.row_block_for(self.device)
         self.exam = examination(self.k, scenario.click, self.device)
 
     def _fresh(self, keys: torch.Tensor, episode: torch.Tensor) -> SimState:
@@ -86,7 +88,7 @@ class Simulator:
     def recommend(self, state: SimState, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Slate (N, k) and its propensities (N, k) from the profiles under ``weights`` (N, 3)."""
         q = recommender.query(state.rec, weights[:, 1])
-        greedy = recommender.top_k(self.E, q, self.k, self.score_chunk)
+        greedy = recommender.top_k(self.E, q, self.k, self.score_chunk, self.row_block)
         draws = CounterRNG(state.keys, state.episode).at(state.t)
         items, _, pscore = recommender.explore(greedy, weights[:, 2], self.num_items, draws)
         return items, pscore

@@ -1,0 +1,139 @@
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from driftrec.experiments.cli import main
+from driftrec.experiments.stats import mean_ci95, t975
+
+
+def test_simulate_writes_table_summary_rows_config_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(
+        [
+            "simulate",
+            "--scenario",
+            "abrupt,stable",
+            "--agents",
+            "fixed,oracle,random",
+            "--users",
+            "16",
+            "--steps",
+            "20",
+            "--seeds",
+            "1,2,3",
+            "--items",
+            "200",
+            "--dim",
+            "16",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--set",
+            "shift_hazard=0.05",
+        ]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "clicks/step" in printed and "95% CI" in printed and "oracle" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    for scenario in ("abrupt", "stable"):
+        for agent in ("fixed", "oracle", "random"):
+            e = summary["results"][scenario][agent]
+            assert set(e) >= {"mean", "ci95", "n_seeds"} and e["n_seeds"] == 3
+            assert e["ci95"][0] <= e["mean"] <= e["ci95"][1]
+            assert math.isclose(e["mean"], sum(e["per_seed"].values()) / 3)
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 2 * 3 * 3 and {"scenario", "agent", "seed", "clicks_per_step"} <= set(runs.columns)
+    assert len(pd.read_csv(out / "curves.csv")) == 2 * 3 * 3 * 20
+    config = json.loads((out / "config.json").read_text())
+    assert config["scenarios"]["abrupt"]["user"]["shift_hazard"] == 0.05
+    assert (out / "clicks_over_time.png").stat().st_size > 10_000
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_same_seeds_give_the_same_summary(tmp_path):
+    args = [
+        "simulate",
+        "--scenario",
+        "mixed",
+        "--users",
+        "8",
+        "--steps",
+        "15",
+        "--seeds",
+        "4,5",
+        "--items",
+        "120",
+        "--dim",
+        "16",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    main([*args, "--out", str(tmp_path / "a")])
+    main([*args, "--out", str(tmp_path / "b")])
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())["results"]
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())["results"]
+    assert a == b
+
+
+BAD_CLI = [
+    (["simulate", "--scenario", "nope"], "unknown scenario 'nope'; known scenarios: stable"),
+    (["simulate", "--agents", "fixed,ppo"], "unknown agent 'ppo'; known agents: fixed, oracle, random"),
+    (["simulate", "--set", "hazard=1"], "unknown scenario parameter 'hazard' in --set"),
+    (["simulate", "--set", "shift_hazard"], "--set expects KEY=VALUE"),
+    (["simulate", "--set", "shift_hazard=2"], r"shift_hazard=2 is outside the allowed range"),
+    (["simulate", "--fixed-weights", "0.5,0.5"], "fixed_weights needs 3 values"),
+    (["simulate", "--fixed-weights", "0.5,0.5,1.5"], r"explore=1\.5 is outside the allowed range"),
+    (["simulate", "--seeds", "1,1"], r"seeds must be distinct, got \[1, 1\]"),
+    (["simulate", "--device", "cuda:7"], "device 'cuda:7'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_CLI, ids=[" ".join(a[1:]) for a, _ in BAD_CLI])
+def test_user_errors_print_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    import torch
+
+    if "cuda:7" in argv and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    rc = main([*argv, "--out", str(tmp_path), "--no-progress", "--users", "2", "--steps", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert pytest.importorskip("re").search(message, err), err
+
+
+@pytest.mark.parametrize("argv", [["simulate", "--users", "0"], ["simulate", "--seeds", "a,b"]])
+def test_argparse_errors_exit_2(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_help_explains_every_command(capsys):
+    for cmd in ("quickstart", "simulate", "scenarios"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        assert "--" in capsys.readouterr().out
+
+
+def test_scenarios_lists_presets(capsys):
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    for name in ("stable", "gradual", "abrupt", "missions", "boredom", "mixed"):
+        assert name in out
+    assert main(["scenarios", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["abrupt"]["user"]["shift_hazard"] == 0.03
+
+
+def test_confidence_intervals():
+    m, lo, hi = mean_ci95([1.0, 2.0, 3.0])
+    assert m == 2.0 and math.isclose(hi - m, 4.303 * 1.0 / math.sqrt(3))
+    assert mean_ci95([5.0]) == (5.0, 5.0, 5.0)
+    assert t975(1000) == 1.96 and t975(35) == 2.042
+    with pytest.raises(ValueError):
+        mean_ci95([])

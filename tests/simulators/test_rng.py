@@ -1,0 +1,58 @@
+import torch
+
+from driftrec.simulators.rng import CounterRNG, mix32, seed_to_key, user_seeds
+
+
+def _draws(seeds, t=0, episode=0):
+    rng = CounterRNG.from_seeds(seeds)
+    rng.episode += episode
+    return rng.at(torch.full((len(seeds),), t, dtype=torch.int64))
+
+
+def test_same_inputs_same_draws_and_streams_differ():
+    a = _draws([1, 2, 3]).uniform(7, (5,))
+    b = _draws([1, 2, 3]).uniform(7, (5,))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, _draws([1, 2, 3]).uniform(8, (5,)))
+    assert not torch.equal(a, _draws([1, 2, 3], t=1).uniform(7, (5,)))
+    assert not torch.equal(a, _draws([1, 2, 3], episode=1).uniform(7, (5,)))
+
+
+def test_a_users_draws_do_not_depend_on_the_batch():
+    batch = _draws([11, 22, 33]).normal(3, (4, 6))
+    alone = _draws([22]).normal(3, (4, 6))
+    assert torch.equal(batch[1], alone[0])
+
+
+def test_uniform_and_normal_moments():
+    d = _draws(list(range(2000)))
+    u = d.uniform(1, (100,))
+    assert float(u.min()) > 0.0 and float(u.max()) < 1.0
+    assert abs(float(u.mean()) - 0.5) < 0.005
+    assert abs(float(u.var()) - 1 / 12) < 0.002
+    z = d.normal(2, (100,))
+    assert abs(float(z.mean())) < 0.01 and abs(float(z.std()) - 1.0) < 0.01
+    # neighbouring elements and neighbouring users are uncorrelated
+    assert abs(float(torch.corrcoef(torch.stack([z[:, 0], z[:, 1]]))[0, 1])) < 0.06
+    assert abs(float(torch.corrcoef(torch.stack([z[:-1, 0], z[1:, 0]]))[0, 1])) < 0.06
+
+
+def test_integers_cover_the_range_uniformly():
+    x = _draws(list(range(5000))).integers(4, 7, (20,))
+    counts = torch.bincount(x.flatten(), minlength=7).float()
+    assert int(x.min()) == 0 and int(x.max()) == 6
+    assert float((counts / counts.mean() - 1).abs().max()) < 0.05
+
+
+def test_mix32_is_a_bijection_on_a_sample_and_stays_32_bit():
+    x = torch.arange(0, 1 << 16, dtype=torch.int64) * 65537
+    y = mix32(x)
+    assert int(y.min()) >= 0 and int(y.max()) < 2**32
+    assert y.unique().numel() == x.numel()
+
+
+def test_user_seeds_are_distinct_across_batch_seeds():
+    a, b = user_seeds(1, 1000), user_seeds(2, 1000)
+    assert len(set(a)) == 1000 and not set(a) & set(b)
+    assert user_seeds(1, 3) == a[:3]
+    assert seed_to_key(torch.tensor([-5, 2**62])).min() >= 0
