@@ -183,14 +183,15 @@ class DriftVecEnv:
         if not self.autoreset and bool(self._done.any()):
             row = int(self._done.nonzero()[0])
             raise RuntimeError(f"user {row}'s episode has ended; call reset_done() or reset() before stepping again")
+        draws = self.sim.draws(self.state)
         if self.action_mode == "weights":
             weights = self._check_weights(actions)
-            items, pscore = self.sim.recommend(self.state, weights)
+            items, pscore = self.sim.recommend(self.state, weights, draws)
         else:
             items = self._check_slate(actions)
             weights = self._default_weights.expand(self.num_users, 3)
             pscore = None
-        self.state, res = self.sim.step(self.state, items, weights, pscore)
+        self.state, res = self.sim.step(self.state, items, weights, pscore, draws)
         obs = self.sim.observe(self.state)
         done = res.terminated | res.truncated
         info: dict[str, Any] = {

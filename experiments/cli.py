@@ -180,7 +180,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         "driftrec_version": driftrec.__version__,
         "config": cfg.to_dict(),
         "scenarios": {s: make_scenario(s, **cfg.overrides).to_dict() for s in scenarios},
-        "catalog": {"source": "synthetic", "encoder": f"hashing-bow-d{cfg.dim}-s0", "num_items": cfg.items},
+        "catalog": res.catalog,
     }
     io.write_json(out / "config.json", config)
     io.write_csv(out / "runs.csv", res.runs)

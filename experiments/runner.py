@@ -138,11 +138,13 @@ def run_one(
 
 @dataclass
 class SimulateResult:
-    """Per-run rows, per-step curves, and ``results[scenario][agent]`` summaries."""
+    """Per-run rows, per-step curves, ``results[scenario][agent]`` summaries, and the catalog's
+    provenance (``Catalog.meta`` plus its size)."""
 
     runs: pd.DataFrame
     curves: pd.DataFrame
     results: dict[str, dict[str, dict[str, Any]]]
+    catalog: dict[str, Any]
 
 
 def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -185,7 +187,8 @@ def simulate(cfg: SimulateConfig, progress: bool = True, catalog: Catalog | None
             for t, c in enumerate(r.curve)
         ]
     )
-    return SimulateResult(runs, curves, summarise(records))
+    meta = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim}
+    return SimulateResult(runs, curves, summarise(records), meta)
 
 
 def format_table(results: dict[str, dict[str, dict[str, Any]]], slate_size: int | None = None) -> str:

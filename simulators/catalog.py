@@ -39,10 +39,11 @@ class Catalog:
             raise ValueError(
                 f"catalog has {m} embeddings but {len(self.ids)} ids and {len(self.texts)} texts; they must match"
             )
-        if len(set(self.ids)) != m:
-            seen: set[str] = set()
-            dup = next(i for i in self.ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-            raise ValueError(f"catalog ids must be unique; {dup!r} appears more than once")
+        seen: set[str] = set()
+        for item_id in self.ids:
+            if item_id in seen:
+                raise ValueError(f"catalog ids must be unique; {item_id!r} appears more than once")
+            seen.add(item_id)
         finite = torch.isfinite(e).all(dim=1)
         if not bool(finite.all()):
             row = int((~finite).nonzero()[0])

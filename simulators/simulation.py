@@ -20,7 +20,7 @@ from driftrec.simulators import dynamics, recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.click import examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
-from driftrec.simulators.rng import CounterRNG
+from driftrec.simulators.rng import CounterRNG, StepDraws
 from driftrec.simulators.scenarios import Scenario
 from driftrec.simulators.state import SimState, scatter_rows
 
@@ -85,21 +85,32 @@ class Simulator:
         part = self._fresh(state.keys[rows], state.episode[rows] + 1)
         return scatter_rows(state, rows, part)
 
-    def recommend(self, state: SimState, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def draws(self, state: SimState) -> StepDraws:
+        """The random draws of the users' current step (shared by ``recommend`` and ``step``)."""
+        return CounterRNG(state.keys, state.episode).at(state.t)
+
+    def recommend(
+        self, state: SimState, weights: torch.Tensor, draws: StepDraws | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Slate (N, k) and its propensities (N, k) from the profiles under ``weights`` (N, 3)."""
         q = recommender.query(state.rec, weights[:, 1])
         greedy = recommender.top_k(self.E, q, self.k, self.score_chunk, self.row_block)
-        draws = CounterRNG(state.keys, state.episode).at(state.t)
+        draws = self.draws(state) if draws is None else draws
         items, _, pscore = recommender.explore(greedy, weights[:, 2], self.num_items, draws)
         return items, pscore
 
     def step(
-        self, state: SimState, items: torch.Tensor, weights: torch.Tensor, pscore: torch.Tensor | None = None
+        self,
+        state: SimState,
+        items: torch.Tensor,
+        weights: torch.Tensor,
+        pscore: torch.Tensor | None = None,
+        draws: StepDraws | None = None,
     ) -> tuple[SimState, StepResult]:
         """Show ``items`` (N, k), update users and profiles (profiles at ``weights`` (N, 3))."""
         sc = self.scenario
         t = state.t
-        draws = CounterRNG(state.keys, state.episode).at(t)
+        draws = self.draws(state) if draws is None else draws
         vecs = self.E[items]  # (N, k, d)
         util = dynamics.utility(vecs, state.user, sc.user)
         clicks = sample_clicks(util, sc.click, self.exam, draws.uniform(Stream.CLICK, (self.k,)))

@@ -51,6 +51,13 @@ def test_simulate_writes_table_summary_rows_config_and_plot(tmp_path, capsys):
     assert len(pd.read_csv(out / "curves.csv")) == 2 * 3 * 3 * 20
     config = json.loads((out / "config.json").read_text())
     assert config["scenarios"]["abrupt"]["user"]["shift_hazard"] == 0.05
+    assert config["catalog"] == {
+        "encoder": "hashing-bow-d16-s0",
+        "source": "synthetic",
+        "seed": 0,
+        "num_items": 200,
+        "dim": 16,
+    }
     assert (out / "clicks_over_time.png").stat().st_size > 10_000
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
 
