@@ -65,7 +65,7 @@ def default_catalog(num_items: int = 1000, dim: int = 64, seed: int = 0) -> Cata
     return synthetic_catalog(num_items=num_items, dim=dim, seed=seed)
 
 
-def _as_tensor(actions: Any, name: str) -> torch.Tensor:
+def as_action_tensor(actions: Any, name: str) -> torch.Tensor:
     if isinstance(actions, torch.Tensor):
         return actions
     if isinstance(actions, (np.ndarray, list, tuple, float, int)):
@@ -74,6 +74,14 @@ def _as_tensor(actions: Any, name: str) -> torch.Tensor:
             raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
         return torch.from_numpy(np.ascontiguousarray(arr))
     raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(actions).__name__}")
+
+
+def first_outside(a: torch.Tensor, lo: float, hi: float) -> tuple[int, ...] | None:
+    """Index of the first NaN or out-of-[lo, hi] entry of ``a``, or None when all are valid."""
+    bad = torch.isnan(a) | (a < lo) | (a > hi)
+    if not bool(bad.any()):
+        return None
+    return tuple(int(v) for v in bad.nonzero()[0])
 
 
 class DriftVecEnv:
@@ -221,7 +229,7 @@ class DriftVecEnv:
 
     # ----------------------------------------------------------------------------- validation
     def _check_weights(self, actions: Any) -> torch.Tensor:
-        a = _as_tensor(actions, "weights action")
+        a = as_action_tensor(actions, "weights action")
         if a.dtype == torch.bool or not (a.is_floating_point() or a.dtype in (torch.int32, torch.int64)):
             raise TypeError(f"weights action must be floating point, got dtype {a.dtype}")
         n = self.num_users
@@ -233,16 +241,16 @@ class DriftVecEnv:
                 f"{', '.join(WEIGHT_NAMES)} in [0, 1]"
             )
         a = a.to(self.device, torch.float32)
-        bad = torch.isnan(a) | (a < 0) | (a > 1)
-        if bool(bad.any()):
-            row, col = (int(v) for v in bad.nonzero()[0])
+        where = first_outside(a, 0.0, 1.0)
+        if where is not None:
+            row, col = where
             raise ValueError(
                 f"{WEIGHT_NAMES[col]}={float(a[row, col])!r} for user {row} is outside the allowed range [0, 1]"
             )
         return a
 
     def _check_slate(self, actions: Any) -> torch.Tensor:
-        a = _as_tensor(actions, "slate action")
+        a = as_action_tensor(actions, "slate action")
         if a.is_floating_point() or a.dtype == torch.bool:
             raise TypeError(f"slate action must hold integer item indices, got dtype {a.dtype}")
         n, k, m = self.num_users, self.slate_size, self.num_items

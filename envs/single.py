@@ -33,22 +33,19 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from driftrec.envs.batched import DriftVecEnv
+from driftrec.envs.batched import DriftVecEnv, as_action_tensor, first_outside
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.scenarios import Scenario
 
 
 def weights_from_normalized(action: Any, num_rows: int | None = None) -> torch.Tensor:
     """Map normalised actions in [-1, 1] to weights in [0, 1]; raise on NaN, out-of-range or bad shape."""
-    a = torch.as_tensor(
-        np.asarray(action, dtype=np.float32) if not isinstance(action, torch.Tensor) else action, dtype=torch.float32
-    )
+    a = as_action_tensor(action, "action").to(torch.float32)
     expected = (3,) if num_rows is None else (num_rows, 3)
     if tuple(a.shape) != expected:
         raise ValueError(f"action has shape {tuple(a.shape)}; expected {expected} with values in [-1, 1]")
-    bad = torch.isnan(a) | (a < -1) | (a > 1)
-    if bool(bad.any()):
-        idx = tuple(int(v) for v in bad.nonzero()[0])
+    idx = first_outside(a, -1.0, 1.0)
+    if idx is not None:
         raise ValueError(f"action value {float(a[idx])!r} at index {idx} is outside the allowed range [-1, 1]")
     return ((a + 1.0) * 0.5).clamp(0.0, 1.0)
 
@@ -111,11 +108,7 @@ class DriftEnv(gym.Env):
         if self.action_mode == "weights":
             act: Any = weights_from_normalized(action).unsqueeze(0)
         else:
-            act = (
-                torch.as_tensor(np.asarray(action)).reshape(1, -1)
-                if not isinstance(action, torch.Tensor)
-                else action.reshape(1, -1)
-            )
+            act = as_action_tensor(action, "slate action").reshape(1, -1)
         obs, reward, terminated, truncated, info = self._vec.step(act)
         out = {"items": info["items"][0].cpu().numpy(), "clicks": info["clicks"][0].cpu().numpy()}
         return obs[0].cpu().numpy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), out

@@ -43,10 +43,8 @@ def init_rec(intent: torch.Tensor, p: RecParams, draws: StepDraws) -> RecState:
     g = draws.normal(Stream.PRIOR_NOISE, (d,), intent.dtype)
     prior = unit(intent + (p.prior_noise / math.sqrt(d)) * g)
     z = torch.zeros(n, dtype=intent.dtype, device=intent.device)
-    w = torch.tensor([p.default_alpha, p.default_mix, p.default_explore], dtype=intent.dtype, device=intent.device)
-    return RecState(
-        prior, prior.clone(), w.expand(n, 3).clone(), z + 1.0, z.clone(), z.clone(), z.clone(), z.clone(), z.clone()
-    )
+    w = torch.stack([z + p.default_alpha, z + p.default_mix, z + p.default_explore], dim=1)
+    return RecState(prior, prior.clone(), w, z + 1.0, z.clone(), z.clone(), z.clone(), z.clone(), z.clone())
 
 
 def query(rec: RecState, mix: torch.Tensor) -> torch.Tensor:
@@ -179,8 +177,9 @@ def update(
     )
 
 
-def features(rec: RecState, t: torch.Tensor, horizon: int) -> torch.Tensor:
-    """Observation (N, NUM_FEATURES) float32, columns as in FEATURE_NAMES."""
+def features(rec: RecState, t: torch.Tensor, horizon: int, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Observation (N, NUM_FEATURES) float32, columns as in FEATURE_NAMES, clamped to [low, high]
+    (FEATURE_LOW/FEATURE_HIGH on the state's device) against float rounding."""
     cos_sl = (rec.short * rec.long).sum(-1).clamp(-1.0, 1.0)
     cols = [
         rec.ctr_fast,
@@ -196,4 +195,4 @@ def features(rec: RecState, t: torch.Tensor, horizon: int) -> torch.Tensor:
         rec.organic,
     ]
     obs = torch.stack(cols, dim=1).to(torch.float32)
-    return obs.clamp(FEATURE_LOW.to(obs.device), FEATURE_HIGH.to(obs.device))
+    return obs.clamp(low, high)

@@ -13,6 +13,9 @@ from typing import Any
 
 from driftrec.simulators.params import ClickParams, RecParams, UserParams, check_int, field_names
 
+_GROUPS = {"user": UserParams, "click": ClickParams, "rec": RecParams}
+_OWN = ("slate_size", "horizon")
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -45,15 +48,13 @@ class Scenario:
 
     def replace(self, **overrides: Any) -> Scenario:
         """A copy with flat overrides (see module docstring); unknown keys raise ValueError."""
-        groups = {"user": UserParams, "click": ClickParams, "rec": RecParams}
-        own = {"slate_size", "horizon"}
-        per_group: dict[str, dict[str, Any]] = {g: {} for g in groups}
+        per_group: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS}
         top: dict[str, Any] = {}
         for key, value in overrides.items():
-            if key in own:
+            if key in _OWN:
                 top[key] = value
                 continue
-            for g, cls in groups.items():
+            for g, cls in _GROUPS.items():
                 if key in field_names(cls):
                     per_group[g][key] = value
                     break
@@ -65,8 +66,8 @@ class Scenario:
 
 def override_keys() -> set[str]:
     """Every key ``Scenario.replace`` accepts."""
-    keys = {"slate_size", "horizon"}
-    for cls in (UserParams, ClickParams, RecParams):
+    keys = set(_OWN)
+    for cls in _GROUPS.values():
         keys.update(field_names(cls))
     return keys
 

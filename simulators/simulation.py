@@ -65,6 +65,8 @@ class Simulator:
         self.k = scenario.slate_size
         self.score_chunk = score_chunk
         self.row_block = recommender.row_block_for(self.device)
+        self._obs_low = recommender.FEATURE_LOW.to(self.device)
+        self._obs_high = recommender.FEATURE_HIGH.to(self.device)
         self.exam = examination(self.k, scenario.click, self.device)
 
     def _fresh(self, keys: torch.Tensor, episode: torch.Tensor) -> SimState:
@@ -135,7 +137,7 @@ class Simulator:
 
     def observe(self, state: SimState) -> torch.Tensor:
         """Observation features (N, F) float32 (see ``recommender.FEATURE_NAMES``)."""
-        return recommender.features(state.rec, state.t, self.scenario.horizon)
+        return recommender.features(state.rec, state.t, self.scenario.horizon, self._obs_low, self._obs_high)
 
     def item_utility(self, state: SimState) -> torch.Tensor:
         """True utility (N, M) of every item for the next step: hidden; for oracles and regret only."""
