@@ -6,10 +6,22 @@ Public API::
     gymnasium.make("driftrec/DriftingInterests-v0", scenario=...)   # single-user env
     driftrec.scenario_names(), driftrec.make_scenario(name, **overrides)
     driftrec.user_seeds(seed, num_users)
+    driftrec.load_catalog("movielens" | "synthetic" | path, encoder=None)   # items with LM vectors
+    driftrec.load_population("movielens" | persona file, catalog)   # where users' interests start
 """
 
 from driftrec.envs import ENV_ID, DriftEnv, DriftVecEnv, make_vec_env
-from driftrec.simulators import Catalog, Scenario, make_scenario, scenario_names, synthetic_catalog, user_seeds
+from driftrec.simulators import (
+    Catalog,
+    Population,
+    Scenario,
+    load_catalog,
+    load_population,
+    make_scenario,
+    scenario_names,
+    synthetic_catalog,
+    user_seeds,
+)
 
 __version__ = "0.1.0"
 
@@ -18,7 +30,10 @@ __all__ = [
     "Catalog",
     "DriftEnv",
     "DriftVecEnv",
+    "Population",
     "Scenario",
+    "load_catalog",
+    "load_population",
     "make_scenario",
     "make_vec_env",
     "scenario_names",

@@ -34,6 +34,7 @@ from gymnasium import spaces
 
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.params import check_int
+from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
 from driftrec.simulators.rng import seed_to_key, user_seeds
 from driftrec.simulators.scenarios import Scenario, make_scenario
@@ -98,6 +99,8 @@ class DriftVecEnv:
         autoreset: reset ended users inside ``step`` (default). Without it, stepping an ended user
             raises; call ``reset_done()`` or ``reset()``.
         score_chunk: items scored at a time (bounds memory for large catalogs).
+        population: LLM-derived population that new users (and the recommender's priors) start
+            from, in the catalog's space (``driftrec.load_population``); None: near random items.
         **overrides: scenario parameters, e.g. ``shift_hazard=0.05`` (see ``Scenario.replace``).
     """
 
@@ -114,6 +117,7 @@ class DriftVecEnv:
         reveal_hidden: bool = False,
         autoreset: bool = True,
         score_chunk: int = 65536,
+        population: Population | None = None,
         **overrides: Any,
     ) -> None:
         check_int("num_users", num_users, 1)
@@ -129,7 +133,10 @@ class DriftVecEnv:
         self.scenario = make_scenario(scenario, **overrides)
         self.device = resolve_device(device)
         self.catalog = catalog
-        self.sim = Simulator(self.scenario, catalog, self.device, score_chunk)
+        if population is not None and not isinstance(population, Population):
+            raise TypeError(f"population must be a driftrec Population, got {type(population).__name__}")
+        self.population = population
+        self.sim = Simulator(self.scenario, catalog, self.device, score_chunk, population)
         self.num_users = num_users
         self.action_mode = action_mode
         self.reveal_hidden = reveal_hidden
@@ -297,9 +304,9 @@ def make_vec_env(
     """Build the batched env (and reset it with ``seed`` when one is given).
 
     ``overrides`` are scenario parameters or DriftVecEnv keywords (``action_mode``,
-    ``reveal_hidden``, ``autoreset``, ``score_chunk``). Convert with ``env.to_sb3()``.
+    ``reveal_hidden``, ``autoreset``, ``score_chunk``, ``population``). Convert with ``env.to_sb3()``.
     """
-    env_keys = {"action_mode", "reveal_hidden", "autoreset", "score_chunk"}
+    env_keys = {"action_mode", "reveal_hidden", "autoreset", "score_chunk", "population"}
     env_kw = {k: overrides.pop(k) for k in list(overrides) if k in env_keys}
     env = DriftVecEnv(
         scenario, num_users, catalog=catalog, num_items=num_items, dim=dim, device=device, **env_kw, **overrides

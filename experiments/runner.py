@@ -19,6 +19,8 @@ from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.stats import mean_ci95
 from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.data import load_catalog, load_population
+from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
 
 AGENTS: dict[str, str] = {
@@ -45,7 +47,11 @@ class SimulateConfig:
     """What ``simulate`` runs: every agent on every scenario for every seed.
 
     users: N simulated at once; steps: T steps per run (users whose episode ends are replaced by
-    fresh ones, so every run has N * T user-steps); items/dim: size of the default catalog.
+    fresh ones, so every run has N * T user-steps).
+    catalog: "movielens", "synthetic" (generated texts under the hashing encoder, ``items`` of
+    them in ``dim`` dimensions) or a CSV/parquet path (see ``load_catalog``).
+    population: where users start: "auto" (real MovieLens users' early histories on the
+    MovieLens catalog, else near random items), "items", "movielens" or a persona file.
     overrides: scenario parameters applied to every scenario.
     """
 
@@ -57,6 +63,8 @@ class SimulateConfig:
     items: int = 1000
     dim: int = 64
     device: str = "cpu"
+    catalog: str = "synthetic"
+    population: str = "auto"
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +114,7 @@ def run_one(
     seed: int,
     cfg: SimulateConfig,
     catalog: Catalog,
+    population: Population | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> RunRecord:
     """Run ``agent`` for ``cfg.steps`` steps on ``cfg.users`` users of ``scenario`` with ``seed``."""
@@ -116,6 +125,7 @@ def run_one(
         device=cfg.device,
         action_mode=agent.action_mode,
         reveal_hidden=agent.needs_hidden,
+        population=population,
         **cfg.overrides,
     )
     start = time.perf_counter()
@@ -163,13 +173,40 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any
     return out
 
 
-def simulate(cfg: SimulateConfig, progress: bool = True, catalog: Catalog | None = None) -> SimulateResult:
-    """Run every agent on every scenario for every seed (common random numbers across agents)."""
+def build_catalog(cfg: SimulateConfig) -> Catalog:
+    """The catalog ``cfg`` names (the synthetic one is the hashing-encoder default)."""
+    if cfg.catalog == "synthetic":
+        return default_catalog(cfg.items, cfg.dim)
+    return load_catalog(cfg.catalog)
+
+
+def build_population(cfg: SimulateConfig, catalog: Catalog) -> Population | None:
+    """The population ``cfg`` names, in ``catalog``'s space ("auto": see ``SimulateConfig``)."""
+    source = cfg.population
+    if source == "auto":
+        source = "movielens" if catalog.meta.get("source") == "movielens" else "items"
+    return load_population(source, catalog)
+
+
+def simulate(
+    cfg: SimulateConfig,
+    progress: bool = True,
+    catalog: Catalog | None = None,
+    population: Population | None = None,
+) -> SimulateResult:
+    """Run every agent on every scenario for every seed (common random numbers across agents).
+
+    ``catalog`` and ``population`` default to what ``cfg`` names.
+    """
     from tqdm.auto import tqdm
 
     device = resolve_device(cfg.device)
     cfg = SimulateConfig(**{**cfg.to_dict(), "device": str(device)})
-    catalog = catalog if catalog is not None else default_catalog(cfg.items, cfg.dim)
+    load_start = time.perf_counter()
+    if catalog is None:
+        catalog = build_catalog(cfg)
+        population = build_population(cfg, catalog)
+    load_s = time.perf_counter() - load_start
     total = len(cfg.scenarios) * len(cfg.agents) * len(cfg.seeds) * cfg.steps
     records: list[RunRecord] = []
     with tqdm(total=total, desc="simulate", unit="step", disable=not progress, mininterval=0.5) as bar:
@@ -178,7 +215,9 @@ def simulate(cfg: SimulateConfig, progress: bool = True, catalog: Catalog | None
                 for name in cfg.agents:
                     bar.set_postfix_str(f"{scenario}/{name}/seed {seed}", refresh=False)
                     agent = build_agent(name, cfg.fixed_weights)
-                    records.append(run_one(scenario, agent, seed, cfg, catalog, on_step=lambda: bar.update(1)))
+                    records.append(
+                        run_one(scenario, agent, seed, cfg, catalog, population, on_step=lambda: bar.update(1))
+                    )
     runs = pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "curve"} for r in records])
     curves = pd.DataFrame(
         [
@@ -187,7 +226,9 @@ def simulate(cfg: SimulateConfig, progress: bool = True, catalog: Catalog | None
             for t, c in enumerate(r.curve)
         ]
     )
-    meta = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim}
+    meta = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim, "load_s": round(load_s, 2)}
+    if population is not None:
+        meta["population"] = {**population.meta, "members": population.num_members}
     return SimulateResult(runs, curves, summarise(records), meta)
 
 

@@ -6,7 +6,9 @@ Read in this order: ``params`` and ``scenarios`` (what can be set), ``state`` (w
 """
 
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
+from driftrec.simulators.data import load_catalog, load_movielens, load_population, movielens_timelines
 from driftrec.simulators.params import ClickParams, RecParams, UserParams
+from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, user_seeds
 from driftrec.simulators.scenarios import PRESETS, Scenario, make_scenario, scenario_names
 from driftrec.simulators.simulation import Simulator, StepResult
@@ -18,6 +20,7 @@ __all__ = [
     "Catalog",
     "ClickParams",
     "CounterRNG",
+    "Population",
     "RecParams",
     "RecState",
     "Scenario",
@@ -26,7 +29,11 @@ __all__ = [
     "StepResult",
     "UserParams",
     "UserState",
+    "load_catalog",
+    "load_movielens",
+    "load_population",
     "make_scenario",
+    "movielens_timelines",
     "scenario_names",
     "synthetic_catalog",
     "user_seeds",

@@ -39,3 +39,11 @@ def sample_clicks(util: torch.Tensor, p: ClickParams, exam: torch.Tensor, u: tor
     attracted = u < a
     first = attracted & (torch.cumsum(attracted.to(torch.int32), dim=1) == 1)
     return first
+
+
+def choose_one(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """One index per row, with probability proportional to ``weights`` (N, M) >= 0, by inverse CDF
+    of the uniforms ``u`` (N,) in (0, 1). Returns (N,) int64."""
+    cdf = torch.cumsum(weights.to(torch.float64), dim=1)
+    target = (u.to(torch.float64) * cdf[:, -1]).unsqueeze(1)
+    return torch.searchsorted(cdf, target).squeeze(1).clamp_max(weights.shape[1] - 1)

@@ -19,12 +19,12 @@ from driftrec.simulators.state import UserState
 class Stream:
     """Stream ids: each kind of draw has its own, so adding one never shifts the others."""
 
-    FACET_ITEM, FACET_NOISE, FACET_WEIGHT, PRIOR_NOISE = 1, 2, 3, 4
+    FACET_ITEM, FACET_NOISE, FACET_WEIGHT, PRIOR_NOISE, MEMBER = 1, 2, 3, 4, 5
     EXPLORE_SLOT, EXPLORE_ITEM = 10, 11
     CLICK = 2000
     DRIFT, SHIFT_HAZARD, SHIFT_ITEM, SHIFT_NOISE = 3000, 3001, 3002, 3003
     MISSION_START, MISSION_END, MISSION_ITEM, MISSION_NOISE = 4000, 4001, 4002, 4003
-    ORGANIC, ORGANIC_NOISE = 5000, 5001
+    ORGANIC, ORGANIC_NOISE, CHOICE = 5000, 5001, 5002
     CHURN = 6000
 
 
@@ -55,11 +55,29 @@ def mix_intent(
     return unit((1.0 - on) * base + on * topic)
 
 
-def init_users(E: torch.Tensor, p: UserParams, draws: StepDraws) -> UserState:
-    """Fresh users: K facets near random items, Dirichlet(1) facet weights, no mission, no fatigue."""
+def init_users(
+    E: torch.Tensor,
+    p: UserParams,
+    draws: StepDraws,
+    anchors: torch.Tensor | None = None,
+    counts: torch.Tensor | None = None,
+) -> UserState:
+    """Fresh users: K facets, Dirichlet(1) facet weights, no mission, no fatigue.
+
+    Facets are drawn near random catalog items, or, given a population member's ``anchors``
+    (N, A, d) with ``counts`` (N,) valid rows each, near random ones of those anchors.
+    """
     n, d = draws.prefix.shape[0], E.shape[1]
-    facets = near_items(E, draws, Stream.FACET_ITEM, Stream.FACET_NOISE, (p.num_facets,), p.facet_noise)
-    w = -torch.log(draws.uniform(Stream.FACET_WEIGHT, (p.num_facets,), E.dtype))
+    k = p.num_facets
+    if anchors is None or counts is None:
+        facets = near_items(E, draws, Stream.FACET_ITEM, Stream.FACET_NOISE, (k,), p.facet_noise)
+    else:
+        u = draws.uniform(Stream.FACET_ITEM, (k,), torch.float64)
+        slot = torch.minimum((u * counts.unsqueeze(-1)).long(), counts.unsqueeze(-1) - 1)  # (N, K)
+        centres = torch.gather(anchors, 1, slot.unsqueeze(-1).expand(n, k, d))
+        g = draws.normal(Stream.FACET_NOISE, (k, d), E.dtype)
+        facets = unit(centres + (p.facet_noise / math.sqrt(d)) * g)
+    w = -torch.log(draws.uniform(Stream.FACET_WEIGHT, (k,), E.dtype))
     w = w / w.sum(-1, keepdim=True)
     zeros = torch.zeros(n, d, dtype=E.dtype, device=E.device)
     topic = facets[:, 0].clone()

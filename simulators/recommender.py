@@ -37,11 +37,13 @@ FEATURE_LOW = torch.tensor([0, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0], dtype=torch.floa
 FEATURE_HIGH = torch.ones(NUM_FEATURES, dtype=torch.float32)
 
 
-def init_rec(intent: torch.Tensor, p: RecParams, draws: StepDraws) -> RecState:
-    """Profiles start at a noisy prior of the true intent (stand-in for an LLM-derived prior)."""
+def init_rec(intent: torch.Tensor, p: RecParams, draws: StepDraws, prior: torch.Tensor | None = None) -> RecState:
+    """Both profiles start at ``prior`` (N, d) (a population member's LLM-derived vector) or,
+    without one, at a noisy copy of the true intent (``prior_noise`` sets how noisy)."""
     n, d = intent.shape
-    g = draws.normal(Stream.PRIOR_NOISE, (d,), intent.dtype)
-    prior = unit(intent + (p.prior_noise / math.sqrt(d)) * g)
+    if prior is None:
+        g = draws.normal(Stream.PRIOR_NOISE, (d,), intent.dtype)
+        prior = unit(intent + (p.prior_noise / math.sqrt(d)) * g)
     z = torch.zeros(n, dtype=intent.dtype, device=intent.device)
     w = torch.stack([z + p.default_alpha, z + p.default_mix, z + p.default_explore], dim=1)
     return RecState(prior, prior.clone(), w, z + 1.0, z.clone(), z.clone(), z.clone(), z.clone(), z.clone())

@@ -13,6 +13,9 @@ from typing import Any
 
 from driftrec.simulators.params import ClickParams, RecParams, UserParams, check_int, field_names
 
+MOVIELENS_FIT = {"beta": 60.0, "drift_scale": 0.2, "shift_hazard": 0.1}
+"""Fitted by ``driftrec calibrate --out runs/calibrate`` (recorded in docs/calibration.json)."""
+
 _GROUPS = {"user": UserParams, "click": ClickParams, "rec": RecParams}
 _OWN = ("slate_size", "horizon")
 
@@ -113,6 +116,14 @@ PRESETS: dict[str, Scenario] = {
             organic_rate=0.2,
             churn_rate=0.02,
         ),
+    ),
+    "movielens": Scenario(
+        "movielens",
+        "fitted to MovieLens timelines (driftrec calibrate): sharp choices, fast drift and frequent shifts",
+        user=UserParams(
+            num_facets=2, drift_scale=MOVIELENS_FIT["drift_scale"], shift_hazard=MOVIELENS_FIT["shift_hazard"]
+        ),
+        click=ClickParams(beta=MOVIELENS_FIT["beta"]),
     ),
 }
 

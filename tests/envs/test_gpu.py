@@ -59,6 +59,8 @@ def test_simulate_command_runs_on_cuda(cuda, tmp_path):
             "--device",
             "cuda",
             "--no-progress",
+            "--catalog",
+            "synthetic",
             "--out",
             str(tmp_path),
         ]

