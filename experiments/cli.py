@@ -81,8 +81,10 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
 def _scenarios(text: str) -> list[str]:
     names = list(PRESETS) if text == "all" else _names(text)
     for n in names:
-        if n not in PRESETS:
-            raise UserError(f"unknown scenario {n!r}; known scenarios: {', '.join(PRESETS)} (or 'all')")
+        if n not in PRESETS and not n.endswith(".json"):
+            raise UserError(
+                f"unknown scenario {n!r}; known scenarios: {', '.join(PRESETS)} (or 'all', or a .json scenario file)"
+            )
     return names
 
 
@@ -168,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         "runs.csv, curves.csv and clicks_over_time.png to --out.",
     )
     s.add_argument(
-        "--scenario", default="abrupt", help=f"comma-separated presets or 'all': {', '.join(PRESETS)} [abrupt]"
+        "--scenario",
+        default="abrupt",
+        help=f"comma-separated presets, 'all', or scenario .json files (as calibrate writes): "
+        f"{', '.join(PRESETS)} [abrupt]",
     )
     _add_common(s, "runs/simulate")
     _add_sim_args(s, users=256, steps=200, seeds="1,2,3")

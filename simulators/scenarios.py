@@ -8,7 +8,9 @@ override keys are the field names of ``UserParams``, ``ClickParams``, ``RecParam
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from driftrec.simulators.params import ClickParams, RecParams, UserParams, check_int, field_names
@@ -48,6 +50,23 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scenario:
+        """The inverse of ``to_dict`` (validated like any Scenario; unknown keys are errors)."""
+        if not isinstance(d, dict):
+            raise TypeError(f"a scenario must be a JSON object, got {type(d).__name__}")
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown scenario keys {sorted(unknown)}")
+        kw = dict(d)
+        for group, sub in _GROUPS.items():
+            if group in kw:
+                extra = set(kw[group]) - set(field_names(sub))
+                if extra:
+                    raise ValueError(f"unknown {group} parameters {sorted(extra)}")
+                kw[group] = sub(**kw[group])
+        return cls(**{"name": "custom", "description": "", **kw})
 
     def replace(self, **overrides: Any) -> Scenario:
         """A copy with flat overrides (see module docstring); unknown keys raise ValueError."""
@@ -133,12 +152,25 @@ def scenario_names() -> list[str]:
 
 
 def make_scenario(scenario: str | Scenario, **overrides: Any) -> Scenario:
-    """Look up a preset by name (or take a Scenario) and apply flat overrides."""
+    """Look up a preset by name, read a scenario JSON file (``Scenario.to_dict``'s shape, e.g. the
+    ``movielens_scenario.json`` that ``driftrec calibrate`` writes), or take a Scenario; then apply
+    flat overrides."""
     if isinstance(scenario, Scenario):
         base = scenario
+    elif isinstance(scenario, str) and scenario.endswith(".json"):
+        path = Path(scenario).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no such scenario file: {scenario!r}")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"scenario file {scenario!r} is not valid JSON: {exc}") from exc
+        base = Scenario.from_dict(data)
     elif isinstance(scenario, str):
         if scenario not in PRESETS:
-            raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(PRESETS)}")
+            raise ValueError(
+                f"unknown scenario {scenario!r}; known scenarios: {', '.join(PRESETS)} (or a .json scenario file)"
+            )
         base = PRESETS[scenario]
     else:
         raise TypeError(f"scenario must be a preset name or a Scenario, got {type(scenario).__name__}")

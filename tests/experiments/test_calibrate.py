@@ -100,3 +100,34 @@ def test_preset_holds_the_recorded_fit():
     assert recorded["fitted"] == MOVIELENS_FIT
     sc = make_scenario("movielens")
     assert (sc.click.beta, sc.user.drift_scale, sc.user.shift_hazard) == tuple(MOVIELENS_FIT.values())
+
+
+def test_a_written_scenario_file_runs_like_the_preset(tmp_path, capsys):
+    from driftrec.simulators import Scenario
+
+    path = tmp_path / "movielens_scenario.json"
+    path.write_text(json.dumps(make_scenario("movielens").to_dict()))
+    assert make_scenario(str(path)) == make_scenario("movielens")
+    assert Scenario.from_dict({"user": {"drift_scale": 0.1}}).user.drift_scale == 0.1
+    argv = ["simulate", "--scenario", str(path), "--users", "4", "--steps", "3", "--seeds", "1", "--agents", "fixed"]
+    assert main([*argv, "--catalog", "synthetic", "--no-progress", "--out", str(tmp_path / "o")]) == 0
+    assert str(path) in json.loads((tmp_path / "o" / "summary.json").read_text())["results"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"user": {"drift": 1}}', r"unknown user parameters \['drift'\]"),
+        ('{"colour": 1}', r"unknown scenario keys \['colour'\]"),
+        ('{"user": {"shift_hazard": 2}}', "shift_hazard=2 is outside the allowed range"),
+        ("[1, 2]", "a scenario must be a JSON object"),
+    ],
+)
+def test_bad_scenario_files(tmp_path, content, message):
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises((ValueError, TypeError), match=message):
+        make_scenario(str(path))
+    with pytest.raises(FileNotFoundError, match="no such scenario file"):
+        make_scenario(str(tmp_path / "missing.json"))
