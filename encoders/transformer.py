@@ -176,7 +176,9 @@ class TransformerEncoder:
         return out
 
     def _bar(self, total: int) -> tqdm:
-        return tqdm(total=total, desc=f"encoding with {self.model_id}", unit="text", disable=not self.progress)
+        return tqdm(
+            total=total, desc=f"encoding with {self.model_id}", unit="text", disable=not self.progress, mininterval=1.0
+        )
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         """(n, dim) float32 unit vectors of ``texts``, from the cache where possible."""

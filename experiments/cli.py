@@ -278,7 +278,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         device=str(resolve_device(args.device)),
     )
     start = time.perf_counter()
-    catalog = load_catalog("movielens")
+    catalog = load_catalog("movielens", progress=not args.no_progress)
     population = load_population("movielens", catalog)
     res = calibrate(cfg, catalog, population, load_movielens(), progress=not args.no_progress)
     out: Path = args.out

@@ -173,11 +173,11 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any
     return out
 
 
-def build_catalog(cfg: SimulateConfig) -> Catalog:
+def build_catalog(cfg: SimulateConfig, progress: bool = True) -> Catalog:
     """The catalog ``cfg`` names (the synthetic one is the hashing-encoder default)."""
     if cfg.catalog == "synthetic":
         return default_catalog(cfg.items, cfg.dim)
-    return load_catalog(cfg.catalog)
+    return load_catalog(cfg.catalog, progress=progress)
 
 
 def build_population(cfg: SimulateConfig, catalog: Catalog) -> Population | None:
@@ -204,7 +204,7 @@ def simulate(
     cfg = SimulateConfig(**{**cfg.to_dict(), "device": str(device)})
     load_start = time.perf_counter()
     if catalog is None:
-        catalog = build_catalog(cfg)
+        catalog = build_catalog(cfg, progress)
         population = build_population(cfg, catalog)
     load_s = time.perf_counter() - load_start
     total = len(cfg.scenarios) * len(cfg.agents) * len(cfg.seeds) * cfg.steps

@@ -136,6 +136,7 @@ def load_catalog(
     id_column: str = "id",
     text_column: str = "text",
     num_items: int = 1000,
+    progress: bool = True,
 ) -> Catalog:
     """A catalog from a named source or a file.
 
@@ -145,11 +146,12 @@ def load_catalog(
             with ``id_column`` and ``text_column``.
         encoder: text encoder; None means all-MiniLM-L6-v2 (embeddings cached on disk), or the
             hashing encoder with a ``FallbackWarning`` where the model is not installed.
+        progress: show the default encoder's progress bar.
 
     Returns:
         Catalog with ``.embeddings`` (M, d), ``.ids`` and ``.texts``; usable by ``make_vec_env``.
     """
-    enc = encoder if encoder is not None else default_encoder()
+    enc = encoder if encoder is not None else default_encoder(progress=progress)
     if source == "movielens":
         movies = movielens_movies()
         return catalog_from_table(movies, enc, "item", "text", source="movielens")
