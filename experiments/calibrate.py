@@ -283,7 +283,7 @@ def plot_calibration(
             ax.hist(
                 v,
                 bins=30,
-                range=(0, max(1e-3, float(np.nanmax(real.__dict__[name])))),
+                range=(0, max(1e-3, float(np.nanmax(getattr(real, name))))),
                 alpha=0.5,
                 color=color,
                 density=True,
