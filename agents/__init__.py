@@ -3,6 +3,7 @@
 from driftrec.agents.base import Agent
 from driftrec.agents.fixed import FixedWeights
 from driftrec.agents.oracle import Oracle
+from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights
 from driftrec.agents.random import RandomSlate
 
-__all__ = ["Agent", "FixedWeights", "Oracle", "RandomSlate"]
+__all__ = ["PPO_DEFAULTS", "Agent", "FixedWeights", "Oracle", "PPOWeights", "RandomSlate"]

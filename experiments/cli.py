@@ -2,6 +2,7 @@
 
     driftrec quickstart                  all presets, fixed vs oracle vs random, table + plot
     driftrec simulate --scenario abrupt  one or more scenarios, chosen agents, seeds, sizes
+    driftrec train --scenario abrupt     train a PPO weight policy (checkpoints, resume, TensorBoard)
     driftrec calibrate                   fit drift to real MovieLens timelines
     driftrec scenarios                   the presets and their parameters
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import driftrec
+from driftrec.agents.ppo import PPO_DEFAULTS
 from driftrec.encoders import ModelUnavailableError
 from driftrec.experiments import io
 from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate
@@ -94,13 +96,13 @@ def _add_common(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
+def _add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens") -> None:
     p.add_argument(
         "--catalog",
-        default="movielens",
+        default=catalog_default,
         help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
         "'synthetic' (generated texts, hashing encoder, --items and --dim), or a CSV/parquet file with "
-        "'id' and 'text' columns [movielens]",
+        f"'id' and 'text' columns [{catalog_default}]",
     )
     p.add_argument(
         "--population",
@@ -115,12 +117,13 @@ def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: 
     p.add_argument(
         "--agents",
         type=_names,
-        default=list(AGENTS),
+        default=["fixed", "oracle", "random"],
         help="comma-separated agents [fixed,oracle,random]: " + "; ".join(f"{k}: {v}" for k, v in AGENTS.items()),
     )
     p.add_argument("--users", type=_positive, default=users, help=f"users simulated at once, N [{users}]")
     p.add_argument("--steps", type=_positive, default=steps, help=f"steps per run, T [{steps}]")
     p.add_argument("--seeds", type=_int_list, default=_int_list(seeds), help=f"comma-separated seeds [{seeds}]")
+    p.add_argument("--policy", default=None, help="saved PPO policy (policy.zip from driftrec train) for agent 'ppo'")
     _add_data_args(p)
     p.add_argument("--items", type=_positive, default=1000, help="items in the synthetic catalog, M [1000]")
     p.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
@@ -178,6 +181,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(s, "runs/simulate")
     _add_sim_args(s, users=256, steps=200, seeds="1,2,3")
 
+    t = sub.add_parser(
+        "train",
+        help="train a PPO weight policy on one scenario (TensorBoard logs, checkpoints, resume)",
+        description="Train a stable-baselines3 PPO policy that picks the weights (alpha, mix, explore) for each "
+        "user at each step from the 11 observation features, on the batched env (one SB3 env per user). "
+        "Writes policy.zip (the policy and its config, one file), train.json, checkpoints/step_*.zip every "
+        "--checkpoint-every steps and TensorBoard logs (tensorboard --logdir OUT/tb) to --out. "
+        "--resume CKPT continues from a checkpoint up to --timesteps in all. Steps are user-steps.",
+    )
+    t.add_argument("--scenario", default="abrupt", help=f"preset or scenario .json file: {', '.join(PRESETS)} [abrupt]")
+    t.add_argument("--timesteps", type=_positive, default=2_000_000, help="user-steps to train in all [2000000]")
+    t.add_argument("--users", type=_positive, default=256, help="parallel users (SB3 envs) [256]")
+    t.add_argument("--seed", type=int, default=0, help="training seed (policy init and training users) [0]")
+    t.add_argument(
+        "--checkpoint-every", type=int, default=500_000, help="user-steps between checkpoints, 0 = none [500000]"
+    )
+    t.add_argument("--resume", type=Path, default=None, help="checkpoint (or policy.zip) to continue from")
+    t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
+    t.add_argument(
+        "--ppo",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a PPO setting (repeatable): " + ", ".join(f"{k}={v}" for k, v in PPO_DEFAULTS.items()),
+    )
+    _add_common(t, "runs/train")
+    _add_data_args(t, catalog_default="synthetic")
+    t.add_argument("--items", type=_positive, default=1000, help="items in the synthetic catalog, M [1000]")
+    t.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+
     c = sub.add_parser(
         "calibrate",
         help="measure real interest drift on MovieLens and fit the simulator to it",
@@ -225,6 +259,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         population=args.population,
         fixed_weights=tuple(args.fixed_weights),
         overrides=_parse_sets(args.set),
+        policy=args.policy,
     )
     start = time.perf_counter()
     res = simulate(cfg, progress=not args.no_progress)
@@ -256,6 +291,48 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
     print(
         f"\nwrote {out}/summary.json, runs.csv, curves.csv, config.json, clicks_over_time.png "
         f"({time.perf_counter() - start:.1f}s)"
+    )
+    return 0
+
+
+def _parse_ppo(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise UserError(f"--ppo expects KEY=VALUE, got {pair!r}")
+        if key.strip() not in PPO_DEFAULTS:
+            raise UserError(f"unknown PPO setting {key.strip()!r} in --ppo; allowed: {', '.join(PPO_DEFAULTS)}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--ppo {key.strip()} needs a number or JSON list, got {raw!r}") from exc
+    return out
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from driftrec.experiments.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        scenario=args.scenario,
+        users=args.users,
+        timesteps=args.timesteps,
+        seed=args.seed,
+        device=args.device,
+        catalog=args.catalog,
+        population=args.population,
+        items=args.items,
+        dim=args.dim,
+        overrides=_parse_sets(args.set),
+        hyper=_parse_ppo(args.ppo),
+        checkpoint_every=args.checkpoint_every,
+    )
+    start = time.perf_counter()
+    train(cfg, args.out, resume=args.resume, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+    print(
+        f"trained PPO on {cfg.scenario} for {cfg.timesteps} user-steps ({time.perf_counter() - start:.1f}s); "
+        f"wrote {args.out}/policy.zip, train.json, checkpoints/"
+        + ("" if args.no_tensorboard else f", tb/ (tensorboard --logdir {args.out}/tb)")
     )
     return 0
 
@@ -323,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_scenarios(args)
         if args.command == "calibrate":
             return _run_calibrate(args)
+        if args.command == "train":
+            return _run_train(args)
         parser.error(f"unknown command {args.command!r}")
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:
         if os.environ.get("DRIFTREC_DEBUG"):

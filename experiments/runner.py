@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from driftrec.agents import FixedWeights, Oracle, RandomSlate
+from driftrec.agents import FixedWeights, Oracle, PPOWeights, RandomSlate
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.stats import mean_ci95
@@ -27,11 +27,12 @@ AGENTS: dict[str, str] = {
     "fixed": "FixedWeights: the fixed-alpha baseline (constant alpha, mix, explore; --fixed-weights)",
     "oracle": "Oracle: top-k by true utility, reads the hidden state (upper bound)",
     "random": "RandomSlate: k distinct items uniformly at random (floor)",
+    "ppo": "PPOWeights: a trained PPO weight policy (--policy FILE from driftrec train)",
 }
 
 
-def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05)) -> Agent:
-    """An agent by its CLI name (see ``AGENTS``)."""
+def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05), policy: str | None = None) -> Agent:
+    """An agent by its CLI name (see ``AGENTS``); ``policy`` is the saved PPO policy for "ppo"."""
     if name == "fixed":
         a, m, e = fixed_weights
         return FixedWeights(alpha=a, mix=m, explore=e)
@@ -39,6 +40,10 @@ def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05)) ->
         return Oracle()
     if name == "random":
         return RandomSlate()
+    if name == "ppo":
+        if policy is None:
+            raise ValueError("agent 'ppo' needs a trained policy: pass --policy FILE (from driftrec train)")
+        return PPOWeights.load(policy)
     raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
 
 
@@ -53,6 +58,7 @@ class SimulateConfig:
     population: where users start: "auto" (real MovieLens users' early histories on the
     MovieLens catalog, else near random items), "items", "movielens" or a persona file.
     overrides: scenario parameters applied to every scenario.
+    policy: the saved PPO policy that agent "ppo" runs.
     """
 
     scenarios: list[str]
@@ -67,6 +73,7 @@ class SimulateConfig:
     population: str = "auto"
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
     overrides: dict[str, Any] = field(default_factory=dict)
+    policy: str | None = None
 
     def __post_init__(self) -> None:
         if not self.scenarios:
@@ -89,6 +96,8 @@ class SimulateConfig:
         for s in self.scenarios:  # validates names and overrides up front, before any work
             make_scenario(s, **self.overrides)
         build_agent("fixed", self.fixed_weights)
+        if "ppo" in self.agents:
+            build_agent("ppo", policy=self.policy)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,7 +223,7 @@ def simulate(
             for seed in cfg.seeds:
                 for name in cfg.agents:
                     bar.set_postfix_str(f"{scenario}/{name}/seed {seed}", refresh=False)
-                    agent = build_agent(name, cfg.fixed_weights)
+                    agent = build_agent(name, cfg.fixed_weights, cfg.policy)
                     records.append(
                         run_one(scenario, agent, seed, cfg, catalog, population, on_step=lambda: bar.update(1))
                     )

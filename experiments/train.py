@@ -1,0 +1,144 @@
+"""Train a PPO weight policy on one scenario: progress bar, TensorBoard logs, atomic checkpoints,
+resume from a checkpoint.
+
+Training users are seeded by SB3 (user i of a run with seed s gets the seed s + i); evaluation
+resets with an integer seed, whose per-user seeds come from ``user_seeds`` (a hash), so training
+and evaluation users do not overlap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights, make_ppo
+from driftrec.envs import DriftVecEnv, resolve_device
+from driftrec.experiments import io
+from driftrec.experiments.runner import SimulateConfig, build_catalog, build_population
+from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.population import Population
+from driftrec.simulators.scenarios import make_scenario
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What ``train`` does: PPO on ``scenario`` with ``users`` parallel users for ``timesteps``
+    user-steps. ``hyper`` overrides ``PPO_DEFAULTS``; ``checkpoint_every`` (user-steps, 0 = never)
+    sets how often a checkpoint is written; catalog/population/items/dim as in ``SimulateConfig``."""
+
+    scenario: str = "abrupt"
+    users: int = 256
+    timesteps: int = 2_000_000
+    seed: int = 0
+    device: str = "cpu"
+    catalog: str = "synthetic"
+    population: str = "auto"
+    items: int = 1000
+    dim: int = 64
+    overrides: dict[str, Any] = field(default_factory=dict)
+    hyper: dict[str, Any] = field(default_factory=dict)
+    checkpoint_every: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("users", "timesteps", "items", "dim"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int):
+            raise ValueError(f"checkpoint_every must be an integer, got {self.checkpoint_every!r}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        unknown = set(self.hyper) - set(PPO_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown PPO settings {sorted(unknown)}; allowed: {', '.join(PPO_DEFAULTS)}")
+        make_scenario(self.scenario, **self.overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "ppo": {**PPO_DEFAULTS, **self.hyper}}
+
+
+def _callback(cfg: TrainConfig, out: Path | None, progress: bool, start: int) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm.auto import tqdm
+
+    class TrainCallback(BaseCallback):
+        """Progress bar over user-steps and atomic checkpoints every ``checkpoint_every``."""
+
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(total=cfg.timesteps, initial=start, desc="train", unit="step", disable=not progress)
+            self.next_ckpt = (start // cfg.checkpoint_every + 1) * cfg.checkpoint_every if cfg.checkpoint_every else 0
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.training_env.num_envs)
+            n = self.num_timesteps
+            if out is not None and self.next_ckpt and n >= self.next_ckpt:
+                PPOWeights(self.model, cfg.to_dict()).save(out / "checkpoints" / f"step_{n:010d}.zip")
+                while self.next_ckpt <= n:
+                    self.next_ckpt += cfg.checkpoint_every
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return TrainCallback()
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    tensorboard: bool = True,
+    catalog: Catalog | None = None,
+    population: Population | None = None,
+) -> PPOWeights:
+    """Train (or resume) a PPO weight policy; with ``out``, write ``policy.zip``, ``train.json``,
+    checkpoints under ``checkpoints/`` and TensorBoard logs under ``tb/``.
+
+    Resuming loads the checkpoint's weights and optimiser and trains until ``cfg.timesteps`` in
+    all; the environment restarts from fresh users, so a resumed run is close to, not identical
+    with, an uninterrupted one.
+    """
+    from stable_baselines3 import PPO
+
+    device = str(resolve_device(cfg.device))
+    sim_cfg = SimulateConfig(
+        scenarios=[cfg.scenario], agents=["fixed"], catalog=cfg.catalog, population=cfg.population,
+        items=cfg.items, dim=cfg.dim, device=device,
+    )  # fmt: skip
+    if catalog is None:
+        catalog = build_catalog(sim_cfg, progress)
+        population = build_population(sim_cfg, catalog)
+    env = DriftVecEnv(cfg.scenario, cfg.users, catalog=catalog, device=device, population=population, **cfg.overrides)
+    venv = env.to_sb3()
+    out_path = Path(out) if out is not None else None
+    tb = str(out_path / "tb") if (tensorboard and out_path is not None) else None
+    if resume is not None:
+        if not Path(resume).is_file():
+            raise FileNotFoundError(f"no such checkpoint: {str(resume)!r}")
+        model = PPO.load(resume, env=venv, device="cpu", tensorboard_log=tb)
+        start = int(model.num_timesteps)
+        if start >= cfg.timesteps:
+            raise ValueError(
+                f"checkpoint {str(resume)!r} has {start} steps, not fewer than --timesteps {cfg.timesteps}"
+            )
+    else:
+        model = make_ppo(venv, cfg.hyper, seed=cfg.seed, device="cpu", tensorboard_log=tb)
+        start = 0
+    model.learn(
+        cfg.timesteps - start,
+        callback=_callback(cfg, out_path, progress, start),
+        reset_num_timesteps=resume is None,
+        tb_log_name="ppo",
+    )
+    config = {**cfg.to_dict(), "catalog_meta": {**catalog.meta, "num_items": catalog.num_items}}
+    if resume is not None:
+        config["resumed_from"] = str(resume)
+    agent = PPOWeights(model, config)
+    if out_path is not None:
+        agent.save(out_path / "policy.zip")
+        io.write_json(out_path / "train.json", {**config, "num_timesteps": int(model.num_timesteps)})
+    return agent

@@ -1,0 +1,88 @@
+"""The PPO weight policy: deterministic training, save/load, checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+import torch
+
+from driftrec.agents import PPOWeights
+from driftrec.experiments.runner import SimulateConfig, run_one
+from driftrec.experiments.train import TrainConfig, train
+
+SMALL = dict(
+    scenario="abrupt", users=16, timesteps=16 * 8 * 3, items=200, dim=16, hyper={"n_steps": 8, "batch_size": 64}
+)
+
+
+def _params(agent: PPOWeights) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in agent.model.policy.parameters()]
+
+
+def _evaluate(agent: PPOWeights, seed: int = 77) -> list[float]:
+    cfg = SimulateConfig(scenarios=["abrupt"], agents=["fixed"], users=8, steps=10, items=200, dim=16)
+    from driftrec.envs import default_catalog
+
+    return run_one("abrupt", agent, seed, cfg, default_catalog(200, 16)).curve
+
+
+def test_training_is_deterministic_on_cpu():
+    a = train(TrainConfig(**SMALL, seed=3), progress=False)
+    b = train(TrainConfig(**SMALL, seed=3), progress=False)
+    c = train(TrainConfig(**SMALL, seed=4), progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(_params(a), _params(b), strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(_params(a), _params(c), strict=True))
+    assert _evaluate(a) == _evaluate(b)
+
+
+def test_saved_policy_evaluates_like_the_one_in_memory(tmp_path):
+    agent = train(TrainConfig(**SMALL, checkpoint_every=16 * 8), tmp_path, progress=False)
+    assert (tmp_path / "policy.zip").is_file() and not list(tmp_path.glob(".*.tmp.zip"))
+    loaded = PPOWeights.load(tmp_path / "policy.zip")
+    assert loaded.config["scenario"] == "abrupt" and loaded.config["ppo"]["n_steps"] == 8
+    assert _evaluate(loaded) == _evaluate(agent)
+    obs = torch.rand(5, 11)
+    w = loaded.act(obs, {})
+    assert w.shape == (5, 3) and bool(((w >= 0) & (w <= 1)).all())
+    ckpts = sorted((tmp_path / "checkpoints").glob("step_*.zip"))
+    assert len(ckpts) == 3
+    assert json.loads((tmp_path / "train.json").read_text())["num_timesteps"] == SMALL["timesteps"]
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    with zipfile.ZipFile(ckpts[0]) as z:
+        assert "driftrec.json" in z.namelist()
+
+
+def test_resume_continues_from_a_checkpoint(tmp_path):
+    train(TrainConfig(**SMALL, checkpoint_every=16 * 8), tmp_path / "a", progress=False)
+    first = sorted((tmp_path / "a" / "checkpoints").glob("step_*.zip"))[0]
+    resumed = train(TrainConfig(**{**SMALL, "timesteps": SMALL["timesteps"] * 2}), tmp_path / "b", resume=first,
+                    progress=False)  # fmt: skip
+    assert resumed.model.num_timesteps == SMALL["timesteps"] * 2
+    assert resumed.config["resumed_from"] == str(first)
+    with pytest.raises(ValueError, match="not fewer than --timesteps"):
+        train(TrainConfig(**{**SMALL, "timesteps": 16}), tmp_path / "c", resume=first, progress=False)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"users": 0}, "users must be a positive integer"),
+        ({"hyper": {"lr": 1}}, r"unknown PPO settings \['lr'\]"),
+        ({"scenario": "nope"}, "unknown scenario 'nope'"),
+        ({"checkpoint_every": -1}, "checkpoint_every must be >= 0"),
+    ],
+)
+def test_bad_train_configs(kw, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kw)
+
+
+def test_bad_policy_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such policy file"):
+        PPOWeights.load(tmp_path / "missing.zip")
+    junk = tmp_path / "junk.zip"
+    junk.write_text("not a zip")
+    with pytest.raises(ValueError, match="not a saved policy"):
+        PPOWeights.load(junk)
