@@ -2,8 +2,18 @@
 
 from driftrec.agents.base import Agent
 from driftrec.agents.fixed import FixedWeights
+from driftrec.agents.heuristics import ChangeDetection, InverseT
 from driftrec.agents.oracle import Oracle
 from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights
 from driftrec.agents.random import RandomSlate
 
-__all__ = ["PPO_DEFAULTS", "Agent", "FixedWeights", "Oracle", "PPOWeights", "RandomSlate"]
+__all__ = [
+    "PPO_DEFAULTS",
+    "Agent",
+    "ChangeDetection",
+    "FixedWeights",
+    "InverseT",
+    "Oracle",
+    "PPOWeights",
+    "RandomSlate",
+]

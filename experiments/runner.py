@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from driftrec.agents import FixedWeights, Oracle, PPOWeights, RandomSlate
+from driftrec.agents import ChangeDetection, FixedWeights, InverseT, Oracle, PPOWeights, RandomSlate
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.stats import mean_ci95
@@ -28,6 +28,9 @@ AGENTS: dict[str, str] = {
     "oracle": "Oracle: top-k by true utility, reads the hidden state (upper bound)",
     "random": "RandomSlate: k distinct items uniformly at random (floor)",
     "ppo": "PPOWeights: a trained PPO weight policy (--policy FILE from driftrec train)",
+    "change-cosine": "ChangeDetection: alert weights when new evidence has cosine < 0.5 with the short profile",
+    "change-ctr": "ChangeDetection: alert weights when the fast CTR < half the slow one, or 3 steps without a click",
+    "1/t": "InverseT: running-mean profile, alpha = 1/(n+1) after n evidence events",
 }
 
 
@@ -40,6 +43,10 @@ def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05), po
         return Oracle()
     if name == "random":
         return RandomSlate()
+    if name in ("change-cosine", "change-ctr"):
+        return ChangeDetection(detector=name.split("-")[1], threshold=0.5, name=name)
+    if name == "1/t":
+        return InverseT()
     if name == "ppo":
         if policy is None:
             raise ValueError("agent 'ppo' needs a trained policy: pass --policy FILE (from driftrec train)")
