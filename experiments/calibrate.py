@@ -38,7 +38,10 @@ from driftrec.simulators.rng import seed_to_key, user_seeds
 from driftrec.simulators.scenarios import PRESETS, Scenario, make_scenario
 from driftrec.simulators.simulation import Simulator
 
-STATS = ("step_move", "jump_rate")
+CENTRE = {"step_move": "median", "jump_rate": "mean"}
+"""The per-user statistics besides the lag curve, and the centre compared for each (per-user jump
+rates are coarse fractions whose median flips between 0 and 1/k, so their mean is used)."""
+STATS = tuple(CENTRE)
 
 
 @dataclass
@@ -189,7 +192,7 @@ def distance(real: DriftStats, sim: DriftStats) -> float:
         sm = s["lag_cos"]["median"][lag]  # type: ignore[index]
         if np.isfinite(sm):
             terms.append((sm - rm) / (hi - lo))
-    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+    for name, key in CENTRE.items():
         terms.append((s[name][key] - r[name][key]) / (r[name]["p90"] - r[name]["p10"]))  # type: ignore[operator]
     return float(np.sum(np.square(terms)))
 
@@ -247,7 +250,7 @@ def within_spread(real: DriftStats, sim: DriftStats) -> dict[str, bool]:
     over users."""
     r, s = real.summary(), sim.summary()
     out = {}
-    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+    for name, key in CENTRE.items():
         out[name] = bool(r[name]["p10"] <= s[name][key] <= r[name]["p90"])  # type: ignore[operator]
     for L, (lo, hi, m) in enumerate(
         zip(r["lag_cos"]["p10"], r["lag_cos"]["p90"], s["lag_cos"]["median"], strict=True), start=1
@@ -278,8 +281,8 @@ def plot_calibration(
         ax.fill_between(lags, summ["lag_cos"]["p10"], summ["lag_cos"]["p90"], color=color, alpha=0.15)
         for ax, name in zip(axes[1:], STATS, strict=True):
             v = getattr(st, name)
-            stat = "mean" if name == "jump_rate" else "median"
-            centre = float(np.mean(v)) if name == "jump_rate" else float(np.median(v))
+            stat = CENTRE[name]
+            centre = float(np.mean(v)) if stat == "mean" else float(np.median(v))
             ax.hist(
                 v,
                 bins=30,
@@ -406,7 +409,7 @@ def format_calibration(res: dict[str, Any]) -> str:
     lines = []
     lines.append(f"fitted: {', '.join(f'{k}={v:g}' for k, v in res['fitted'].items())}")
     rows = [("statistic", "real", "real p10-p90", "simulated", "within")]
-    for name, key in (("step_move", "median"), ("jump_rate", "mean")):
+    for name, key in CENTRE.items():
         r = real[name]
         rows.append(
             (

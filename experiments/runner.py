@@ -189,16 +189,16 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any
     return out
 
 
-def build_catalog(cfg: SimulateConfig, progress: bool = True) -> Catalog:
-    """The catalog ``cfg`` names (the synthetic one is the hashing-encoder default)."""
-    if cfg.catalog == "synthetic":
-        return default_catalog(cfg.items, cfg.dim)
-    return load_catalog(cfg.catalog, progress=progress)
+def build_catalog(source: str, items: int = 1000, dim: int = 64, progress: bool = True) -> Catalog:
+    """The catalog named by ``source`` ("synthetic" is the hashing-encoder default of ``items``
+    items in ``dim`` dimensions; anything else goes to ``load_catalog``)."""
+    if source == "synthetic":
+        return default_catalog(items, dim)
+    return load_catalog(source, progress=progress)
 
 
-def build_population(cfg: SimulateConfig, catalog: Catalog) -> Population | None:
-    """The population ``cfg`` names, in ``catalog``'s space ("auto": see ``SimulateConfig``)."""
-    source = cfg.population
+def build_population(source: str, catalog: Catalog) -> Population | None:
+    """The population named by ``source`` in ``catalog``'s space ("auto": see ``SimulateConfig``)."""
     if source == "auto":
         source = "movielens" if catalog.meta.get("source") == "movielens" else "items"
     return load_population(source, catalog)
@@ -220,8 +220,8 @@ def simulate(
     cfg = SimulateConfig(**{**cfg.to_dict(), "device": str(device)})
     load_start = time.perf_counter()
     if catalog is None:
-        catalog = build_catalog(cfg, progress)
-        population = build_population(cfg, catalog)
+        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+        population = build_population(cfg.population, catalog)
     load_s = time.perf_counter() - load_start
     total = len(cfg.scenarios) * len(cfg.agents) * len(cfg.seeds) * cfg.steps
     records: list[RunRecord] = []

@@ -16,7 +16,7 @@ from typing import Any
 from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights, make_ppo
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
-from driftrec.experiments.runner import SimulateConfig, build_catalog, build_population
+from driftrec.experiments.runner import build_catalog, build_population
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
@@ -105,13 +105,9 @@ def train(
     from stable_baselines3 import PPO
 
     device = str(resolve_device(cfg.device))
-    sim_cfg = SimulateConfig(
-        scenarios=[cfg.scenario], agents=["fixed"], catalog=cfg.catalog, population=cfg.population,
-        items=cfg.items, dim=cfg.dim, device=device,
-    )  # fmt: skip
     if catalog is None:
-        catalog = build_catalog(sim_cfg, progress)
-        population = build_population(sim_cfg, catalog)
+        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+        population = build_population(cfg.population, catalog)
     env = DriftVecEnv(cfg.scenario, cfg.users, catalog=catalog, device=device, population=population, **cfg.overrides)
     venv = env.to_sb3()
     out_path = Path(out) if out is not None else None
