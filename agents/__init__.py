@@ -1,5 +1,6 @@
 """Policies over the batched env: they choose weights (or slates) from observations."""
 
+from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
 from driftrec.agents.fixed import FixedWeights
 from driftrec.agents.heuristics import ChangeDetection, InverseT
@@ -13,6 +14,7 @@ __all__ = [
     "ChangeDetection",
     "FixedWeights",
     "InverseT",
+    "LinearBandit",
     "Oracle",
     "PPOWeights",
     "RandomSlate",

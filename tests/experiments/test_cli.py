@@ -112,6 +112,12 @@ BAD_CLI = [
     (["simulate", "--catalog", "missing.csv"], "no such file: 'missing.csv'"),
     (["simulate", "--catalog", "synthetic", "--population", "nope"], "unknown population 'nope'"),
     (["simulate", "--catalog", "synthetic", "--population", "movielens"], "no history has an item of the catalog"),
+    (["compare", "--config", "nope.yaml"], "no such config file: 'nope.yaml'"),
+    (["compare", "--seeds", "9001,1"], r"evaluation seeds \[9001\] are also tuning seeds"),
+    (["compare", "--seeds", "5"], "at least 2 evaluation seeds"),
+    (["compare", "--agents", "fixd"], "unknown agent 'fixd'; known agents: best-fixed"),
+    (["compare", "--scenario", "nope"], "unknown scenario 'nope'"),
+    (["compare", "--agents", "ppo", "--policy", "nope.zip"], "no such policy file: 'nope.zip'"),
     (["calibrate", "--dataset", "netflix"], "unknown dataset 'netflix'; calibrate supports: movielens"),
     (["calibrate", "--steps", "4"], r"steps=4 gives fewer than two blocks of 5"),
 ]
@@ -143,7 +149,7 @@ def test_argparse_errors_exit_2(argv):
 
 
 def test_help_explains_every_command(capsys):
-    for cmd in ("quickstart", "simulate", "scenarios"):
+    for cmd in ("quickstart", "simulate", "train", "compare", "calibrate", "scenarios"):
         with pytest.raises(SystemExit):
             main([cmd, "--help"])
         assert "--" in capsys.readouterr().out

@@ -1,0 +1,634 @@
+"""Paired comparison of weighting strategies: agents x scenarios x evaluation seeds.
+
+Per scenario:
+
+1. tune the fixed weights on the tuning seeds (``tuning.tune_fixed``): the best grid point is the
+   agent ``best-fixed``, the strongest constant;
+2. get the PPO policy: train it on this scenario (``ppo.train``), or load a saved one;
+3. evaluate every agent on the same users of every evaluation seed (common random numbers). The
+   seeds run side by side in one batched env (block s of ``users`` rows holds seed s's users), which
+   gives the env-side numbers of separate runs at a fraction of the cost;
+4. summarise per agent: mean clicks per step over seeds with a 95% t-interval, the paired
+   difference against ``best-fixed`` (per-seed differences, relative to best-fixed's mean) with
+   its 95% interval, and the share of the oracle gap closed,
+   ``(agent - best-fixed) / (oracle - best-fixed)``.
+
+Evaluation seeds must differ from the tuning seeds and the training seed; training users are seeded
+``seed + i`` and evaluation users by the hashed ``user_seeds``, so they never coincide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from driftrec.agents import FixedWeights, PPOWeights
+from driftrec.agents.base import Agent
+from driftrec.envs import DriftVecEnv, resolve_device
+from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population
+from driftrec.experiments.stats import mean_ci95
+from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, tune_fixed
+from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.population import Population
+from driftrec.simulators.rng import user_seeds
+from driftrec.simulators.scenarios import make_scenario
+from driftrec.simulators.state import WEIGHT_NAMES
+
+BEST_FIXED = "best-fixed"
+COMPARE_AGENTS: dict[str, str] = {
+    BEST_FIXED: "FixedWeights at the best point of the tuning grid (tuned per scenario on the tuning seeds)",
+    **AGENTS,
+}
+PRE, POST = 10, 40
+"""Shift-aligned curves cover the PRE steps before and the POST steps after each interest shift."""
+
+
+def _check_keys(section: str, given: dict[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} in {section}; allowed: {', '.join(allowed)}")
+
+
+def _positive_int(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Grid search for ``best-fixed``: every grid point on ``users`` users of each tuning seed."""
+
+    seeds: list[int] = field(default_factory=lambda: list(TUNING_SEEDS))
+    users: int = 128
+    steps: int = 200
+    grid: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in FIXED_GRID.items()})
+
+    def __post_init__(self) -> None:
+        _positive_int("tuning.users", self.users)
+        _positive_int("tuning.steps", self.steps)
+        if not self.seeds:
+            raise ValueError("tuning.seeds needs at least one seed")
+
+
+@dataclass(frozen=True)
+class PPOSource:
+    """Where agent ``ppo`` comes from: ``policy`` (one saved policy for every scenario),
+    ``policies`` (a saved policy per scenario), or training in the run: ``timesteps`` user-steps
+    on ``users`` users with ``seed`` and PPO settings ``hyper`` (one policy per scenario, written
+    to OUT/policies/SCENARIO/policy.zip and reused by a re-run with the same settings)."""
+
+    policy: str | None = None
+    policies: dict[str, str] = field(default_factory=dict)
+    timesteps: int = 1_000_000
+    users: int = 256
+    seed: int = 0
+    hyper: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _positive_int("ppo.timesteps", self.timesteps)
+        _positive_int("ppo.users", self.users)
+        if self.policy is not None and self.policies:
+            raise ValueError("give ppo.policy (one policy for all scenarios) or ppo.policies (per scenario), not both")
+        for path in [self.policy, *self.policies.values()]:
+            if path is not None and not Path(path).is_file():
+                raise FileNotFoundError(f"no such policy file: {str(path)!r}")
+
+    def saved(self, scenario: str) -> str | None:
+        """The saved policy file for ``scenario``, or None when it is to be trained."""
+        return self.policies.get(scenario, self.policy)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """What ``compare`` runs (a YAML/JSON config file holds the same keys; see ``load_config``).
+
+    scenarios, agents: what to compare (``best-fixed`` is always added; ``COMPARE_AGENTS``).
+    seeds: evaluation seeds (at least 2 for intervals; disjoint from tuning and training seeds).
+    users, steps: users per seed, steps per run. catalog, population, items, dim, overrides,
+    fixed_weights: as in ``SimulateConfig``. tuning: ``TuningConfig``. ppo: ``PPOSource``.
+    """
+
+    scenarios: list[str]
+    agents: list[str]
+    seeds: list[int] = field(default_factory=lambda: list(range(101, 111)))
+    users: int = 128
+    steps: int = 200
+    catalog: str = "synthetic"
+    population: str = "auto"
+    items: int = 1000
+    dim: int = 64
+    device: str = "cpu"
+    fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
+    ppo: PPOSource = field(default_factory=PPOSource)
+
+    def __post_init__(self) -> None:
+        if not self.scenarios:
+            raise ValueError("give at least one scenario")
+        for name in self.agents:
+            if name not in COMPARE_AGENTS:
+                raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(COMPARE_AGENTS)}")
+        if len(self.seeds) < 2:
+            raise ValueError(f"compare needs at least 2 evaluation seeds for intervals, got {self.seeds}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        clash = sorted(set(self.seeds) & set(self.tuning.seeds))
+        if clash:
+            raise ValueError(f"evaluation seeds {clash} are also tuning seeds; evaluation must use held-out seeds")
+        if "ppo" in self.agents and self.ppo.seed in self.seeds and not self.ppo.policy and not self.ppo.policies:
+            raise ValueError(f"evaluation seed {self.ppo.seed} is the PPO training seed; use held-out seeds")
+        for key in ("users", "steps", "items", "dim"):
+            _positive_int(key, getattr(self, key))
+        if len(self.fixed_weights) != 3:
+            raise ValueError(f"fixed_weights needs 3 values (alpha, mix, explore), got {list(self.fixed_weights)}")
+        for s in self.scenarios:
+            make_scenario(s, **self.overrides)
+        build_agent("fixed", self.fixed_weights)
+
+    @property
+    def all_agents(self) -> list[str]:
+        """The agents run, ``best-fixed`` first."""
+        return [BEST_FIXED] + [a for a in self.agents if a != BEST_FIXED]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CompareConfig:
+        """Build from a parsed config file (unknown keys are errors that list the allowed ones)."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"a compare config must be a mapping of keys to values, got {type(raw).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        _check_keys("the compare config", raw, names)
+        kw = dict(raw)
+        if isinstance(kw.get("scenarios"), str):
+            kw["scenarios"] = [kw["scenarios"]]
+        if kw.get("scenarios") == ["all"]:
+            from driftrec.simulators.scenarios import PRESETS
+
+            kw["scenarios"] = list(PRESETS)
+        for key, sub in (("tuning", TuningConfig), ("ppo", PPOSource)):
+            if key in kw:
+                if not isinstance(kw[key], dict):
+                    raise ValueError(f"{key} must be a mapping, got {kw[key]!r}")
+                _check_keys(key, kw[key], [f.name for f in dataclasses.fields(sub)])
+                kw[key] = sub(**kw[key])
+        if "fixed_weights" in kw:
+            kw["fixed_weights"] = tuple(kw["fixed_weights"])
+        if "agents" not in kw:
+            kw["agents"] = ["fixed", "oracle"]
+        if "scenarios" not in kw:
+            raise ValueError("the compare config needs 'scenarios'")
+        return cls(**kw)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Parse a compare config file (.yaml, .yml or .json) into a dict (``CompareConfig.from_dict``)."""
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such config file: {str(p)!r}")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"config {str(p)!r} is not valid YAML: {exc}") from exc
+    elif p.suffix == ".json":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config {str(p)!r} is not valid JSON: {exc}") from exc
+    else:
+        raise ValueError(f"config {str(p)!r} must be a .yaml, .yml or .json file")
+    if raw is None:
+        raise ValueError(f"config {str(p)!r} is empty")
+    if not isinstance(raw, dict):
+        raise ValueError(f"config {str(p)!r} must hold a mapping of keys to values")
+    return raw
+
+
+# ----------------------------------------------------------------------------------- evaluation
+@dataclass
+class Evaluation:
+    """One agent on one scenario over the evaluation seeds.
+
+    per_seed: mean clicks per user-step of each seed's users.  curves: (S, T) mean clicks per user
+    at each step, per seed.  weights: (T, 3) mean weights chosen at each step (None for slate
+    agents).  aligned_clicks, aligned_alpha: (PRE + POST + 1,) mean clicks (and alpha) per user at
+    offsets -PRE..POST from an interest shift, over every shift with a full window; n_shifts of them.
+    """
+
+    scenario: str
+    agent: str
+    per_seed: dict[int, float]
+    curves: torch.Tensor
+    weights: torch.Tensor | None
+    aligned_clicks: torch.Tensor
+    aligned_alpha: torch.Tensor | None
+    n_shifts: int
+    slate_size: int
+    wall_s: float
+
+
+def aligned(values: torch.Tensor, shifts: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Mean of ``values`` (T, N) at offsets -PRE..POST around every shift in ``shifts`` (T, N)
+    whose window lies inside the run: ((PRE + POST + 1,), number of such shifts).
+
+    A shift at step t happened during step t, so offset 1 is the first step that meets the new
+    interest."""
+    t_len = values.shape[0]
+    t, n = shifts.nonzero(as_tuple=True)
+    keep = (t >= PRE) & (t + POST < t_len)
+    t, n = t[keep], n[keep]
+    offsets = torch.arange(-PRE, POST + 1, device=values.device)
+    if t.numel() == 0:
+        return torch.full((offsets.numel(),), float("nan")), 0
+    window = values[t.unsqueeze(1) + offsets, n.unsqueeze(1)]  # (events, W)
+    return window.mean(0).cpu(), int(t.numel())
+
+
+@torch.no_grad()
+def evaluate(
+    scenario: str,
+    agent: Agent,
+    seeds: Sequence[int],
+    users: int,
+    steps: int,
+    catalog: Catalog,
+    population: Population | None = None,
+    device: str | torch.device = "cpu",
+    overrides: dict[str, Any] | None = None,
+) -> Evaluation:
+    """Run ``agent`` on ``users`` users of each seed at once (rows s*users..(s+1)*users-1 hold
+    seed s's users, ``user_seeds(s, users)``) for ``steps`` steps, tracking clicks, interest
+    shifts and the chosen weights."""
+    env = DriftVecEnv(
+        scenario,
+        users * len(seeds),
+        catalog=catalog,
+        device=device,
+        action_mode=agent.action_mode,
+        reveal_hidden=agent.needs_hidden,
+        reveal_shifts=True,
+        population=population,
+        **(overrides or {}),
+    )
+    start = time.perf_counter()
+    obs, info = env.reset(seed=[u for s in seeds for u in user_seeds(s, users)])
+    agent.reset(env, int(seeds[0]))
+    n = env.num_users
+    rewards = torch.zeros(steps, n, device=env.device)
+    shifts = torch.zeros(steps, n, dtype=torch.bool, device=env.device)
+    weights = torch.zeros(steps, n, 3, device=env.device) if agent.action_mode == "weights" else None
+    for t in range(steps):
+        action = agent.act(obs, info)
+        obs, reward, terminated, truncated, info = env.step(action)
+        rewards[t] = reward
+        # a user replaced at episode end is a new user, not an interest shift
+        shifts[t] = info["shift"] & ~(terminated | truncated)
+        if weights is not None:
+            weights[t] = action.expand(n, 3) if action.dim() == 1 else action
+    s_count = len(seeds)
+    by_seed = rewards.view(steps, s_count, users).mean(2)  # (T, S)
+    per_seed = {int(s): float(v) for s, v in zip(seeds, by_seed.mean(0).tolist(), strict=True)}
+    clicks_al, n_shifts = aligned(rewards, shifts)
+    alpha_al = aligned(weights[..., 0], shifts)[0] if weights is not None else None
+    return Evaluation(
+        scenario,
+        agent.name,
+        per_seed,
+        by_seed.T.cpu(),
+        weights.mean(1).cpu() if weights is not None else None,
+        clicks_al,
+        alpha_al,
+        n_shifts,
+        env.slate_size,
+        time.perf_counter() - start,
+    )
+
+
+# ----------------------------------------------------------------------------------- statistics
+def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str, Any]]]:
+    """results[scenario][agent] = {"mean", "ci95", "n_seeds", "per_seed", "diff_vs_best_fixed":
+    {"mean", "ci95", "abs_mean", "abs_ci95"}, "oracle_gap_closed"} of clicks per step.
+
+    diff_vs_best_fixed is the paired per-seed difference to ``best-fixed`` relative to its mean
+    (0.15 = 15% more clicks); abs_* in clicks per step. oracle_gap_closed is None without an oracle.
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for e in evals:
+        vals = list(e.per_seed.values())
+        m, lo, hi = mean_ci95(vals)
+        out.setdefault(e.scenario, {})[e.agent] = {
+            "mean": m,
+            "ci95": [lo, hi],
+            "n_seeds": len(vals),
+            "per_seed": {str(s): v for s, v in e.per_seed.items()},
+        }
+    for agents in out.values():
+        base = agents[BEST_FIXED]
+        oracle = agents.get("oracle")
+        for entry in agents.values():
+            diffs = [entry["per_seed"][s] - base["per_seed"][s] for s in base["per_seed"]]
+            dm, dlo, dhi = mean_ci95(diffs)
+            entry["diff_vs_best_fixed"] = {
+                "mean": dm / base["mean"],
+                "ci95": [dlo / base["mean"], dhi / base["mean"]],
+                "abs_mean": dm,
+                "abs_ci95": [dlo, dhi],
+            }
+            gap = oracle["mean"] - base["mean"] if oracle is not None else 0.0
+            entry["oracle_gap_closed"] = (entry["mean"] - base["mean"]) / gap if gap > 0 else None
+    return out
+
+
+def format_compare_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Plain-text table: per scenario and agent, clicks per step with its CI, the paired
+    difference vs best-fixed with its CI, and the share of the oracle gap closed."""
+    rows = [("scenario", "agent", "clicks/step", "95% CI", "vs best-fixed", "95% CI", "gap closed", "seeds")]
+    for scenario, agents in results.items():
+        for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
+            lo, hi = e["ci95"]
+            d = e["diff_vs_best_fixed"]
+            dlo, dhi = d["ci95"]
+            gap = e["oracle_gap_closed"]
+            diff = ("-", "") if agent == BEST_FIXED else (f"{d['mean']:+.1%}", f"[{dlo:+.1%}, {dhi:+.1%}]")
+            rows.append(
+                (
+                    scenario,
+                    agent,
+                    f"{e['mean']:.4f}",
+                    f"[{lo:.4f}, {hi:.4f}]",
+                    *diff,
+                    "-" if gap is None or agent in (BEST_FIXED, "oracle") else f"{gap:.0%}",
+                    str(e["n_seeds"]),
+                )
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------- the run
+@dataclass
+class CompareResult:
+    """Everything ``compare`` produced; ``write`` puts it in a folder."""
+
+    config: CompareConfig
+    results: dict[str, dict[str, dict[str, Any]]]
+    evaluations: list[Evaluation]
+    tuned: dict[str, dict[str, Any]]
+    tuning_tables: dict[str, pd.DataFrame]
+    policies: dict[str, dict[str, Any]]
+    catalog: dict[str, Any]
+    wall_s: float = 0.0
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """runs, curves, aligned, weights and tuning tables."""
+        runs, curves, al, wts = [], [], [], []
+        for e in self.evaluations:
+            for i, (seed, v) in enumerate(e.per_seed.items()):
+                runs.append(
+                    {
+                        "scenario": e.scenario,
+                        "agent": e.agent,
+                        "seed": seed,
+                        "clicks_per_step": v,
+                        "ctr": v / e.slate_size,
+                        "wall_s": e.wall_s / len(e.per_seed),
+                    }
+                )
+                curves += [
+                    {"scenario": e.scenario, "agent": e.agent, "seed": seed, "step": t, "clicks_per_step": c}
+                    for t, c in enumerate(e.curves[i].tolist())
+                ]
+            for j, off in enumerate(range(-PRE, POST + 1)):
+                al.append(
+                    {
+                        "scenario": e.scenario,
+                        "agent": e.agent,
+                        "offset": off,
+                        "clicks_per_step": float(e.aligned_clicks[j]),
+                        "alpha": float(e.aligned_alpha[j]) if e.aligned_alpha is not None else None,
+                        "n_shifts": e.n_shifts,
+                    }
+                )
+            if e.weights is not None:
+                wts += [
+                    {"scenario": e.scenario, "agent": e.agent, "step": t, **dict(zip(WEIGHT_NAMES, w, strict=True))}
+                    for t, w in enumerate(e.weights.tolist())
+                ]
+        tuning = pd.concat(
+            [tab.assign(scenario=s)[["scenario", *tab.columns]] for s, tab in self.tuning_tables.items()],
+            ignore_index=True,
+        )
+        return {
+            "runs": pd.DataFrame(runs),
+            "curves": pd.DataFrame(curves),
+            "aligned": pd.DataFrame(al),
+            "weights": pd.DataFrame(wts, columns=["scenario", "agent", "step", *WEIGHT_NAMES]),
+            "tuning": tuning,
+        }
+
+    def write(self, out: str | Path, command: str = "compare", extra_config: dict[str, Any] | None = None) -> list[str]:
+        """Write config.json, summary.json, runs/curves/aligned/weights/tuning CSVs and the plots
+        into ``out`` (each file atomically). Returns the file names."""
+        from driftrec import __version__
+        from driftrec.experiments import io
+        from driftrec.experiments.plots import plot_clicks_over_time, plot_shift_aligned, plot_weights_over_time
+
+        out = Path(out)
+        cfg = self.config
+        io.write_json(
+            out / "config.json",
+            {
+                "command": command,
+                "driftrec_version": __version__,
+                "config": cfg.to_dict(),
+                **(extra_config or {}),
+                "scenarios": {s: make_scenario(s, **cfg.overrides).to_dict() for s in cfg.scenarios},
+                "catalog": self.catalog,
+            },
+        )
+        frames = self.frames()
+        for name, frame in frames.items():
+            io.write_csv(out / f"{name}.csv", frame)
+        plot_clicks_over_time(frames["curves"], out / "clicks_over_time.png")
+        plot_shift_aligned(frames["aligned"], out / "shift_aligned.png", pre=PRE)
+        files = ["config.json", "summary.json", *(f"{n}.csv" for n in frames), "clicks_over_time.png"]
+        files.append("shift_aligned.png")
+        if not frames["weights"].empty:
+            plot_weights_over_time(frames["weights"], out / "weights_over_time.png")
+            files.append("weights_over_time.png")
+        io.write_json(
+            out / "summary.json",
+            {
+                "command": command,
+                "metric": "clicks_per_step: clicks in the k-item slate, averaged over users and steps",
+                "results": self.results,
+                "best_fixed": self.tuned,
+                "policies": self.policies,
+                "wall_s": round(self.wall_s, 2),
+            },
+        )
+        return files
+
+
+def _policy_for(
+    scenario: str,
+    cfg: CompareConfig,
+    catalog: Catalog,
+    population: Population | None,
+    out: Path | None,
+    progress: bool,
+) -> tuple[PPOWeights, dict[str, Any]]:
+    """The PPO agent for ``scenario``: a saved one, one trained earlier into ``out`` with the same
+    settings, or a freshly trained one."""
+    from driftrec.experiments.train import TrainConfig, train
+
+    saved = cfg.ppo.saved(scenario)
+    if saved is not None:
+        return PPOWeights.load(saved), {"source": "file", "path": str(saved)}
+    tcfg = TrainConfig(
+        scenario=scenario,
+        users=cfg.ppo.users,
+        timesteps=cfg.ppo.timesteps,
+        seed=cfg.ppo.seed,
+        device=cfg.device,
+        catalog=cfg.catalog,
+        population=cfg.population,
+        items=cfg.items,
+        dim=cfg.dim,
+        overrides=cfg.overrides,
+        hyper=cfg.ppo.hyper,
+    )
+    where = out / "policies" / _safe(scenario) if out is not None else None
+    if where is not None and (where / "policy.zip").is_file():
+        agent = PPOWeights.load(where / "policy.zip")
+        settings = {k: agent.config.get(k) for k in tcfg.to_dict()}
+        if settings == _jsonable(tcfg.to_dict()):
+            return agent, {"source": "reused", "path": str(where / "policy.zip"), "timesteps": tcfg.timesteps}
+    start = time.perf_counter()
+    agent = train(tcfg, where, progress=progress, tensorboard=False, catalog=catalog, population=population)
+    info = {"source": "trained", "timesteps": tcfg.timesteps, "train_s": round(time.perf_counter() - start, 2)}
+    if where is not None:
+        info["path"] = str(where / "policy.zip")
+    return agent, info
+
+
+def _safe(scenario: str) -> str:
+    return Path(scenario).stem if scenario.endswith(".json") else scenario
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
+
+
+def compare(
+    cfg: CompareConfig,
+    out: str | Path | None = None,
+    *,
+    progress: bool = True,
+    catalog: Catalog | None = None,
+    population: Population | None = None,
+    log: Any = None,
+) -> CompareResult:
+    """Run the comparison (see module docstring). With ``out``, trained policies are written
+    under OUT/policies/ (and reused by a re-run with the same settings); call ``write`` for the rest.
+    ``log`` (a callable taking one string) reports each stage."""
+    from tqdm.auto import tqdm
+
+    say = log or (lambda _msg: None)
+    start = time.perf_counter()
+    device = str(resolve_device(cfg.device))
+    cfg = dataclasses.replace(cfg, device=device)
+    load_start = time.perf_counter()
+    if catalog is None:
+        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+        population = build_population(cfg.population, catalog)
+    meta = {
+        **catalog.meta,
+        "num_items": catalog.num_items,
+        "dim": catalog.dim,
+        "load_s": round(time.perf_counter() - load_start, 2),
+    }
+    if population is not None:
+        meta["population"] = {**population.meta, "members": population.num_members}
+    out_path = Path(out) if out is not None else None
+    evals: list[Evaluation] = []
+    tuned: dict[str, dict[str, Any]] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    policies: dict[str, dict[str, Any]] = {}
+    for scenario in cfg.scenarios:
+        tc = cfg.tuning
+        t0 = time.perf_counter()
+        best, table = tune_fixed(
+            scenario,
+            catalog,
+            grid=tc.grid,
+            seeds=tc.seeds,
+            users=tc.users,
+            steps=tc.steps,
+            device=device,
+            population=population,
+            overrides=cfg.overrides,
+        )
+        tables[scenario] = table
+        tuned[scenario] = {
+            **dict(zip(WEIGHT_NAMES, best, strict=True)),
+            "tuning_clicks_per_step": float(table.clicks_per_step.iloc[0]),
+            "grid_points": len(table),
+            "tuning_seeds": list(tc.seeds),
+            "tune_s": round(time.perf_counter() - t0, 2),
+        }
+        say(f"{scenario}: best fixed weights alpha={best[0]}, mix={best[1]}, explore={best[2]} (tuning seeds)")
+        agents: list[Agent] = []
+        for name in cfg.all_agents:
+            if name == BEST_FIXED:
+                agents.append(FixedWeights(*best, name=BEST_FIXED))
+            elif name == "ppo":
+                agent, info = _policy_for(scenario, cfg, catalog, population, out_path, progress)
+                policies[scenario] = info
+                say(f"{scenario}: PPO policy {info['source']}" + (f" ({info['path']})" if "path" in info else ""))
+                agents.append(agent)
+            else:
+                agents.append(build_agent(name, cfg.fixed_weights))
+        with tqdm(
+            total=len(agents), desc=f"evaluate {scenario}", unit="agent", disable=not progress, leave=False
+        ) as bar:
+            for agent in agents:
+                bar.set_postfix_str(agent.name, refresh=True)
+                evals.append(
+                    evaluate(
+                        scenario,
+                        agent,
+                        cfg.seeds,
+                        cfg.users,
+                        cfg.steps,
+                        catalog,
+                        population,
+                        device,
+                        cfg.overrides,
+                    )
+                )
+                bar.update(1)
+    results = paired_summary(evals)
+    return CompareResult(cfg, results, evals, tuned, tables, policies, meta, time.perf_counter() - start)

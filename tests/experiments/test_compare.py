@@ -1,0 +1,216 @@
+"""compare: batched seeds equal separate runs, paired statistics, shift alignment, configs, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from driftrec.agents import FixedWeights, PPOWeights
+from driftrec.envs import DriftVecEnv
+from driftrec.experiments.cli import main
+from driftrec.experiments.compare import (
+    POST,
+    PRE,
+    CompareConfig,
+    Evaluation,
+    aligned,
+    evaluate,
+    format_compare_table,
+    load_config,
+    paired_summary,
+)
+from driftrec.experiments.stats import mean_ci95
+from driftrec.simulators.rng import user_seeds
+
+
+def test_seeds_side_by_side_equal_separate_runs(small_catalog):
+    agent = FixedWeights(0.6, 1.0, 0.1)
+    ev = evaluate("abrupt", agent, [4, 9], users=6, steps=12, catalog=small_catalog)
+    for seed in (4, 9):
+        env = DriftVecEnv("abrupt", 6, catalog=small_catalog)
+        env.reset(seed=user_seeds(seed, 6))
+        total = sum(float(env.step(torch.tensor([0.6, 1.0, 0.1]))[1].sum()) for _ in range(12))
+        assert ev.per_seed[seed] == pytest.approx(total / (6 * 12), abs=1e-6)
+    assert ev.curves.shape == (2, 12) and ev.weights.shape == (12, 3)
+    assert torch.allclose(ev.weights, torch.tensor([0.6, 1.0, 0.1]).expand(12, 3))
+
+
+def test_shift_flags_follow_the_scenario(small_catalog):
+    for scenario, overrides, expected in (("stable", {}, 0.0), ("abrupt", {"shift_hazard": 1.0}, 0.9)):
+        env = DriftVecEnv(scenario, 64, catalog=small_catalog, reveal_shifts=True, **overrides)
+        env.reset(seed=0)
+        rate = sum(float(env.step(torch.tensor([0.3, 0.7, 0.0]))[4]["shift"].float().mean()) for _ in range(5)) / 5
+        assert rate >= expected if expected else rate == 0.0
+    env = DriftVecEnv("abrupt", 4, catalog=small_catalog)
+    env.reset(seed=0)
+    assert "shift" not in env.step(torch.tensor([0.3, 0.7, 0.0]))[4]  # hidden unless asked for
+
+
+def test_aligned_averages_windows_around_shifts():
+    T, N = PRE + POST + 20, 3
+    values = torch.arange(T, dtype=torch.float32).unsqueeze(1).expand(T, N).clone()
+    shifts = torch.zeros(T, N, dtype=torch.bool)
+    shifts[PRE + 2, 0] = True  # full window
+    shifts[PRE + 6, 1] = True  # full window
+    shifts[3, 2] = True  # too early: no full window
+    shifts[T - 5, 2] = True  # too late
+    curve, n = aligned(values, shifts)
+    assert n == 2 and curve.shape == (PRE + POST + 1,)
+    assert curve[PRE] == pytest.approx(PRE + 4)  # mean of steps PRE+2 and PRE+6
+    assert curve[0] == pytest.approx(4.0)
+    none, zero = aligned(values, torch.zeros_like(shifts))
+    assert zero == 0 and bool(torch.isnan(none).all())
+
+
+def _ev(agent, per_seed):
+    return Evaluation("s", agent, per_seed, torch.zeros(len(per_seed), 1), None, torch.zeros(1), None, 0, 10, 0.0)
+
+
+def test_paired_statistics_against_best_fixed():
+    base = {1: 1.0, 2: 1.2, 3: 0.8}
+    ppo = {1: 1.3, 2: 1.5, 3: 1.0}
+    oracle = {1: 2.0, 2: 2.2, 3: 1.8}
+    res = paired_summary([_ev("best-fixed", base), _ev("ppo", ppo), _ev("oracle", oracle)])["s"]
+    diffs = [ppo[s] - base[s] for s in base]
+    m, lo, hi = mean_ci95(diffs)
+    d = res["ppo"]["diff_vs_best_fixed"]
+    assert d["abs_mean"] == pytest.approx(m) and d["abs_ci95"] == pytest.approx([lo, hi])
+    assert d["mean"] == pytest.approx(m / 1.0) and d["ci95"] == pytest.approx([lo / 1.0, hi / 1.0])
+    assert res["ppo"]["oracle_gap_closed"] == pytest.approx((res["ppo"]["mean"] - 1.0) / (2.0 - 1.0))
+    assert res["best-fixed"]["diff_vs_best_fixed"]["mean"] == 0.0
+    assert res["oracle"]["oracle_gap_closed"] == pytest.approx(1.0)
+    # paired: a constant per-seed difference has a zero-width interval, however the seeds vary
+    assert d["ci95"][1] - d["ci95"][0] < res["ppo"]["ci95"][1] - res["ppo"]["ci95"][0]
+    table = format_compare_table({"s": res})
+    assert "+26.7%" in table and "gap closed" in table
+    no_oracle = paired_summary([_ev("best-fixed", base), _ev("ppo", ppo)])["s"]
+    assert no_oracle["ppo"]["oracle_gap_closed"] is None
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"scenarios": ["abrupt"], "agents": ["fixed"], "seeds": [5]}, "at least 2 evaluation seeds"),
+        ({"scenarios": ["abrupt"], "agents": ["fixed"], "seeds": [9001, 3]}, r"evaluation seeds \[9001\] are also"),
+        ({"scenarios": ["abrupt"], "agents": ["ppo"], "seeds": [0, 1]}, "is the PPO training seed"),
+        ({"scenarios": ["abrupt"], "agents": ["fixd"]}, "unknown agent 'fixd'; known agents: best-fixed"),
+        ({"scenarios": ["abrupt"], "agent": ["fixed"]}, "unknown key.* agent in the compare config; allowed"),
+        ({"scenarios": ["abrupt"], "tuning": {"seed": [1]}}, "unknown key.* seed in tuning"),
+        ({"scenarios": ["abrupt"], "ppo": {"policy": "a.zip", "policies": {"x": "b"}}}, "not both"),
+        ({"scenarios": ["abrupt"], "ppo": {"policies": {"abrupt": "gone.zip"}}}, "no such policy file: 'gone.zip'"),
+        ({"scenarios": ["nope"]}, "unknown scenario"),
+        ({"agents": ["fixed"]}, "needs 'scenarios'"),
+        ({"scenarios": ["abrupt"], "users": 0}, "users must be a positive integer"),
+        ({"scenarios": ["abrupt"], "ppo": {"timesteps": -5}}, "ppo.timesteps must be a positive integer"),
+    ],
+)
+def test_bad_compare_configs(raw, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        CompareConfig.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("c.yaml", "scenarios: [abrupt\n", "not valid YAML"),
+        ("c.json", "{", "not valid JSON"),
+        ("c.toml", "a = 1", "must be a .yaml, .yml or .json file"),
+        ("c.yaml", "", "is empty"),
+        ("c.yaml", "- abrupt\n", "must hold a mapping"),
+    ],
+)
+def test_bad_config_files(tmp_path, name, text, message):
+    p = tmp_path / name
+    p.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_config(p)
+
+
+def test_shipped_configs_are_valid():
+    from driftrec.experiments.cli import QUICKSTART_CONFIG
+
+    for path in (QUICKSTART_CONFIG, QUICKSTART_CONFIG.parent / "headline.yaml"):
+        cfg = CompareConfig.from_dict(load_config(path))
+        assert "ppo" in cfg.agents and "oracle" in cfg.agents and len(cfg.seeds) >= 3
+    headline = CompareConfig.from_dict(load_config(QUICKSTART_CONFIG.parent / "headline.yaml"))
+    assert len(headline.seeds) >= 10 and len(headline.scenarios) == 7
+
+
+TINY = """
+scenarios: [abrupt, stable]
+agents: [fixed, change-ctr, d-linucb, ppo, oracle, random]
+seeds: [101, 102, 103]
+users: 8
+steps: 60
+items: 200
+dim: 16
+tuning: {users: 8, steps: 20, grid: {alpha: [0.3, 1.0], mix: [1.0], explore: [0.0, 0.1]}}
+ppo: {timesteps: 1536, users: 16, hyper: {n_steps: 8, batch_size: 64}}
+"""
+
+
+def _compare(tmp_path, out, *extra):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    argv = ["compare", "--config", str(cfg), "--out", str(out), "--device", "cpu", "--no-progress", *extra]
+    assert main(argv) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_compare_command_end_to_end(tmp_path, capsys):
+    out = tmp_path / "a"
+    summary = _compare(tmp_path, out)
+    printed = capsys.readouterr().out
+    assert "vs best-fixed" in printed and "gap closed" in printed and "PPO policy trained" in printed
+    for scenario in ("abrupt", "stable"):
+        res = summary["results"][scenario]
+        assert set(res) == {"best-fixed", "fixed", "change-ctr", "d-linucb", "ppo", "oracle", "random"}
+        for e in res.values():
+            assert {"mean", "ci95", "n_seeds", "per_seed", "diff_vs_best_fixed", "oracle_gap_closed"} <= set(e)
+            assert set(e["diff_vs_best_fixed"]) >= {"mean", "ci95"} and e["n_seeds"] == 3
+        best = summary["best_fixed"][scenario]
+        assert best["alpha"] in (0.3, 1.0) and best["explore"] in (0.0, 0.1)
+        assert math.isclose(res["oracle"]["oracle_gap_closed"], 1.0)
+    for name in ("runs", "curves", "aligned", "weights", "tuning"):
+        assert not pd.read_csv(out / f"{name}.csv").empty
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 2 * 7 * 3
+    al = pd.read_csv(out / "aligned.csv")
+    assert (al[al.scenario == "abrupt"].n_shifts > 0).all() and (al[al.scenario == "stable"].n_shifts == 0).all()
+    for png in ("clicks_over_time.png", "shift_aligned.png", "weights_over_time.png"):
+        assert (out / png).stat().st_size > 10_000
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["ppo"]["timesteps"] == 1536 and config["config"]["seeds"] == [101, 102, 103]
+    assert not list(out.rglob(".*.tmp"))
+
+    # a re-run reuses the trained policies and reproduces every number
+    again = _compare(tmp_path, tmp_path / "a")
+    assert "PPO policy reused" in capsys.readouterr().out
+    assert again["results"] == summary["results"]
+
+    # the saved policy, loaded from its file, evaluates exactly like the one trained in memory
+    saved = out / "policies" / "abrupt" / "policy.zip"
+    from_file = _compare(tmp_path, tmp_path / "b", "--scenario", "abrupt", "--policy", str(saved))
+    assert from_file["results"]["abrupt"]["ppo"]["per_seed"] == summary["results"]["abrupt"]["ppo"]["per_seed"]
+    assert from_file["policies"]["abrupt"]["source"] == "file"
+
+
+def test_evaluation_of_a_loaded_policy_equals_in_memory(tmp_path, small_catalog):
+    from driftrec.experiments.train import TrainConfig, train
+
+    agent = train(
+        TrainConfig(
+            scenario="abrupt", users=16, timesteps=256, items=200, dim=32, hyper={"n_steps": 8, "batch_size": 64}
+        ),
+        tmp_path,
+        progress=False,
+        tensorboard=False,
+    )
+    loaded = PPOWeights.load(tmp_path / "policy.zip")
+    a = evaluate("abrupt", agent, [5, 6], 8, 20, small_catalog)
+    b = evaluate("abrupt", loaded, [5, 6], 8, 20, small_catalog)
+    assert a.per_seed == b.per_seed and torch.equal(a.weights, b.weights)
