@@ -384,7 +384,14 @@ QUICKSTART_CONFIG = Path(__file__).parent / "configs" / "quickstart.yaml"
 
 
 def _run_compare(args: argparse.Namespace, config_file: Path | None, command: str) -> int:
-    from driftrec.experiments.compare import CompareConfig, compare, format_compare_table, load_config
+    from driftrec.experiments.compare import (
+        CompareConfig,
+        compare,
+        format_compare_table,
+        format_leaders,
+        leaders,
+        load_config,
+    )
 
     raw: dict[str, Any] = load_config(config_file) if config_file is not None else {}
     if args.scenario is not None:
@@ -417,6 +424,7 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
         f"x {cfg.users} users x {cfg.steps} steps\n"
     )
     print(format_compare_table(res.results))
+    print("\n" + format_leaders(leaders(res.results)))
     print(f"\nwrote {args.out}/ {', '.join(files)} ({res.wall_s:.1f}s)")
     return 0
 

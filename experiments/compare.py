@@ -354,6 +354,39 @@ def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str,
     return out
 
 
+def leaders(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per scenario, the agent with the most clicks (the oracle aside) and the paired difference
+    to the runner-up: {"agent", "runner_up", "diff": {"mean", "ci95" (relative to the runner-up's
+    mean), "abs_mean", "abs_ci95"}}. Scenarios with fewer than two such agents are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for scenario, agents in results.items():
+        ranked = sorted((a for a in agents if a != "oracle"), key=lambda a: -agents[a]["mean"])
+        if len(ranked) < 2:
+            continue
+        first, second = agents[ranked[0]], agents[ranked[1]]
+        diffs = [first["per_seed"][s] - second["per_seed"][s] for s in second["per_seed"]]
+        m, lo, hi = mean_ci95(diffs)
+        base = second["mean"]
+        out[scenario] = {
+            "agent": ranked[0],
+            "runner_up": ranked[1],
+            "diff": {"mean": m / base, "ci95": [lo / base, hi / base], "abs_mean": m, "abs_ci95": [lo, hi]},
+        }
+    return out
+
+
+def format_leaders(lead: dict[str, dict[str, Any]]) -> str:
+    """One line per scenario: the leader, the runner-up and their paired difference with its CI."""
+    lines = []
+    for scenario, e in lead.items():
+        d = e["diff"]
+        lo, hi = d["ci95"]
+        lines.append(
+            f"{scenario}: {e['agent']} leads {e['runner_up']} by {d['mean']:+.1%} [{lo:+.1%}, {hi:+.1%}] (paired)"
+        )
+    return "\n".join(lines)
+
+
 def format_compare_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """Plain-text table: per scenario and agent, clicks per step with its CI, the paired
     difference vs best-fixed with its CI, and the share of the oracle gap closed."""
@@ -483,6 +516,7 @@ class CompareResult:
                 "metric": "clicks_per_step: clicks in the k-item slate, averaged over users and steps",
                 "results": self.results,
                 "best_fixed": self.tuned,
+                "leaders": leaders(self.results),
                 "policies": self.policies,
                 "wall_s": round(self.wall_s, 2),
             },

@@ -219,3 +219,18 @@ def test_train_then_simulate_the_saved_policy(tmp_path, capsys):
     assert main([*sim, "--out", str(tmp_path / "sim"), "--no-progress"]) == 0
     results = json.loads((tmp_path / "sim" / "summary.json").read_text())["results"]["abrupt"]
     assert set(results) == {"fixed", "ppo"} and results["ppo"]["n_seeds"] == 2
+
+
+def test_quickstart_runs_the_shipped_config_with_overrides(tmp_path, capsys):
+    out = tmp_path / "qs"
+    argv = ["quickstart", "--scenario", "stable", "--seeds", "1,2", "--users", "4", "--steps", "55"]
+    argv += ["--timesteps", "512", "--tuning-seeds", "7", "--out", str(out), "--no-progress", "--device", "cpu"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "vs best-fixed" in printed and "catalog: synthetic" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "quickstart" and config["config_file"].endswith("quickstart.yaml")
+    assert config["config"]["agents"] == ["fixed", "change-ctr", "ppo", "oracle", "random"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["results"]["stable"]) == {"best-fixed", "fixed", "change-ctr", "ppo", "oracle", "random"}
+    assert (out / "policies" / "stable" / "policy.zip").is_file()

@@ -20,6 +20,8 @@ from driftrec.experiments.compare import (
     aligned,
     evaluate,
     format_compare_table,
+    format_leaders,
+    leaders,
     load_config,
     paired_summary,
 )
@@ -87,6 +89,10 @@ def test_paired_statistics_against_best_fixed():
     assert d["ci95"][1] - d["ci95"][0] < res["ppo"]["ci95"][1] - res["ppo"]["ci95"][0]
     table = format_compare_table({"s": res})
     assert "+26.7%" in table and "gap closed" in table
+    lead = leaders({"s": res})["s"]
+    assert lead["agent"] == "ppo" and lead["runner_up"] == "best-fixed"
+    assert lead["diff"]["abs_mean"] == pytest.approx(m) and lead["diff"]["mean"] == pytest.approx(m / 1.0)
+    assert "s: ppo leads best-fixed by +26.7%" in format_leaders({"s": lead})
     no_oracle = paired_summary([_ev("best-fixed", base), _ev("ppo", ppo)])["s"]
     assert no_oracle["ppo"]["oracle_gap_closed"] is None
 
@@ -166,6 +172,8 @@ def test_compare_command_end_to_end(tmp_path, capsys):
     summary = _compare(tmp_path, out)
     printed = capsys.readouterr().out
     assert "vs best-fixed" in printed and "gap closed" in printed and "PPO policy trained" in printed
+    assert "abrupt: " in printed and "(paired)" in printed
+    assert set(summary["leaders"]) == {"abrupt", "stable"}
     for scenario in ("abrupt", "stable"):
         res = summary["results"][scenario]
         assert set(res) == {"best-fixed", "fixed", "change-ctr", "d-linucb", "ppo", "oracle", "random"}
