@@ -22,7 +22,8 @@ episode restarts (the ``progress`` feature is 0) gets a fresh bandit.
 
 Cost per step, with r = ``dims``: O(N M r) for the mean scores, O(N k r^2) for the Woodbury update
 of V^-1 (d-linucb: O(N r^3), a fresh inverse), and O(N M r^2) for every item's UCB width, as one
-matrix product (memory: M r^2 floats for the items' outer products).
+matrix product with the items' outer products (M r^2 floats; above 2^26 of them, blockwise over
+users instead).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ DEFAULT_WIDTH = {"linucb": 0.3, "linucb-restart": 0.3, "d-linucb": 0.03}
 """UCB widths (and epsilon 0.05, gamma 0.7, dims 32) from a small sweep on ``abrupt``'s tuning seeds
 (9001, 9002; 128 users, 200 steps, synthetic catalog): the settings where each bandit did best."""
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_MEMORY = 1 << 26  # floats (256 MB) for the width computation's largest intermediate
 
 
 def item_features(E: torch.Tensor, dims: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +120,8 @@ class LinearBandit:
         self._gen = torch.Generator(device=env.device).manual_seed(int(seed))
         self._E, self._proj = item_features(env.sim.E, self.dims)  # (M, r) and (d, r)
         m, r = self._E.shape
-        self._XX = (self._E.unsqueeze(2) * self._E.unsqueeze(1)).reshape(m, r * r)  # vec(x x') per item
+        # vec(x x') per item, when it fits in _MEMORY floats (else widths go blockwise over users)
+        self._XX = (self._E.unsqueeze(2) * self._E.unsqueeze(1)).reshape(m, r * r) if m * r * r <= _MEMORY else None
         n, d = env.num_users, self._E.shape[1]
         self._eye = torch.eye(d, device=env.device)
         self.V = self._eye.expand(n, d, d) * self.reg  # design matrix, (N, d, d)
@@ -188,7 +191,11 @@ class LinearBandit:
         """Top-k of ``mean + width * sqrt(x' W x)`` over every item. The widths of all items are
         one matrix product, ``vec(W) . vec(x x')``, with the items' outer products precomputed."""
         n, r = W.shape[0], W.shape[1]
-        quad = W.reshape(n, r * r) @ self._XX.T  # (N, M)
+        if self._XX is not None:
+            quad = W.reshape(n, r * r) @ self._XX.T  # (N, M)
+        else:
+            block = max(1, _MEMORY // (self._E.shape[0] * r))
+            quad = torch.cat([((self._E @ W[i : i + block]) * self._E).sum(-1) for i in range(0, n, block)])
         return torch.topk(mean + self.width * quad.clamp_min(0.0).sqrt(), k, dim=1).indices
 
     def _epsilon_slots(self, greedy: torch.Tensor) -> torch.Tensor:

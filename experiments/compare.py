@@ -32,7 +32,7 @@ import torch
 from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, resolve_device
-from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population
+from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population, text_table
 from driftrec.experiments.stats import mean_ci95
 from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, tune_fixed
 from driftrec.simulators.catalog import Catalog
@@ -409,13 +409,7 @@ def format_compare_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
                     str(e["n_seeds"]),
                 )
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 # ----------------------------------------------------------------------------------- the run

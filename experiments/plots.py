@@ -1,4 +1,5 @@
-"""Plots of experiment results (PNG, written atomically)."""
+"""Plots of experiment results (PNG, written atomically). Every agent keeps one colour across
+panels and plots (``agent_style``); each figure has one legend."""
 
 from __future__ import annotations
 
@@ -8,6 +9,29 @@ from typing import Any
 import pandas as pd
 
 from driftrec.experiments.io import atomic_write
+
+_STYLES: dict[str, dict[str, Any]] = {
+    "best-fixed": {"color": "#1f77b4"},
+    "fixed": {"color": "#9ecae1"},
+    "ppo": {"color": "#d62728", "lw": 2.4},
+    "change-ctr": {"color": "#2ca02c"},
+    "change-cosine": {"color": "#98df8a"},
+    "1/t": {"color": "#9467bd"},
+    "eps-greedy": {"color": "#8c564b"},
+    "linucb": {"color": "#e377c2"},
+    "d-linucb": {"color": "#ff7f0e"},
+    "linucb-restart": {"color": "#bcbd22"},
+    "oracle": {"color": "black", "ls": ":"},
+    "random": {"color": "#7f7f7f", "ls": "--"},
+}
+_EXTRA = ("#17becf", "#393b79", "#e7ba52", "#843c39", "#7b4173", "#637939")
+
+
+def agent_style(agent: str) -> dict[str, Any]:
+    """Line style of ``agent`` (colour, width, dash), the same in every plot."""
+    if agent in _STYLES:
+        return {"lw": 1.5, **_STYLES[agent]}
+    return {"lw": 1.5, "color": _EXTRA[sum(map(ord, agent)) % len(_EXTRA)]}
 
 
 def _pyplot() -> Any:
@@ -19,9 +43,17 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def _save(fig: Any, path: str | Path, legend_axes: Any = None, ncol: int = 6) -> Path:
+    """Tight layout, one figure legend below the panels (from ``legend_axes``' lines), atomic PNG."""
     plt = _pyplot()
+    handles: dict[str, Any] = {}
+    for ax in legend_axes if legend_axes is not None else []:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
     fig.tight_layout()
+    if handles:
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + 0.55 / fig.get_figheight())
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(ncol, len(handles)), fontsize=9)
     out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     return out
@@ -34,32 +66,33 @@ def plot_clicks_over_time(curves: pd.DataFrame, path: str | Path, smooth: int = 
     scenarios = list(dict.fromkeys(curves["scenario"]))
     ncols = min(3, len(scenarios))
     nrows = (len(scenarios) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.4 * nrows), squeeze=False, sharey=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.4 * nrows + 0.6), squeeze=False)
     for ax, scenario in zip(axes.flat, scenarios, strict=False):
         sub = curves[curves["scenario"] == scenario]
         for agent, g in sub.groupby("agent", sort=False):
             wide = g.pivot(index="step", columns="seed", values="clicks_per_step")
             wide = wide.rolling(smooth, min_periods=1).mean()
-            ax.plot(wide.index, wide.mean(axis=1), label=str(agent))
-            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), alpha=0.2)
+            style = agent_style(str(agent))
+            ax.plot(wide.index, wide.mean(axis=1), label=str(agent), **style)
+            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), alpha=0.15, color=style["color"])
         ax.set_title(scenario)
         ax.set_xlabel("step")
         ax.set_ylabel(f"clicks per step ({smooth}-step avg)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(scenarios) :]:
         ax.set_visible(False)
-    return _save(fig, path)
+    return _save(fig, path, axes.flat)
 
 
 def plot_shift_aligned(aligned: pd.DataFrame, path: str | Path, pre: int = 10) -> Path:
     """Clicks per step (top row) and the alpha each weight policy chose (bottom row) around an
     interest shift, one column per scenario that has shifts; offset 0 is the step of the shift.
+    The oracle is left out (it knows the shift; its level would flatten the others).
 
     ``aligned`` has columns scenario, agent, offset, clicks_per_step, alpha (NaN for slate agents)
     and n_shifts (``CompareResult.frames()["aligned"]``)."""
     plt = _pyplot()
-    has = aligned[aligned["n_shifts"] > 0]
+    has = aligned[(aligned["n_shifts"] > 0) & (aligned["agent"] != "oracle")]
     scenarios = list(dict.fromkeys(has["scenario"]))
     if not scenarios:
         fig, ax = plt.subplots(figsize=(6, 2))
@@ -67,46 +100,44 @@ def plot_shift_aligned(aligned: pd.DataFrame, path: str | Path, pre: int = 10) -
         ax.set_axis_off()
         return _save(fig, path)
     ncols = len(scenarios)
-    fig, axes = plt.subplots(2, ncols, figsize=(4.2 * ncols, 6.4), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, ncols, figsize=(4.4 * ncols, 7.0), squeeze=False, sharex=True)
     for col, scenario in enumerate(scenarios):
         sub = has[has["scenario"] == scenario]
         top, bottom = axes[0, col], axes[1, col]
         for agent, g in sub.groupby("agent", sort=False):
-            top.plot(g["offset"], g["clicks_per_step"], label=str(agent))
+            style = agent_style(str(agent))
+            top.plot(g["offset"], g["clicks_per_step"], label=str(agent), **style)
             if g["alpha"].notna().any():
-                bottom.plot(g["offset"], g["alpha"], label=str(agent))
+                bottom.plot(g["offset"], g["alpha"], label=str(agent), **style)
         n = int(sub["n_shifts"].iloc[0])
         top.set_title(f"{scenario} ({n} shifts)")
         top.set_ylabel("clicks per step")
         bottom.set_ylabel("alpha chosen")
         bottom.set_xlabel("steps since the interest shift")
+        bottom.set_ylim(-0.03, 1.03)
         for ax in (top, bottom):
-            ax.axvline(0, color="k", ls="--", lw=1, label="interest shift" if ax is top else None)
+            ax.axvline(0, color="k", ls="--", lw=1, label="interest shift")
             ax.grid(alpha=0.3)
-        top.legend(fontsize=7)
-        if bottom.lines:
-            bottom.legend(fontsize=7)
-    return _save(fig, path)
+    return _save(fig, path, axes.flat, ncol=7)
 
 
 def plot_weights_over_time(weights: pd.DataFrame, path: str | Path, smooth: int = 5) -> Path:
-    """The mean weights (alpha, mix, explore; rows) each weight policy chose at each step, one
-    column per scenario (moving average over ``smooth`` steps)."""
+    """The mean weights (alpha, mix, explore; columns) each weight policy chose at each step, one
+    row per scenario (moving average over ``smooth`` steps)."""
     plt = _pyplot()
     scenarios = list(dict.fromkeys(weights["scenario"]))
     names = ("alpha", "mix", "explore")
-    ncols = len(scenarios)
-    fig, axes = plt.subplots(3, ncols, figsize=(4.2 * ncols, 7.5), squeeze=False, sharex=True)
-    for col, scenario in enumerate(scenarios):
+    fig, axes = plt.subplots(len(scenarios), 3, figsize=(13, 2.4 * len(scenarios) + 0.8), squeeze=False, sharex=True)
+    for row, scenario in enumerate(scenarios):
         sub = weights[weights["scenario"] == scenario]
-        for row, w in enumerate(names):
+        for col, w in enumerate(names):
             ax = axes[row, col]
             for agent, g in sub.groupby("agent", sort=False):
-                ax.plot(g["step"], g[w].rolling(smooth, min_periods=1).mean(), label=str(agent))
+                ax.plot(g["step"], g[w].rolling(smooth, min_periods=1).mean(), label=str(agent), **agent_style(agent))
             ax.set_ylim(-0.03, 1.03)
+            ax.set_title(f"{scenario}: {w}", fontsize=10)
             ax.set_ylabel(f"mean {w}")
             ax.grid(alpha=0.3)
-        axes[0, col].set_title(scenario)
-        axes[-1, col].set_xlabel("step")
-        axes[0, col].legend(fontsize=7)
-    return _save(fig, path)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    return _save(fig, path, axes.flat)

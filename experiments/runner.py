@@ -263,9 +263,15 @@ def format_table(results: dict[str, dict[str, dict[str, Any]]], slate_size: int 
         for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
             lo, hi = e["ci95"]
             rows.append((scenario, agent, f"{e['mean']:.4f}", f"[{lo:.4f}, {hi:.4f}]", str(e["n_seeds"])))
+    return text_table(rows)
+
+
+def text_table(rows: Sequence[Sequence[str]], left: int = 2) -> str:
+    """Rows of cells as aligned plain text: a header row, a rule, then the rows; the first
+    ``left`` columns are left-aligned, the rest right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
-        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))

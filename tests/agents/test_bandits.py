@@ -48,6 +48,16 @@ def test_shortlist_gives_the_exact_ucb_slate_and_inverse(kind, width, small_cata
     assert len(seen) == 30
 
 
+def test_blockwise_widths_equal_the_one_product(small_catalog, monkeypatch):
+    import driftrec.agents.bandits as bandits
+
+    fast = _run(LinearBandit("linucb", dims=None), "abrupt", small_catalog, steps=15)
+    monkeypatch.setattr(bandits, "_MEMORY", 2000)  # forces the blockwise path, a few users per block
+    slow_agent = LinearBandit("linucb", dims=None)
+    slow = _run(slow_agent, "abrupt", small_catalog, steps=15)
+    assert slow_agent._XX is None and slow == pytest.approx(fast, abs=1e-6)
+
+
 def test_slates_are_distinct_valid_items(small_catalog):
     def check(agent, env, slate):
         assert slate.shape == (env.num_users, env.slate_size) and slate.dtype == torch.int64
