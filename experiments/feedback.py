@@ -23,7 +23,8 @@ OBD_COLUMNS = ("item_id", "position", "click", "propensity_score")
 @dataclass(frozen=True)
 class BanditFeedback:
     """One row per shown item. action, position (0-based), reward, pscore: (n_rounds,);
-    context: (n_rounds, n_features) or None; len_list: positions per round."""
+    context: (n_rounds, n_features) or None; len_list: positions per slate; slate_id: (n_rounds,)
+    the slate each row belongs to, or None when unknown."""
 
     n_rounds: int
     n_actions: int
@@ -33,6 +34,7 @@ class BanditFeedback:
     reward: np.ndarray
     pscore: np.ndarray
     context: np.ndarray | None = None
+    slate_id: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The obp-style dict (keys as in ``obp.dataset.OpenBanditDataset.obtain_batch_bandit_feedback``)."""

@@ -141,3 +141,57 @@ def plot_weights_over_time(weights: pd.DataFrame, path: str | Path, smooth: int 
     for ax in axes[-1]:
         ax.set_xlabel("step")
     return _save(fig, path, axes.flat)
+
+
+def plot_estimates(table: pd.DataFrame, path: str | Path, unit: str) -> Path:
+    """Off-policy estimates with their intervals: one row per (policy, estimator), grouped by
+    policy; ``table`` has columns policy, estimator, estimate, ci_low, ci_high."""
+    plt = _pyplot()
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * n))
+    estimators = list(dict.fromkeys(table.estimator))
+    colours = {e: _EXTRA[i % len(_EXTRA)] for i, e in enumerate(estimators)}
+    labels = []
+    for y, r in enumerate(table.itertuples()):
+        ax.errorbar(
+            r.estimate,
+            -y,
+            xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
+            fmt="o",
+            color=colours[r.estimator],
+            capsize=3,
+            label=r.estimator,
+        )
+        labels.append(f"{r.policy} / {r.estimator}")
+    ax.set_yticks([-y for y in range(n)], labels, fontsize=8)
+    ax.set_xlabel(f"estimated value ({unit}), 95% bootstrap interval")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path, [ax])
+
+
+def plot_validation(reps: pd.DataFrame, path: str | Path) -> Path:
+    """The simulator check: every repetition's 95% interval relative to the truth, one panel per
+    target policy, one row of intervals per estimator; red where the interval misses the truth."""
+    plt = _pyplot()
+    policies = list(dict.fromkeys(reps.policy))
+    estimators = list(dict.fromkeys(reps.estimator))
+    fig, axes = plt.subplots(
+        1, len(policies), figsize=(4.2 * len(policies), 1.2 + 0.9 * len(estimators)), squeeze=False
+    )
+    n_reps = reps.rep.nunique()
+    for ax, pol in zip(axes[0], policies, strict=True):
+        sub = reps[reps.policy == pol]
+        for i, est in enumerate(estimators):
+            rows = sub[sub.estimator == est].sort_values("rep")
+            for j, r in enumerate(rows.itertuples()):
+                y = i + (j - n_reps / 2) / (n_reps + 2)
+                lo, hi, mid = ((v - r.truth) / r.truth * 100 for v in (r.ci_low, r.ci_high, r.estimate))
+                colour = "#1f77b4" if r.covered else "#d62728"
+                ax.plot([lo, hi], [y, y], color=colour, lw=1.2)
+                ax.plot([mid], [y], "o", color=colour, ms=2.5)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_yticks(range(len(estimators)), estimators)
+        ax.invert_yaxis()
+        ax.set_title(pol, fontsize=10)
+        ax.set_xlabel("interval and estimate vs truth (%)")
+    return _save(fig, path)

@@ -116,6 +116,9 @@ class ClickParams:
         check_number("accidental", self.accidental, 0.0, 1.0)
 
 
+EXPLORE_MODES = ("slot", "slate")
+
+
 @dataclass(frozen=True)
 class RecParams:
     """The recommender's fixed settings (the agent's weights are the action, not these).
@@ -127,6 +130,11 @@ class RecParams:
         organic_weight: importance weight of an organic search/browse event as evidence.
         default_alpha, default_mix, default_explore: weights used to update the profiles when the
             agent acts in slate mode (and so sets no weights itself).
+        explore_mode: how the ``explore`` weight randomises the slate. "slot": each slot is replaced,
+            with probability explore, by a random item outside the greedy slate. "slate": with
+            probability explore the whole slate is k distinct items uniformly from the catalog, so
+            every item has probability at least explore / M at every position (logging for
+            off-policy evaluation needs that support).
     """
 
     prior_noise: float = 1.0
@@ -136,8 +144,11 @@ class RecParams:
     default_alpha: float = 0.3
     default_mix: float = 0.7
     default_explore: float = 0.0
+    explore_mode: str = "slot"
 
     def __post_init__(self) -> None:
+        if self.explore_mode not in EXPLORE_MODES:
+            raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
         check_number("prior_noise", self.prior_noise, 0.0, 10.0)
         check_number("click_weight", self.click_weight, 0.0, 100.0)
         check_number("organic_weight", self.organic_weight, 0.0, 100.0)

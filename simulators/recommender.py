@@ -4,7 +4,8 @@ Per user: a short-term profile ``s`` and a long-term profile ``l`` (unit vectors
 ``e`` (clicked items and organic events, weighted by type):
 ``s <- normalize((1 - alpha) s + alpha e)``, ``l <- normalize((1 - long_rate) l + long_rate e)``.
 Query ``q = normalize(mix * s + (1 - mix) * l)``; the slate is the top-k of ``E q`` with a share
-``explore`` of its slots replaced by uniformly random other items.
+``explore`` of its slots replaced by uniformly random other items (``explore_mode="slot"``), or,
+with probability ``explore``, replaced whole by k uniformly random items (``"slate"``).
 """
 
 from __future__ import annotations
@@ -119,22 +120,79 @@ def explore(
     pscore = torch.where(explored, eps.unsqueeze(-1) / max(free, 1), 1.0 - eps.unsqueeze(-1))
     if free <= 0 or not bool(explored.any()):
         return greedy, explored, pscore
-    taken = torch.sort(greedy, dim=1).values
-    items = greedy.clone()
     u = draws.uniform(Stream.EXPLORE_ITEM, (k,), torch.float64)
+    items = _distinct_picks(greedy, explored, torch.sort(greedy, dim=1).values, u, num_items)
+    return items, explored, pscore
+
+
+def _distinct_picks(
+    items: torch.Tensor, explored: torch.Tensor, taken: torch.Tensor, u: torch.Tensor, num_items: int
+) -> torch.Tensor:
+    """Replace ``items[:, j]`` where ``explored[:, j]`` by a uniform item not in ``taken`` (sorted,
+    (N, c)) and not picked at an earlier slot; ``u`` (N, k) float64 uniforms choose."""
+    items = items.clone()
+    k = items.shape[1]
     # only slots some user explores; a user's picks depend on its own explored slots alone, so a
     # user draws the same items whatever else is in the batch
-    for j in explored[:, : min(k, free)].any(0).nonzero().flatten().tolist():
+    for j in explored.any(0).nonzero().flatten().tolist():
         # the r-th free item: for sorted taken s_0 < s_1 < ..., it is r + #{i : s_i - i <= r}
-        left = free - explored[:, :j].sum(1)  # free items this user has not picked yet
+        sentinels = (taken >= num_items).sum(1)
+        left = num_items - (taken.shape[1] - sentinels)  # free items this user has not picked yet
         r = torch.minimum((u[:, j] * left).to(torch.int64), left - 1)
         shifted = taken - torch.arange(taken.shape[1], device=taken.device)
         x = r + (shifted <= r.unsqueeze(1)).sum(1)
-        items[:, j] = torch.where(explored[:, j], x, greedy[:, j])
+        items[:, j] = torch.where(explored[:, j], x, items[:, j])
         # users that did not explore slot j take a sentinel that sorts last and never counts
         pick = torch.where(explored[:, j], x, torch.full_like(x, num_items + 2 * k))
         taken = torch.sort(torch.cat([taken, pick.unsqueeze(1)], 1), dim=1).values
-    return items, explored, pscore
+    return items
+
+
+def explore_slates(
+    greedy: torch.Tensor, eps: torch.Tensor, num_items: int, draws: StepDraws
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """With probability ``eps`` (N,) show k distinct items drawn uniformly from the whole catalog
+    instead of the greedy slate (``explore_mode="slate"``).
+
+    Returns (items (N, k), explored (N, k) bool, pscore (N, k)) as ``explore`` does; here every
+    item can appear at every position: pscore is ``(1 - eps) [item is the greedy one] + eps / M``.
+    """
+    n, k = greedy.shape
+    coin = draws.uniform(Stream.EXPLORE_SLATE, (), eps.dtype) < eps
+    explored = coin.unsqueeze(1).expand(n, k)
+    items = greedy
+    if bool(coin.any()):
+        u = draws.uniform(Stream.EXPLORE_ITEM, (k,), torch.float64)
+        items = _distinct_picks(greedy, explored, greedy.new_empty(n, 0), u, num_items)
+    return items, explored, slate_propensity(greedy, eps, items, num_items, "slate")
+
+
+def slate_propensity(
+    greedy: torch.Tensor, eps: torch.Tensor, items: torch.Tensor, num_items: int, mode: str
+) -> torch.Tensor:
+    """Probability (N, k) that a policy whose greedy slate is ``greedy`` (N, k), exploring with
+    ``eps`` (N,) in ``mode`` ("slot" or "slate", see ``RecParams.explore_mode``), shows
+    ``items[:, j]`` at position j. The position-wise marginals that off-policy estimators need."""
+    k = greedy.shape[1]
+    e = eps.unsqueeze(-1)
+    same = items == greedy
+    if mode == "slate":
+        return (1.0 - e) * same.to(e.dtype) + e / num_items
+    free = num_items - k
+    # slots at or beyond the number of free items never explore (see ``explore``)
+    e = e * (torch.arange(k, device=greedy.device) < free).to(e.dtype)
+    in_greedy = (items.unsqueeze(2) == greedy.unsqueeze(1)).any(2)
+    other = torch.where(in_greedy, torch.zeros_like(e), e / max(free, 1))
+    return torch.where(same, 1.0 - e, other)
+
+
+def select(
+    greedy: torch.Tensor, eps: torch.Tensor, num_items: int, draws: StepDraws, mode: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The shown slate: ``explore`` ("slot") or ``explore_slates`` ("slate") of the greedy one."""
+    if mode == "slate":
+        return explore_slates(greedy, eps, num_items, draws)
+    return explore(greedy, eps, num_items, draws)
 
 
 def update(

@@ -39,6 +39,9 @@ class StepResult:
     shift: (N,) the hidden intent moved abruptly this step (cosine between the intents before and
     after below ``SHIFT_COS``): an abrupt shift of a weighty facet, or a mission starting or ending.
     Hidden: for analysis (shift-aligned curves), never for agents.
+    weights: (N, 3) the weights the profiles were updated with.  organic_vec: (N, d) the organic
+    event's vector (rows without an event hold an unused vector). Together with items and clicks
+    they are the evidence the recommender saw, so other weightings can be replayed on it.
     """
 
     items: torch.Tensor
@@ -49,6 +52,8 @@ class StepResult:
     truncated: torch.Tensor
     organic: torch.Tensor
     shift: torch.Tensor
+    weights: torch.Tensor
+    organic_vec: torch.Tensor
 
 
 class Simulator:
@@ -125,7 +130,8 @@ class Simulator:
         q = recommender.query(state.rec, weights[:, 1])
         greedy = recommender.top_k(self.E, q, self.k, self.score_chunk, self.row_block)
         draws = self.draws(state) if draws is None else draws
-        items, _, pscore = recommender.explore(greedy, weights[:, 2], self.num_items, draws)
+        mode = self.scenario.rec.explore_mode
+        items, _, pscore = recommender.select(greedy, weights[:, 2], self.num_items, draws, mode)
         return items, pscore
 
     def step(
@@ -160,7 +166,8 @@ class Simulator:
         if pscore is None:
             pscore = torch.ones_like(util)
         shift = (user.intent * state.user.intent).sum(-1) < SHIFT_COS
-        result = StepResult(items, clicks, pscore, n_clicks.to(torch.float32), terminated, truncated, organic, shift)
+        reward = n_clicks.to(torch.float32)
+        result = StepResult(items, clicks, pscore, reward, terminated, truncated, organic, shift, weights, organic_vec)
         return SimState(user, rec, t_next, state.keys, state.episode), result
 
     def self_directed_step(self, state: SimState) -> tuple[SimState, torch.Tensor]:

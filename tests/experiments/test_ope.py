@@ -123,13 +123,13 @@ def test_malformed_logs_give_clear_errors(kw, message):
 
 def test_estimator_specific_errors():
     kw, q = _synthetic(n=10)
-    with pytest.raises(ValueError, match="estimated_rewards_by_reg_model is required"):
+    with pytest.raises(ValueError, match="a reward model is required: estimated_rewards_by_reg_model"):
         DirectMethod().estimate_policy_value(**kw)
     with pytest.raises(ValueError, match="estimated_rewards_by_reg_model has shape"):
         DoublyRobust().estimate_policy_value(**kw, estimated_rewards_by_reg_model=np.zeros((10, 2, 1)))
     with pytest.raises(ValueError, match="pscore is required"):
         InverseProbabilityWeighting().estimate_policy_value(**{**kw, "pscore": None})
-    with pytest.raises(ValueError, match="deterministic target policy; action_dist is fractional at row 0"):
+    with pytest.raises(ValueError, match="deterministic target policy; its probabilities are fractional at row 0"):
         ReplayMethod().estimate_policy_value(**{**kw, "action_dist": np.full((10, 5, 1), 0.2)})
     with pytest.raises(ValueError, match="lambda_"):
         InverseProbabilityWeighting(lambda_=0.0)

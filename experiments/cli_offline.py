@@ -1,0 +1,267 @@
+"""The offline subcommands of ``driftrec``: ``log``, ``ope`` and ``replay``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from driftrec.experiments import io
+from driftrec.experiments.cliargs import UserError, float_list, name_list, parse_sets, positive
+from driftrec.experiments.runner import AGENTS
+from driftrec.simulators.params import EXPLORE_MODES
+from driftrec.simulators.scenarios import PRESETS
+
+LOG_AGENTS = {k: v for k, v in AGENTS.items() if k in ("fixed", "ppo", "change-ctr", "change-cosine", "1/t")}
+
+
+def _columns(text: str) -> dict[str, str]:
+    out = {}
+    for part in name_list(text):
+        ours, eq, theirs = part.partition("=")
+        if not eq or not ours.strip() or not theirs.strip():
+            raise argparse.ArgumentTypeError(
+                f"expected OURS=THEIRS pairs, e.g. action=item_id,reward=click; got {part!r}"
+            )
+        out[ours.strip()] = theirs.strip()
+    return out
+
+
+def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: int, explore: float) -> None:
+    """Flags that describe a logging run (``LogConfig``)."""
+    p.add_argument("--scenario", default="abrupt", help=f"preset: {', '.join(PRESETS)} [abrupt]")
+    p.add_argument(
+        "--agent",
+        default="fixed",
+        help="the logging policy, a weights agent [fixed]: " + "; ".join(f"{k}: {v}" for k, v in LOG_AGENTS.items()),
+    )
+    p.add_argument(
+        "--fixed-weights",
+        type=float_list,
+        default=[0.3, 0.7, explore],
+        metavar="A,M,E",
+        help=f"alpha, mix and explore of agent fixed; explore must be > 0 [0.3,0.7,{explore}]",
+    )
+    p.add_argument(
+        "--explore-mode",
+        choices=EXPLORE_MODES,
+        default="slate",
+        help="slate: with probability explore the whole slate is uniform (every item can appear at every "
+        "position, which off-policy estimates need); slot: single slots are replaced [slate]",
+    )
+    p.add_argument("--users", type=positive, default=users, help=f"users logged at once, N [{users}]")
+    p.add_argument("--steps", type=positive, default=steps, help=f"steps, T (the log has N*T*k rows) [{steps}]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the users [0]")
+    p.add_argument("--catalog", default="synthetic", help="synthetic, movielens or a CSV/parquet file [synthetic]")
+    p.add_argument("--items", type=positive, default=items, help=f"items in the synthetic catalog, M [{items}]")
+    p.add_argument("--dim", type=positive, default=64, help="dimension of the synthetic catalog [64]")
+    p.add_argument("--population", default="auto", help="auto, items, movielens or a persona file [auto]")
+    p.add_argument("--policy-file", default=None, help="saved PPO policy for --agent ppo")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _log_config(args: argparse.Namespace) -> Any:
+    from driftrec.envs import resolve_device
+    from driftrec.experiments.trajectories import LogConfig
+
+    if len(args.fixed_weights) != 3:
+        raise UserError(f"--fixed-weights needs 3 values (alpha, mix, explore), got {args.fixed_weights}")
+    return LogConfig(
+        scenario=args.scenario,
+        agent=args.agent,
+        fixed_weights=tuple(args.fixed_weights),
+        explore_mode=args.explore_mode,
+        users=args.users,
+        steps=args.steps,
+        seed=args.seed,
+        catalog=args.catalog,
+        items=args.items,
+        dim=args.dim,
+        population=args.population,
+        device=str(resolve_device(args.device)),
+        overrides=parse_sets(args.set),
+        policy=args.policy_file,
+    )
+
+
+def add_parsers(sub: Any) -> None:
+    lg = sub.add_parser(
+        "log",
+        help="write a trajectory log (one row per shown item, with propensities) as parquet",
+        description="Run a logging policy on a scenario and write one row per shown item to --out (parquet, "
+        "written atomically): run, slate_id, step, user, episode, position, action (item index), reward "
+        "(click), pscore (the logging policy's probability of that item at that position), the weights "
+        "chosen (alpha, mix, explore) and the observation the agent acted on (context_*). The columns map "
+        "one-to-one onto obp's bandit feedback. The run's settings are stored in the file's metadata, so "
+        "`driftrec ope` can evaluate other weightings on it.",
+    )
+    lg.add_argument("--out", type=Path, required=True, help="the log file to write (.parquet)")
+    _add_log_args(lg, items=1000, users=256, steps=100, explore=0.3)
+
+    op = sub.add_parser(
+        "ope",
+        help="off-policy estimates of target policies from a log (or --validate against the simulator)",
+        description="Estimate target policies' values from logged data with IPS, SNIPS, DM and DR (and replay, "
+        "position-wise IPS on request), each with a bootstrap 95% interval; print a table and write "
+        "summary.json, estimates.csv and estimates.png to --out. Logs: a driftrec log (targets: "
+        "[NAME:]alpha=A,mix=M,explore=E, fixed weightings that replay the logged evidence at their own "
+        "alpha), an Open Bandit Dataset folder or CSV (targets: bts, uniform), or any CSV/parquet with "
+        "--columns (targets: column:NAME, uniform). Every kind takes 'logged'. With --validate, log with "
+        "the logging flags below --reps times, estimate the targets, compute their true values in the "
+        "simulator, and report interval coverage and relative errors (reps.csv, validation.csv, live.csv, "
+        "validation.png).",
+    )
+    op.add_argument("--logs", type=Path, default=None, help="the log: a driftrec .parquet, an OBD folder/CSV, a table")
+    op.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a target policy (repeatable); default with --validate: "
+        "fast:alpha=0.7,mix=0.7,explore=0.1 and slow:alpha=0.05,mix=0.7,explore=0.1; for OBD logs: bts",
+    )
+    op.add_argument("--estimators", type=name_list, default=None, help="ipw,snipw,dm,dr,iips,replay [ipw,snipw,dm,dr]")
+    op.add_argument("--kind", choices=("auto", "driftrec", "obd", "table"), default="auto", help="log kind [auto]")
+    op.add_argument("--columns", type=_columns, default=None, help="map a table's columns: ours=theirs,...")
+    op.add_argument("--first-position", type=int, choices=(0, 1), default=0, help="positions in the table start at [0]")
+    op.add_argument("--priors", type=Path, default=None, help="BTS priors for target bts [OBD root/prior_bts_*.yaml]")
+    op.add_argument("--bootstrap", type=positive, default=1000, help="bootstrap samples per interval [1000]")
+    op.add_argument("--out", type=Path, default=Path("runs/ope"), help="output folder [runs/ope]")
+    op.add_argument("--validate", action="store_true", help="check the estimators against the simulator's truth")
+    op.add_argument("--reps", type=positive, default=20, help="repetitions of --validate [20]")
+    _add_log_args(op, items=100, users=256, steps=100, explore=0.3)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "log":
+        return _run_log(args)
+    if args.command == "ope":
+        return _run_validate(args) if args.validate else _run_ope(args)
+    raise UserError(f"unknown command {args.command!r}")
+
+
+def _run_log(args: argparse.Namespace) -> int:
+    from driftrec.experiments.trajectories import simulate_log, write_log
+
+    if args.out.suffix.lower() not in (".parquet", ".pq"):
+        raise UserError(f"--out {str(args.out)!r} must be a .parquet file")
+    cfg = _log_config(args)
+    start = time.perf_counter()
+    run = simulate_log(cfg, progress=not args.no_progress)
+    write_log(args.out, run)
+    f = run.frame
+    slates = f.slate_id.nunique()
+    print(
+        f"logged {cfg.agent} on {cfg.scenario}: {len(f):,} rows ({slates:,} slates of {run.meta['slate_size']}), "
+        f"{f.reward.sum() / slates:.4f} clicks per slate, pscore in [{f.pscore.min():.3g}, {f.pscore.max():.3g}], "
+        f"{f.action.nunique():,} distinct items"
+    )
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - start:.1f}s)")
+    return 0
+
+
+def _run_ope(args: argparse.Namespace) -> int:
+    from driftrec.experiments.offpolicy import DEFAULT_ESTIMATORS, detect_kind, estimate, format_estimates, prepare
+    from driftrec.experiments.plots import plot_estimates
+
+    if args.logs is None:
+        raise UserError("give --logs FILE (or --validate to check the estimators in the simulator)")
+    start = time.perf_counter()
+    kind = detect_kind(args.logs) if args.kind == "auto" else args.kind
+    policies = args.policy or (["bts"] if kind == "obd" else [])
+    if not policies:
+        raise UserError("give at least one target policy with --policy (see --help for the forms each log takes)")
+    log = prepare(
+        args.logs,
+        policies,
+        kind=kind,
+        columns=args.columns,
+        first_position=args.first_position,
+        priors=args.priors,
+        progress=not args.no_progress,
+    )
+    table = estimate(log, args.estimators or DEFAULT_ESTIMATORS, args.bootstrap, seed=args.seed)
+    fb = log.feedback
+    logged_mean = float(fb.reward.mean()) * log.scale
+    print(
+        f"{kind} log {str(args.logs)!r}: {fb.n_rounds:,} rows, {fb.n_actions} actions, {fb.len_list} positions; "
+        f"logged policy's mean: {logged_mean:.5f} ({log.unit})\n"
+    )
+    print(format_estimates(table, log.unit))
+    out: Path = args.out
+    io.write_csv(out / "estimates.csv", table)
+    plot_estimates(table, out / "estimates.png", log.unit)
+    io.write_json(
+        out / "summary.json",
+        {
+            "logs": str(args.logs),
+            "kind": kind,
+            "unit": log.unit,
+            "n_rounds": fb.n_rounds,
+            "n_actions": fb.n_actions,
+            "len_list": fb.len_list,
+            "logged_mean": logged_mean,
+            "policies": policies,
+            "bootstrap": args.bootstrap,
+            "seed": args.seed,
+            "estimates": table.to_dict(orient="records"),
+            "wall_s": round(time.perf_counter() - start, 2),
+        },
+    )
+    print(f"\nwrote {out}/ summary.json, estimates.csv, estimates.png ({time.perf_counter() - start:.1f}s)")
+    return 0
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from driftrec.experiments.offpolicy import DEFAULT_TARGETS, VALIDATE_ESTIMATORS, coverage_ok, format_validation
+    from driftrec.experiments.offpolicy import validate as run_validation
+    from driftrec.experiments.plots import plot_validation
+    from driftrec.experiments.trajectories import parse_target
+
+    if args.logs is not None:
+        raise UserError("--validate makes its own logs; drop --logs")
+    if args.reps < 2:
+        raise UserError(f"--reps {args.reps} must be at least 2")
+    cfg = _log_config(args)
+    targets = [parse_target(s) for s in (args.policy or DEFAULT_TARGETS)]
+    estimators = args.estimators or list(VALIDATE_ESTIMATORS)
+    start = time.perf_counter()
+    bar = tqdm(total=args.reps, desc="validating", unit="rep", disable=args.no_progress)
+    v = run_validation(cfg, targets, args.reps, estimators, args.bootstrap, on_rep=lambda: bar.update())
+    bar.close()
+    print(
+        f"logging policy: {cfg.agent} {list(cfg.fixed_weights) if cfg.agent == 'fixed' else ''} on {cfg.scenario}, "
+        f"explore mode {cfg.explore_mode}, {cfg.users} users x {cfg.steps} steps, catalog {cfg.catalog} "
+        f"({cfg.items} items); seeds {cfg.seed}..{cfg.seed + args.reps - 1}\n"
+    )
+    print(format_validation(v, args.reps))
+    ok = coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
+    print(f"\ncoverage >= 90% for every target and estimator: {'yes' if ok else 'NO'}")
+    out: Path = args.out
+    io.write_csv(out / "reps.csv", v.reps)
+    io.write_csv(out / "validation.csv", v.summary)
+    io.write_csv(out / "live.csv", v.live)
+    plot_validation(v.reps, out / "validation.png")
+    io.write_json(
+        out / "summary.json",
+        {
+            "config": cfg.to_dict(),
+            "targets": [t.name for t in targets],
+            "reps": args.reps,
+            "estimators": estimators,
+            "bootstrap": args.bootstrap,
+            "coverage_ok": ok,
+            "summary": v.summary.to_dict(orient="records"),
+            "wall_s": round(time.perf_counter() - start, 2),
+        },
+    )
+    print(
+        f"wrote {out}/ summary.json, reps.csv, validation.csv, live.csv, validation.png "
+        f"({time.perf_counter() - start:.1f}s)"
+    )
+    return 0

@@ -1,0 +1,93 @@
+"""Argument types and shared flags of the ``driftrec`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from driftrec.simulators.scenarios import PRESETS, override_keys
+
+
+class UserError(Exception):
+    """A mistake in the command's input: reported in one line, exit status 2."""
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
+
+
+def name_list(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from exc
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        key = key.strip()
+        if key not in override_keys():
+            raise UserError(
+                f"unknown scenario parameter {key!r} in --set; allowed: {', '.join(sorted(override_keys()))}"
+            )
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def scenario_list(text: str) -> list[str]:
+    names = list(PRESETS) if text == "all" else name_list(text)
+    for n in names:
+        if n not in PRESETS and not n.endswith(".json"):
+            raise UserError(
+                f"unknown scenario {n!r}; known scenarios: {', '.join(PRESETS)} (or 'all', or a .json scenario file)"
+            )
+    return names
+
+
+def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available) [auto]")
+    p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder [{out_default}]")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens") -> None:
+    p.add_argument(
+        "--catalog",
+        default=catalog_default,
+        help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
+        "'synthetic' (generated texts, hashing encoder, --items and --dim), or a CSV/parquet file with "
+        f"'id' and 'text' columns [{catalog_default}]",
+    )
+    p.add_argument(
+        "--population",
+        default="auto",
+        help="where users' interests and the recommender's priors start: 'movielens' (real users' first 10 "
+        "rated movies), 'items' (near random items), a persona file (one persona per line, facets "
+        "separated by ';'), or 'auto' (movielens on the MovieLens catalog, else items) [auto]",
+    )

@@ -1,0 +1,404 @@
+"""Off-policy evaluation of logs: target policies, estimates with intervals, and the ground-truth check.
+
+Three kinds of log (``detect_kind``):
+
+* ``driftrec``: a parquet log from ``driftrec log`` (``trajectories``). Targets are fixed weightings
+  ``[NAME:]alpha=A,mix=M,explore=E``. The log's metadata re-creates the run that made it, which
+  gives each target's probability of every logged item at its position (the target replays the
+  logged evidence at its own alpha); the re-created rows must equal the file's.
+* ``obd``: an Open Bandit Dataset folder or CSV. Targets: ``bts`` (the production Bernoulli
+  Thompson Sampling policy from its Beta priors, 100,000 Monte Carlo draws), ``uniform``.
+* ``table``: any CSV/parquet log with a column mapping. Targets: ``column:NAME`` (a column
+  holding the target's probability of the logged item at its position), ``uniform``.
+
+Every kind also takes ``logged`` (the logging policy itself: its estimate is the on-policy mean).
+DM and DR use a position-CTR reward model fitted on the log (the mean reward at each position).
+Values are per shown item, except for driftrec logs, which report clicks per slate (the env's
+reward per step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from driftrec.agents import FixedWeights
+from driftrec.envs import DriftVecEnv
+from driftrec.experiments.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
+from driftrec.experiments.ope import ESTIMATORS
+from driftrec.experiments.runner import build_catalog, build_population, text_table
+from driftrec.experiments.trajectories import (
+    LogConfig,
+    apply_mapping,
+    check_log,
+    feedback_from_frame,
+    parse_target,
+    read_log_file,
+    simulate_log,
+)
+
+LOG_KINDS = ("driftrec", "obd", "table")
+DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")
+VALIDATE_ESTIMATORS = ("ipw", "snipw", "dr")
+DEFAULT_TARGETS = ("fast:alpha=0.7,mix=0.7,explore=0.1", "slow:alpha=0.05,mix=0.7,explore=0.1")
+"""Targets of ``ope --validate`` when none are given: quick and slow trust in new evidence."""
+
+
+@dataclass
+class Target:
+    """A target policy on one log: ``pi`` (n_rounds,) its probability of each logged item at its position."""
+
+    name: str
+    pi: np.ndarray
+
+
+@dataclass
+class OfflineLog:
+    """A checked log ready for estimation: arrays, the kind, the value unit and per-target propensities."""
+
+    kind: str
+    feedback: BanditFeedback
+    targets: list[Target]
+    unit: str
+    scale: float
+    meta: dict[str, Any] | None = None
+
+
+def detect_kind(path: str | Path) -> str:
+    """ "obd" for OBD folders and CSVs with OBD's columns, "driftrec" for parquet logs with driftrec
+    metadata, "table" for anything else."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"no such log: {str(p)!r}")
+    if p.is_dir():
+        return "obd"
+    if p.suffix.lower() == ".csv":
+        head = pd.read_csv(p, nrows=0).columns
+        if {"item_id", "propensity_score"} <= set(head):
+            return "obd"
+    if p.suffix.lower() in (".parquet", ".pq"):
+        _, meta = read_log_file(p)
+        if meta is not None:
+            return "driftrec"
+    return "table"
+
+
+def _obd_priors(path: Path, priors: str | Path | None) -> Path:
+    if priors is not None:
+        return Path(priors)
+    # OBD's layout: <root>/<policy>/<campaign>/<campaign>.csv beside <root>/prior_bts_<campaign>.yaml
+    folder = path if path.is_dir() else path.parent
+    guess = folder.parent.parent / f"prior_bts_{folder.name}.yaml"
+    if not guess.is_file():
+        raise ValueError(f"target 'bts' needs the BTS priors: pass --priors FILE (looked for {str(guess)!r})")
+    return guess
+
+
+def prepare(
+    path: str | Path,
+    policies: Sequence[str],
+    *,
+    kind: str | None = None,
+    columns: dict[str, str] | None = None,
+    first_position: int = 0,
+    priors: str | Path | None = None,
+    n_sim: int = 100_000,
+    progress: bool = False,
+) -> OfflineLog:
+    """Load and check the log at ``path`` and resolve the target ``policies`` on it."""
+    p = Path(path).expanduser()
+    kind = detect_kind(p) if kind is None else kind
+    if kind not in LOG_KINDS:
+        raise ValueError(f"log kind {kind!r} is unknown; allowed: {', '.join(LOG_KINDS)}")
+    if not policies:
+        raise ValueError("give at least one target policy (--policy)")
+    if len(set(policies)) != len(policies):
+        raise ValueError(f"target policies must be distinct, got {list(policies)}")
+    if kind == "obd":
+        fb = load_obd(p)
+        meta = None
+    else:
+        frame, meta = read_log_file(p)
+        frame = check_log(apply_mapping(frame, columns, first_position), str(p))
+        n_actions = meta.get("num_items") if meta else None
+        fb = feedback_from_frame(frame, n_actions, meta.get("slate_size") if meta else None)
+    targets: list[Target] = []
+    sim_specs = []
+    for spec in policies:
+        if spec == "logged":
+            targets.append(Target("logged", fb.pscore.copy()))
+        elif spec == "uniform":
+            targets.append(Target("uniform", np.full(fb.n_rounds, 1.0 / fb.n_actions)))
+        elif spec == "bts":
+            if kind != "obd":
+                raise ValueError("target 'bts' is OBD's Thompson Sampling policy; it applies to OBD logs only")
+            alpha, beta = read_bts_priors(_obd_priors(p, priors), p.name if p.is_dir() else p.parent.name)
+            if alpha.shape[0] != fb.n_actions:
+                raise ValueError(f"the BTS priors cover {alpha.shape[0]} items but the log has {fb.n_actions}")
+            dist = bts_action_dist(alpha, beta, fb.len_list, n_sim=n_sim)
+            targets.append(Target("bts", dist[fb.action, fb.position]))
+        elif spec.startswith("column:"):
+            col = spec.split(":", 1)[1]
+            if kind == "driftrec" or col not in frame.columns:
+                have = ", ".join(map(str, frame.columns)) if kind != "obd" else "OBD columns"
+                raise ValueError(f"target {spec!r}: the log has no column {col!r} ({have})")
+            pi = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+            bad = np.flatnonzero(~np.isfinite(pi) | (pi < 0) | (pi > 1))
+            if len(bad):
+                raise ValueError(
+                    f"target {spec!r}: column {col} is {pi[bad[0]]!r} at row {int(bad[0])}; allowed: [0, 1]"
+                )
+            targets.append(Target(col, pi))
+        elif kind == "driftrec":
+            sim_specs.append(parse_target(spec))
+            targets.append(Target(sim_specs[-1].name, np.empty(0)))
+        else:
+            allowed = "bts, uniform, logged" if kind == "obd" else "column:NAME, uniform, logged"
+            raise ValueError(f"target policy {spec!r} is unknown for {kind} logs; allowed: {allowed}")
+    if sim_specs:
+        pis = recreate_propensities(frame, meta, sim_specs, progress)
+        for t in targets:
+            if t.name in pis:
+                t.pi = pis[t.name]
+    scale = float(fb.len_list) if kind == "driftrec" else 1.0
+    unit = "clicks per slate" if kind == "driftrec" else "reward per shown item"
+    return OfflineLog(kind, fb, targets, unit, scale, meta)
+
+
+def recreate_propensities(
+    frame: pd.DataFrame, meta: dict[str, Any], targets: Sequence[FixedWeights], progress: bool = False
+) -> dict[str, np.ndarray]:
+    """Re-create the run that made a driftrec log (from its metadata) with ``targets`` replaying
+    its evidence; returns each target's propensities of the logged rows. Raises when the
+    re-created rows differ from the file's (an edited log, or one from another version)."""
+    try:
+        cfg = LogConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the log's driftrec metadata does not describe a run ({exc})") from None
+    run = simulate_log(cfg, targets, progress=progress)
+    ref = run.frame
+    if len(ref) != len(frame):
+        raise ValueError(f"the log has {len(frame)} rows but the run its metadata describes has {len(ref)}")
+    for col in ("action", "position", "reward", "pscore"):
+        a, b = frame[col].to_numpy(np.float64), ref[col].to_numpy(np.float64)
+        bad = np.flatnonzero(~np.isclose(a, b, rtol=1e-6, atol=0))
+        if len(bad):
+            raise ValueError(
+                f"the log does not match the run its metadata describes: column {col} at row {int(bad[0])} is "
+                f"{a[bad[0]]!r}, the run gives {b[bad[0]]!r} (was the file edited, or written by another version?)"
+            )
+    return run.target_pscore
+
+
+def position_ctr(fb: BanditFeedback) -> np.ndarray:
+    """The position-CTR reward model: q(x, a, pos) = mean reward at pos, as (n_rounds,)."""
+    sums = np.bincount(fb.position, weights=fb.reward, minlength=fb.len_list)
+    counts = np.maximum(np.bincount(fb.position, minlength=fb.len_list), 1)
+    return (sums / counts)[fb.position]
+
+
+def estimate(
+    log: OfflineLog,
+    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
+    n_bootstrap_samples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """One row per (policy, estimator): estimate, ci_low, ci_high (in ``log.unit``). Intervals
+    resample slates when the log has slate ids, else rows."""
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown:
+        raise ValueError(f"unknown estimator(s) {', '.join(unknown)}; known: {', '.join(ESTIMATORS)}")
+    fb = log.feedback
+    if "iips" in estimators and fb.slate_id is None:
+        estimators = [e for e in estimators if e != "iips"]
+    q = position_ctr(fb)
+    rows = []
+    for t in log.targets:
+        for name in estimators:
+            est = ESTIMATORS[name]()
+            kw: dict[str, Any] = dict(
+                reward=fb.reward,
+                action=fb.action,
+                position=fb.position,
+                evaluation_policy_pscore=t.pi,
+                slate_id=fb.slate_id,
+            )
+            if name == "iips":
+                kw = dict(
+                    slate_id=fb.slate_id,
+                    reward=fb.reward,
+                    position=fb.position,
+                    pscore_item_position=fb.pscore,
+                    evaluation_policy_pscore_item_position=t.pi,
+                )
+                scale = 1.0
+            else:
+                kw["pscore"] = fb.pscore
+                scale = log.scale
+            if name == "dr":
+                kw.update(estimated_reward_logged=q, estimated_reward_target=q)
+            elif name == "dm":
+                # refit on a bootstrap sample, the position-CTR model's DM value is that sample's mean
+                # reward; the rewards as per-row terms give that interval (a model fitted once and held
+                # fixed would claim DM has no uncertainty)
+                kw.update(estimated_reward_logged=q, estimated_reward_target=fb.reward)
+            value = est.estimate_policy_value(**kw)
+            ci = est.estimate_interval(alpha=alpha, n_bootstrap_samples=n_bootstrap_samples, random_state=seed, **kw)
+            lo, hi = (ci[k] for k in ci if "CI" in k)
+            rows.append(
+                {
+                    "policy": t.name,
+                    "estimator": name,
+                    "estimate": value * scale,
+                    "ci_low": lo * scale,
+                    "ci_high": hi * scale,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def format_estimates(table: pd.DataFrame, unit: str) -> str:
+    head = ["policy", "estimator", "estimate", "95% CI", *(["truth"] if "truth" in table.columns else [])]
+    rows = []
+    for r in table.itertuples():
+        row = [r.policy, r.estimator, f"{r.estimate:.5f}", f"[{r.ci_low:.5f}, {r.ci_high:.5f}]"]
+        if "truth" in table.columns:
+            row.append(f"{r.truth:.5f}")
+        rows.append(row)
+    return f"estimates ({unit}):\n" + text_table([head, *rows])
+
+
+# ----------------------------------------------------------------------------- ground truth
+
+
+@dataclass
+class Validation:
+    """The simulator check: per repetition and (target, estimator) the estimate, its interval and
+    the truth; ``summary`` aggregates coverage and relative errors; ``live`` the full live runs."""
+
+    reps: pd.DataFrame
+    summary: pd.DataFrame
+    live: pd.DataFrame
+
+
+def live_value(cfg: LogConfig, target: FixedWeights, seed: int) -> float:
+    """Mean clicks per step of ``target`` run live on the logging run's users (its own trajectory)."""
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress=False)
+    env = DriftVecEnv(
+        cfg.scenario,
+        cfg.users,
+        catalog=catalog,
+        device=cfg.device,
+        population=build_population(cfg.population, catalog),
+        explore_mode=cfg.explore_mode,
+        **cfg.overrides,
+    )
+    obs, info = env.reset(seed=seed)
+    target.reset(env, seed)
+    total = torch.zeros((), dtype=torch.float64, device=env.device)
+    for _ in range(cfg.steps):
+        obs, reward, _, _, info = env.step(target.act(obs, info))
+        total += reward.double().mean()
+    return float(total) / cfg.steps
+
+
+def validate(
+    cfg: LogConfig,
+    targets: Sequence[FixedWeights],
+    reps: int = 20,
+    estimators: Sequence[str] = VALIDATE_ESTIMATORS,
+    n_bootstrap_samples: int = 500,
+    on_rep: Callable[[], None] | None = None,
+) -> Validation:
+    """Log with ``cfg`` ``reps`` times (seeds cfg.seed, cfg.seed + 1, ...), estimate each target
+    offline, and compare with the truth: the target's expected clicks per slate on the logged
+    states, which the simulator computes at every logged step. Also runs each target live on its
+    own trajectory (``live``): single-step estimators do not estimate that value, since a target's
+    alpha changes the states it would see; the table shows how far apart the two are."""
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
+        raise ValueError(f"reps={reps!r} must be an integer >= 2")
+    if not targets:
+        raise ValueError("give at least one target policy")
+    rows, live = [], []
+    for r in range(reps):
+        rc = dataclasses.replace(cfg, seed=cfg.seed + r)
+        run = simulate_log(rc, targets, truth=True)
+        fb = run.feedback()
+        log = OfflineLog(
+            "driftrec",
+            fb,
+            [Target(t.name, run.target_pscore[t.name]) for t in targets],
+            "clicks per slate",
+            float(fb.len_list),
+            run.meta,
+        )
+        table = estimate(log, estimators, n_bootstrap_samples, seed=r)
+        table["truth"] = table["policy"].map(run.target_truth)
+        table["rep"] = r
+        table["seed"] = rc.seed
+        rows.append(table)
+        for t in targets:
+            live.append(
+                {
+                    "rep": r,
+                    "seed": rc.seed,
+                    "policy": t.name,
+                    "live": live_value(rc, t, rc.seed),
+                    "one_step_truth": run.target_truth[t.name],
+                    "logging_truth": run.logged_truth,
+                }
+            )
+        if on_rep is not None:
+            on_rep()
+    reps_df = pd.concat(rows, ignore_index=True)
+    reps_df["covered"] = (reps_df.ci_low <= reps_df.truth) & (reps_df.truth <= reps_df.ci_high)
+    reps_df["rel_error"] = (reps_df.estimate - reps_df.truth) / reps_df.truth
+    live_df = pd.DataFrame(live)
+    summary = (
+        reps_df.groupby(["policy", "estimator"], sort=False)
+        .agg(
+            coverage=("covered", "mean"),
+            mean_rel_error=("rel_error", "mean"),
+            mean_abs_rel_error=("rel_error", lambda x: float(np.mean(np.abs(x)))),
+            truth=("truth", "mean"),
+            estimate=("estimate", "mean"),
+        )
+        .reset_index()
+    )
+    summary["live"] = summary["policy"].map(live_df.groupby("policy")["live"].mean())
+    return Validation(reps_df, summary, live_df)
+
+
+def format_validation(v: Validation, reps: int) -> str:
+    head = ["policy", "estimator", "coverage", "mean rel. error", "mean |rel. error|", "truth", "estimate", "live run"]
+    rows = [
+        [
+            r.policy,
+            r.estimator,
+            f"{r.coverage:.0%}",
+            f"{r.mean_rel_error:+.2%}",
+            f"{r.mean_abs_rel_error:.2%}",
+            f"{r.truth:.4f}",
+            f"{r.estimate:.4f}",
+            f"{r.live:.4f}",
+        ]
+        for r in v.summary.itertuples()
+    ]
+    return (
+        f"coverage of the 95% intervals over {reps} repetitions (truth: the target's expected clicks per slate "
+        "on the logged states; live run: the target run on its own trajectory):\n" + text_table([head, *rows])
+    )
+
+
+def coverage_ok(v: Validation, level: float = 0.9, estimators: Sequence[str] = ("ipw", "snipw", "dr")) -> bool:
+    s = v.summary[v.summary.estimator.isin(estimators)]
+    return bool((s.coverage >= level - 1e-12).all()) and not math.isnan(float(s.coverage.min()))

@@ -1,0 +1,454 @@
+"""Trajectory logs: one row per shown item, with the propensities that make them usable off-policy.
+
+``simulate_log`` runs a weights-mode agent (the logging policy) on a scenario and records every
+shown item. Columns map one-to-one onto obp's bandit-feedback keys:
+
+    action    item index in the catalog            position  0-based slot in the slate
+    reward    click (0/1)                          pscore    the logging policy's probability of
+                                                             that item at that position
+    context_* the observation the agent acted on (``FEATURE_NAMES``), obp's ``context``
+
+plus ids (``run`` = the seed, ``slate_id``, ``step``, ``user`` = row of the batch, ``episode``) and
+the weights the agent chose (``alpha``, ``mix``, ``explore``). The run's settings go into the
+parquet metadata (key ``driftrec``), so the run that made a log can be re-created.
+
+Target policies for off-policy evaluation are fixed weightings (``FixedWeights``). Each keeps its
+own profiles, updated at its own alpha by the evidence the logging run saw (the clicks on the
+logged slates and the organic events), and would have shown its own slate at every logged step:
+``simulate_log(..., targets)`` gives each target's probability of every logged item at its
+position and, with ``truth=True``, the expected clicks of its slates on the logged users' true
+states (the value single-step estimators estimate, computed by the simulator).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from driftrec.agents import FixedWeights
+from driftrec.envs import DriftVecEnv
+from driftrec.experiments.feedback import BanditFeedback
+from driftrec.experiments.io import atomic_write
+from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population
+from driftrec.simulators import recommender
+from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.click import attraction
+from driftrec.simulators.params import EXPLORE_MODES
+from driftrec.simulators.population import Population
+from driftrec.simulators.recommender import FEATURE_NAMES
+from driftrec.simulators.scenarios import make_scenario
+from driftrec.simulators.state import RecState
+
+FORMAT = "driftrec-log/1"
+CONTEXT_COLUMNS = tuple(f"context_{n}" for n in FEATURE_NAMES)
+ID_COLUMNS = ("run", "slate_id", "step", "user", "episode")
+OBP_COLUMNS = ("action", "position", "reward", "pscore")
+WEIGHT_COLUMNS = ("alpha", "mix", "explore")
+LOG_COLUMNS = (*ID_COLUMNS, "position", "action", "reward", "pscore", *WEIGHT_COLUMNS, *CONTEXT_COLUMNS)
+"""Every column of a driftrec log, in file order."""
+INT_COLUMNS = frozenset((*ID_COLUMNS, "position", "action"))
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """What ``simulate_log`` runs.
+
+    agent: the logging policy, a weights-mode agent of ``runner.AGENTS`` ("fixed" uses
+    ``fixed_weights`` = (alpha, mix, explore); "ppo" the saved ``policy``).
+    explore_mode: "slate" (default: with probability explore the whole slate is uniform, so every
+    item has positive probability at every position) or "slot" (see ``RecParams``).
+    users, steps, seed: N users for T steps with ``reset(seed)``; the log has N * T * k rows.
+    catalog, items, dim, population, device, overrides: as in ``SimulateConfig``.
+    """
+
+    scenario: str = "abrupt"
+    agent: str = "fixed"
+    fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.3)
+    explore_mode: str = "slate"
+    users: int = 256
+    steps: int = 100
+    seed: int = 0
+    catalog: str = "synthetic"
+    items: int = 1000
+    dim: int = 64
+    population: str = "auto"
+    device: str = "cpu"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    policy: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; known agents: {', '.join(AGENTS)}")
+        if self.explore_mode not in EXPLORE_MODES:
+            raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
+        for key in ("users", "steps", "items", "dim"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+        if "explore_mode" in self.overrides:
+            raise ValueError("set explore_mode with its own field (--explore-mode), not as an override")
+        make_scenario(self.scenario, **self.overrides)
+        agent = build_agent(self.agent, self.fixed_weights, self.policy)
+        if agent.action_mode != "weights" or agent.needs_hidden:
+            raise ValueError(
+                f"agent {self.agent!r} cannot log: a logging policy must choose weights (its propensities come "
+                "from the explore weight), and must not read the hidden state"
+            )
+        if self.agent == "fixed" and not self.fixed_weights[2] > 0:
+            raise ValueError(
+                f"fixed weights {list(self.fixed_weights)} explore nothing: a log with explore=0 is deterministic "
+                "and no other policy can be evaluated on it; give explore > 0"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LogConfig:
+        d = dict(d)
+        d["fixed_weights"] = tuple(d.get("fixed_weights", (0.3, 0.7, 0.3)))
+        return cls(**d)
+
+
+def parse_target(spec: str) -> FixedWeights:
+    """A target policy from ``"[NAME:]alpha=A,mix=M,explore=E"`` (missing keys: 0.3, 0.7, 0.05)."""
+    name, _, body = spec.rpartition(":")
+    values = {"alpha": 0.3, "mix": 0.7, "explore": 0.05}
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        key, eq, raw = part.partition("=")
+        if not eq or key.strip() not in values:
+            raise ValueError(f"target policy {spec!r}: {part!r} is not alpha=, mix= or explore= followed by a number")
+        try:
+            values[key.strip()] = float(raw)
+        except ValueError:
+            raise ValueError(f"target policy {spec!r}: {key.strip()}={raw!r} is not a number") from None
+    label = name or f"alpha={values['alpha']:g},mix={values['mix']:g},explore={values['explore']:g}"
+    return FixedWeights(**values, name=label)
+
+
+@dataclass
+class LoggedRun:
+    """A log and what the simulator knows about it.
+
+    frame: one row per shown item (``LOG_COLUMNS``). meta: the run's settings (``format``,
+    ``config``, ``catalog``, ``slate_size``, ``num_items``). target_pscore[name]: (n_rows,) the
+    target's probability of each logged item at its position. target_truth[name]: the target's
+    expected clicks per slate on the logged states (only with ``truth=True``), and
+    ``logged_truth`` the same for the logging policy's own slates.
+    """
+
+    frame: pd.DataFrame
+    meta: dict[str, Any]
+    target_pscore: dict[str, np.ndarray]
+    target_truth: dict[str, float]
+    logged_truth: float | None = None
+
+    def feedback(self) -> BanditFeedback:
+        """The log as obp-style arrays."""
+        return feedback_from_frame(self.frame, self.meta.get("num_items"), self.meta.get("slate_size"))
+
+
+def expected_clicks(
+    greedy: torch.Tensor, eps: torch.Tensor, attr: torch.Tensor, exam: torch.Tensor, mode: str
+) -> torch.Tensor:
+    """Expected clicks (N,) of a policy with greedy slate ``greedy`` (N, k) exploring with ``eps``
+    (N,) in ``mode``, under the position-based click model: attraction ``attr`` (N, M) of every
+    item, examination ``exam`` (k,)."""
+    n, k = greedy.shape
+    m = attr.shape[1]
+    ag = torch.gather(attr, 1, greedy)
+    e = eps.unsqueeze(-1).to(attr.dtype)
+    if mode == "slate":
+        other = attr.mean(1, keepdim=True)
+    else:
+        e = e * (torch.arange(k, device=attr.device) < m - k).to(attr.dtype)
+        other = ((attr.sum(1) - ag.sum(1)) / max(m - k, 1)).unsqueeze(-1)
+    return (exam * ((1.0 - e) * ag + e * other)).sum(1)
+
+
+def _merge_rows(done: torch.Tensor, fresh: RecState, old: RecState) -> RecState:
+    """``fresh``'s rows where ``done`` (N,) else ``old``'s."""
+    out = {}
+    for name in RecState.__dataclass_fields__:
+        a, b = getattr(fresh, name), getattr(old, name)
+        mask = done.view(-1, *([1] * (a.dim() - 1)))
+        out[name] = torch.where(mask, a, b)
+    return RecState(**out)
+
+
+def simulate_log(
+    cfg: LogConfig,
+    targets: Sequence[FixedWeights] = (),
+    *,
+    truth: bool = False,
+    catalog: Catalog | None = None,
+    population: Population | None = None,
+    progress: bool = False,
+) -> LoggedRun:
+    """Run the logging policy of ``cfg`` and record every shown item (see the module docstring).
+
+    ``targets``: fixed weightings to evaluate later; their propensities of the logged items are
+    computed at every step. ``truth``: also compute the targets' (and the logging policy's)
+    expected clicks per slate on the logged states (position-based click model only).
+    """
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"target policies need distinct names, got {names}")
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress) if catalog is None else catalog
+    population = build_population(cfg.population, catalog) if population is None else population
+    agent = build_agent(cfg.agent, cfg.fixed_weights, cfg.policy)
+    env = DriftVecEnv(
+        cfg.scenario,
+        cfg.users,
+        catalog=catalog,
+        device=cfg.device,
+        population=population,
+        explore_mode=cfg.explore_mode,
+        **cfg.overrides,
+    )
+    sim, sc = env.sim, env.scenario
+    if truth and sc.click.model != "position":
+        raise ValueError(
+            f"expected clicks per position need the position-based click model; {cfg.scenario!r} uses "
+            f"{sc.click.model!r} (override click model=position)"
+        )
+    n, k, mode = cfg.users, env.slate_size, sc.rec.explore_mode
+    obs, info = env.reset(seed=cfg.seed)
+    agent.reset(env, cfg.seed)
+    tw = [torch.tensor([t.alpha, t.mix, t.explore], device=env.device).expand(n, 3) for t in targets]
+    shadows = [env.state.rec for _ in targets]
+    cols: dict[str, list[torch.Tensor]] = {c: [] for c in ("episode", "items", "clicks", "pscore", "weights", "obs")}
+    tp: list[list[torch.Tensor]] = [[] for _ in targets]
+    tv: list[list[torch.Tensor]] = [[] for _ in targets]
+    lv: list[torch.Tensor] = []
+    steps = range(cfg.steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=f"logging {cfg.agent} on {cfg.scenario}", unit="step", leave=False)
+    for _ in steps:
+        state = env.state
+        greedy = [
+            recommender.top_k(sim.E, recommender.query(s, w[:, 1]), k, sim.score_chunk, sim.row_block)
+            for s, w in zip(shadows, tw, strict=True)
+        ]
+        attr = attraction(sim.item_utility(state), sc.click) if truth else None
+        cols["episode"].append(state.episode)
+        cols["obs"].append(obs)
+        obs, _, term, trunc, info = env.step(agent.act(obs, info))
+        res = env.last_step
+        for name, v in (("items", res.items), ("clicks", res.clicks), ("pscore", res.pscore), ("weights", res.weights)):
+            cols[name].append(v)
+        if attr is not None:
+            g_log = recommender.top_k(
+                sim.E, recommender.query(state.rec, res.weights[:, 1]), k, sim.score_chunk, sim.row_block
+            )
+            lv.append(expected_clicks(g_log, res.weights[:, 2], attr, sim.exam, mode))
+        if targets:
+            vecs = sim.E[res.items]
+            clicked_sum = torch.einsum("nk,nkd->nd", res.clicks.to(vecs.dtype), vecs)
+            n_clicks = res.clicks.sum(1)
+            done = term | trunc
+            for i, (g, w) in enumerate(zip(greedy, tw, strict=True)):
+                tp[i].append(recommender.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode))
+                if attr is not None:
+                    tv[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode))
+                upd = recommender.update(shadows[i], sc.rec, w, clicked_sum, n_clicks, res.organic, res.organic_vec, k)
+                shadows[i] = _merge_rows(done, env.state.rec, upd) if bool(done.any()) else upd
+    frame = _frame(cols, cfg, n, k)
+    meta = {
+        "format": FORMAT,
+        "config": cfg.to_dict(),
+        "catalog": {**{str(a): str(b) for a, b in catalog.meta.items()}, "num_items": catalog.num_items},
+        "num_items": catalog.num_items,
+        "slate_size": k,
+        "scenario": sc.name,
+    }
+    target_pscore = {t.name: torch.stack(tp[i]).reshape(-1).double().cpu().numpy() for i, t in enumerate(targets)}
+    target_truth = {t.name: float(torch.stack(tv[i]).double().mean()) for i, t in enumerate(targets)} if truth else {}
+    logged_truth = float(torch.stack(lv).double().mean()) if truth else None
+    return LoggedRun(frame, meta, target_pscore, target_truth, logged_truth)
+
+
+def _frame(cols: dict[str, list[torch.Tensor]], cfg: LogConfig, n: int, k: int) -> pd.DataFrame:
+    """Rows ordered by (step, user, position)."""
+    t_steps = len(cols["items"])
+    rows = t_steps * n * k
+
+    def per_slate(x: torch.Tensor) -> np.ndarray:  # (T, N) -> (T*N*k,)
+        return x.cpu().numpy().repeat(k).reshape(-1) if x.dim() == 2 else x
+
+    step = np.repeat(np.arange(t_steps, dtype=np.int64), n * k)
+    user = np.tile(np.repeat(np.arange(n, dtype=np.int64), k), t_steps)
+    weights = torch.stack(cols["weights"]).cpu().numpy()  # (T, N, 3)
+    obs = torch.stack(cols["obs"]).cpu().numpy()  # (T, N, F)
+    data: dict[str, np.ndarray] = {
+        "run": np.full(rows, cfg.seed, dtype=np.int64),
+        "slate_id": np.repeat(np.arange(t_steps * n, dtype=np.int64), k),
+        "step": step,
+        "user": user,
+        "episode": per_slate(torch.stack(cols["episode"])).astype(np.int64),
+        "position": np.tile(np.arange(k, dtype=np.int64), t_steps * n),
+        "action": torch.stack(cols["items"]).cpu().numpy().reshape(-1).astype(np.int64),
+        "reward": torch.stack(cols["clicks"]).cpu().numpy().reshape(-1).astype(np.float64),
+        "pscore": torch.stack(cols["pscore"]).double().cpu().numpy().reshape(-1),
+    }
+    for j, name in enumerate(WEIGHT_COLUMNS):
+        data[name] = weights[:, :, j].repeat(k).reshape(-1).astype(np.float64)
+    for j, name in enumerate(CONTEXT_COLUMNS):
+        data[name] = obs[:, :, j].repeat(k).reshape(-1).astype(np.float64)
+    return pd.DataFrame(data, columns=list(LOG_COLUMNS))
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_log(path: str | Path, run: LoggedRun) -> Path:
+    """Write the log as parquet with ``run.meta`` in the file's metadata, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    if p.suffix.lower() not in (".parquet", ".pq"):
+        raise ValueError(f"log file {str(p)!r} must end in .parquet or .pq")
+    table = pa.Table.from_pandas(run.frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"driftrec": json.dumps(run.meta)})
+    return atomic_write(p, lambda tmp: pq.write_table(table, tmp))
+
+
+def read_log_file(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """A log file (parquet, or CSV/TSV) as a DataFrame and its driftrec metadata (None when absent)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"no such log file: {str(p)!r}")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(p)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise ValueError(f"{str(p)!r} is not a readable parquet file ({exc})") from None
+        raw = (table.schema.metadata or {}).get(b"driftrec")
+        return table.to_pandas(), (json.loads(raw) if raw else None)
+    if suffix in (".csv", ".tsv"):
+        return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ","), None
+    raise ValueError(f"cannot read log {str(p)!r}: unknown file type {suffix!r}; use .parquet, .pq, .csv or .tsv")
+
+
+def apply_mapping(frame: pd.DataFrame, columns: dict[str, str] | None, first_position: int = 0) -> pd.DataFrame:
+    """Rename a foreign log's columns to driftrec's (``columns`` maps driftrec name -> file column,
+    e.g. {"action": "item_id", "reward": "click"}) and make positions 0-based."""
+    if first_position not in (0, 1):
+        raise ValueError(f"first_position={first_position!r} must be 0 or 1")
+    frame = frame.copy()
+    if columns:
+        known = set(LOG_COLUMNS)
+        for ours, theirs in columns.items():
+            if ours not in known:
+                raise ValueError(
+                    f"column mapping names {ours!r}, which is not a log column; allowed: {', '.join(LOG_COLUMNS)}"
+                )
+            if theirs not in frame.columns:
+                raise ValueError(
+                    f"column mapping {ours}={theirs}: the file has no column {theirs!r}; "
+                    f"it has {', '.join(map(str, frame.columns))}"
+                )
+        frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    if first_position and "position" in frame.columns:
+        frame["position"] = pd.to_numeric(frame["position"], errors="coerce") - first_position
+    return frame
+
+
+def check_log(frame: pd.DataFrame, source: str = "log") -> pd.DataFrame:
+    """Validate a log's columns and values; returns it with int64/float64 columns. Errors name the
+    column and the first bad row: missing column, NaN, wrong type, pscore outside (0, 1],
+    negative action or position, reward not finite."""
+    missing = [c for c in OBP_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{source} lacks the column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))} "
+            "(map a foreign log's columns with --columns, e.g. action=item_id,reward=click)"
+        )
+    if frame.empty:
+        raise ValueError(f"{source} has no rows")
+    out = frame.copy()
+    for col in [c for c in LOG_COLUMNS if c in frame.columns]:
+        raw = frame[col]
+        if raw.dtype == object or raw.dtype.kind not in "biuf":
+            values = pd.to_numeric(raw, errors="coerce")
+            bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
+            if len(bad):
+                raise ValueError(
+                    f"{source}: column {col} holds {raw.iloc[bad[0]]!r} at row {int(bad[0])}; it must be numeric"
+                )
+        else:
+            values = raw.astype(np.float64) if raw.dtype.kind == "b" else raw
+        arr = values.to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if len(bad):
+            raise ValueError(f"{source}: column {col} is missing, NaN or infinite at row {int(bad[0])}")
+        if col in INT_COLUMNS:
+            bad = np.flatnonzero((arr != np.round(arr)) | (arr < 0))
+            if len(bad):
+                raise ValueError(
+                    f"{source}: column {col} is {float(arr[bad[0]])!r} at row {int(bad[0])}; it must be an integer >= 0"
+                )
+            out[col] = arr.astype(np.int64)
+        else:
+            out[col] = arr
+    bad = np.flatnonzero((out["pscore"] <= 0) | (out["pscore"] > 1))
+    if len(bad):
+        raise ValueError(
+            f"{source}: column pscore is {float(out['pscore'].iloc[bad[0]])!r} at row {int(bad[0])}; "
+            "a propensity must be in (0, 1]"
+        )
+    return out
+
+
+def feedback_from_frame(
+    frame: pd.DataFrame, n_actions: int | None = None, len_list: int | None = None
+) -> BanditFeedback:
+    """A checked log as obp-style arrays (``context`` from the ``context_*`` columns when present)."""
+    action = frame["action"].to_numpy(np.int64)
+    position = frame["position"].to_numpy(np.int64)
+    n_act = int(action.max()) + 1 if n_actions is None else int(n_actions)
+    n_pos = int(position.max()) + 1 if len_list is None else int(len_list)
+    for col, arr, hi in (("action", action, n_act), ("position", position, n_pos)):
+        bad = np.flatnonzero(arr >= hi)
+        if len(bad):
+            raise ValueError(f"column {col} is {int(arr[bad[0]])} at row {int(bad[0])}; it must be below {hi}")
+    ctx_cols = [c for c in CONTEXT_COLUMNS if c in frame.columns]
+    context = frame[ctx_cols].to_numpy(np.float64) if ctx_cols else None
+    slate = frame["slate_id"].to_numpy(np.int64) if "slate_id" in frame.columns else None
+    return BanditFeedback(
+        len(frame),
+        n_act,
+        n_pos,
+        action,
+        position,
+        frame["reward"].to_numpy(np.float64),
+        frame["pscore"].to_numpy(np.float64),
+        context,
+        slate,
+    )
+
+
+def load_log(
+    path: str | Path, columns: dict[str, str] | None = None, first_position: int = 0
+) -> tuple[BanditFeedback, dict[str, Any] | None]:
+    """Read and check a log: a driftrec parquet log, or any CSV/parquet table whose columns
+    ``columns`` maps onto action, position, reward, pscore (and optionally slate_id, context_*).
+    Returns the arrays and the driftrec metadata (None for foreign logs)."""
+    frame, meta = read_log_file(path)
+    frame = check_log(apply_mapping(frame, columns, first_position), str(path))
+    n_actions = meta.get("num_items") if meta else None
+    len_list = meta.get("slate_size") if meta else None
+    return feedback_from_frame(frame, n_actions, len_list), meta
