@@ -195,3 +195,21 @@ def plot_validation(reps: pd.DataFrame, path: str | Path) -> Path:
         ax.set_title(pol, fontsize=10)
         ax.set_xlabel("interval and estimate vs truth (%)")
     return _save(fig, path)
+
+
+def plot_replay(results: dict[str, dict[str, Any]], path: str | Path, k: int) -> Path:
+    """HR@k and NDCG@k per strategy with 95% intervals over users (one panel each)."""
+    plt = _pyplot()
+    agents = list(results)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.9 + 0.38 * len(agents)), squeeze=False)
+    for ax, metric, label in zip(axes[0], ("hr", "ndcg"), (f"HR@{k}", f"NDCG@{k}"), strict=True):
+        for y, a in enumerate(agents):
+            r = results[a]
+            lo, hi = r[f"{metric}_ci95"]
+            colour = agent_style(a.split(" ")[0])["color"]
+            ax.barh(-y, r[metric], color=colour, alpha=0.85)
+            ax.errorbar(r[metric], -y, xerr=[[r[metric] - lo], [hi - r[metric]]], fmt="none", color="black", capsize=3)
+        ax.set_yticks([-y for y in range(len(agents))], agents, fontsize=8)
+        ax.set_xlabel(f"{label} of the next liked movie (95% CI over users)")
+        ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
