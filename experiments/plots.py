@@ -148,7 +148,7 @@ def plot_estimates(table: pd.DataFrame, path: str | Path, unit: str) -> Path:
     policy; ``table`` has columns policy, estimator, estimate, ci_low, ci_high."""
     plt = _pyplot()
     n = len(table)
-    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * n))
+    fig, ax = plt.subplots(figsize=(7.5, max(2.6, 1.2 + 0.32 * n)))
     estimators = list(dict.fromkeys(table.estimator))
     colours = {e: _EXTRA[i % len(_EXTRA)] for i, e in enumerate(estimators)}
     labels = []

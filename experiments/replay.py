@@ -38,7 +38,7 @@ from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.dynamics import unit
 from driftrec.simulators.params import RecParams
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
-from driftrec.simulators.state import RecState
+from driftrec.simulators.state import take_rows, where_rows
 
 REPLAY_AGENTS = ("fixed", "change-ctr", "change-cosine", "1/t", "ppo", "popularity")
 DATASETS = ("movielens",)
@@ -144,14 +144,6 @@ class _ReplayEnv:
         self.observation_space = spaces.Box(FEATURE_LOW.numpy(), FEATURE_HIGH.numpy(), (NUM_FEATURES,), np.float32)
 
 
-def _merge(active: torch.Tensor, new: RecState, old: RecState) -> RecState:
-    out = {}
-    for name in RecState.__dataclass_fields__:
-        a, b = getattr(new, name), getattr(old, name)
-        out[name] = torch.where(active.view(-1, *([1] * (a.dim() - 1))), a, b)
-    return RecState(**out)
-
-
 def replay_agent(
     agent: Agent, tl: Timelines, E: torch.Tensor, cfg: ReplayConfig, on_step: Callable[[], None] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -178,8 +170,7 @@ def replay_agent(
             break
         obs = recommender.features(rec, torch.full((n,), s, device=dev), horizon, low, high)
         w = agent.act(obs, {}).to(dev, torch.float32).expand(n, 3)
-        sub = RecState(*(getattr(rec, f)[rows] for f in RecState.__dataclass_fields__))
-        scores = recommender.query(sub, w[rows, 1]) @ E.T
+        scores = recommender.query(take_rows(rec, rows), w[rows, 1]) @ E.T
         scores.masked_fill_(seen[rows], -math.inf)
         top = torch.topk(scores, cfg.k, dim=1).indices
         target = item[rows, w0 + s]
@@ -194,7 +185,7 @@ def replay_agent(
         organic = active & ~clicked
         n_clicks = clicked.to(torch.int64)
         new = recommender.update(rec, p, w, vec * clicked.unsqueeze(1), n_clicks, organic, vec, cfg.k)
-        rec = _merge(active, new, rec)
+        rec = where_rows(active, new, rec)
         seen[rows, target] = True
         if on_step is not None:
             on_step()

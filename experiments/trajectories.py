@@ -44,7 +44,7 @@ from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_NAMES
 from driftrec.simulators.scenarios import make_scenario
-from driftrec.simulators.state import RecState
+from driftrec.simulators.state import where_rows
 
 FORMAT = "driftrec-log/1"
 CONTEXT_COLUMNS = tuple(f"context_{n}" for n in FEATURE_NAMES)
@@ -173,16 +173,6 @@ def expected_clicks(
     return (exam * ((1.0 - e) * ag + e * other)).sum(1)
 
 
-def _merge_rows(done: torch.Tensor, fresh: RecState, old: RecState) -> RecState:
-    """``fresh``'s rows where ``done`` (N,) else ``old``'s."""
-    out = {}
-    for name in RecState.__dataclass_fields__:
-        a, b = getattr(fresh, name), getattr(old, name)
-        mask = done.view(-1, *([1] * (a.dim() - 1)))
-        out[name] = torch.where(mask, a, b)
-    return RecState(**out)
-
-
 def simulate_log(
     cfg: LogConfig,
     targets: Sequence[FixedWeights] = (),
@@ -261,7 +251,7 @@ def simulate_log(
                 if attr is not None:
                     tv[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode))
                 upd = recommender.update(shadows[i], sc.rec, w, clicked_sum, n_clicks, res.organic, res.organic_vec, k)
-                shadows[i] = _merge_rows(done, env.state.rec, upd) if bool(done.any()) else upd
+                shadows[i] = where_rows(done, env.state.rec, upd) if bool(done.any()) else upd
     frame = _frame(cols, cfg, n, k)
     meta = {
         "format": FORMAT,

@@ -83,3 +83,24 @@ def scatter_rows(dst: T, rows: torch.Tensor, src: T) -> T:
             a[rows] = b
             out[f.name] = a
     return type(dst)(**out)
+
+
+def where_rows(mask: torch.Tensor, new: T, old: T) -> T:
+    """A copy of dataclass ``old`` that takes ``new``'s rows where ``mask`` (N,) bool is set."""
+    out = {}
+    for f in dataclasses.fields(old):  # type: ignore[arg-type]
+        a, b = getattr(new, f.name), getattr(old, f.name)
+        if dataclasses.is_dataclass(b):
+            out[f.name] = where_rows(mask, a, b)
+        else:
+            out[f.name] = torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b)
+    return type(old)(**out)
+
+
+def take_rows(state: T, rows: torch.Tensor) -> T:
+    """A copy of dataclass ``state`` with only the users ``rows`` (long indices)."""
+    out = {}
+    for f in dataclasses.fields(state):  # type: ignore[arg-type]
+        v = getattr(state, f.name)
+        out[f.name] = take_rows(v, rows) if dataclasses.is_dataclass(v) else v[rows]
+    return type(state)(**out)

@@ -241,6 +241,8 @@ def test_log_and_ope_commands(tmp_path, capsys):
     assert main(["ope", "--logs", str(log), "--policy", "a:alpha=0.6", "--out", str(out), "--bootstrap", "50"]) == 0
     text = capsys.readouterr().out
     assert "estimates (clicks per slate)" in text and "a       dr" in text
+    one = ["ope", "--logs", str(log), "--policy", "logged", "--estimators", "ipw", "--out", str(tmp_path / "one")]
+    assert main(one) == 0 and (tmp_path / "one" / "estimates.png").exists()  # a one-row plot
     # OBD: the priors beside the log are found; a lone copy of the log needs --priors
     assert main(["ope", "--logs", str(OBD / "random" / "all"), "--out", str(out), "--bootstrap", "50"]) == 0
     assert "bts     ipw         0.00455" in capsys.readouterr().out
