@@ -8,6 +8,7 @@ filled; every step returns fresh numpy arrays.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,18 +33,24 @@ class SB3VecEnv(VecEnv):
         self.env = env  # before super().__init__, which reads render_mode through get_attr
         super().__init__(env.num_users, env.observation_space, spaces.Box(-1.0, 1.0, (3,), np.float32))
         self._actions: np.ndarray | None = None
+        self.env_seconds = 0.0
+        """Wall time spent in reset and step (the env's share of a training run)."""
 
     def reset(self) -> VecEnvObs:
+        start = time.perf_counter()
         seeds = None if all(s is None for s in self._seeds) else [0 if s is None else int(s) for s in self._seeds]
         obs, _ = self.env.reset(seed=seeds)
         self._reset_seeds()
         self._reset_options()
-        return obs.cpu().numpy().copy()
+        out = obs.cpu().numpy().copy()
+        self.env_seconds += time.perf_counter() - start
+        return out
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
 
     def step_wait(self) -> VecEnvStepReturn:
+        start = time.perf_counter()
         weights = weights_from_normalized(self._actions, self.num_envs).to(self.env.device)
         obs, reward, terminated, truncated, info = self.env.step(weights)
         done = (terminated | truncated).cpu().numpy()
@@ -54,7 +61,9 @@ class SB3VecEnv(VecEnv):
             trunc = (truncated & ~terminated).cpu().numpy()
             for i in rows:
                 infos[i] = {"terminal_observation": final[i].copy(), "TimeLimit.truncated": bool(trunc[i])}
-        return obs.cpu().numpy().copy(), reward.cpu().numpy().astype(np.float32), done, infos
+        out = obs.cpu().numpy().copy(), reward.cpu().numpy().astype(np.float32), done, infos
+        self.env_seconds += time.perf_counter() - start
+        return out
 
     def close(self) -> None:
         return None

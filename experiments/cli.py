@@ -6,6 +6,8 @@
     driftrec compare --config FILE       paired comparison: tuned fixed weights, rules, bandits, PPO
     driftrec log --out FILE.parquet      trajectory log: one row per shown item, with propensities
     driftrec ope --logs FILE --policy P  off-policy estimates with intervals (--validate: vs the simulator)
+    driftrec replay --dataset movielens  weighting strategies over real MovieLens timelines
+    driftrec bench                       speed: throughput, step vs kernel, per-user references, PPO split
     driftrec calibrate                   fit drift to real MovieLens timelines
     driftrec scenarios                   the presets and their parameters
 
@@ -26,7 +28,7 @@ from typing import Any
 import driftrec
 from driftrec.agents.ppo import PPO_DEFAULTS
 from driftrec.encoders import ModelUnavailableError
-from driftrec.experiments import cli_offline, io
+from driftrec.experiments import cli_bench, cli_offline, io
 from driftrec.experiments.cliargs import (
     UserError,
     add_common,
@@ -185,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_flags(cp)
 
     cli_offline.add_parsers(sub)
+    cli_bench.add_parser(sub)
 
     c = sub.add_parser(
         "calibrate",
@@ -429,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_train(args)
         if args.command in ("log", "ope", "replay"):
             return cli_offline.run(args)
+        if args.command == "bench":
+            return cli_bench.run(args)
         parser.error(f"unknown command {args.command!r}")
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:
         if os.environ.get("DRIFTREC_DEBUG"):

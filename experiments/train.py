@@ -9,6 +9,7 @@ and evaluation users do not overlap.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,13 +125,17 @@ def train(
     else:
         model = make_ppo(venv, cfg.hyper, seed=cfg.seed, device="cpu", tensorboard_log=tb)
         start = 0
+    began = time.perf_counter()
     model.learn(
         cfg.timesteps - start,
         callback=_callback(cfg, out_path, progress, start),
         reset_num_timesteps=resume is None,
         tb_log_name="ppo",
     )
+    wall = time.perf_counter() - began
+    env_s = venv.venv.env_seconds if hasattr(venv, "venv") else venv.env_seconds
     config = {**cfg.to_dict(), "catalog_meta": {**catalog.meta, "num_items": catalog.num_items}}
+    config["timing"] = {"learn_wall_s": round(wall, 2), "env_s": round(env_s, 2), "env_share": round(env_s / wall, 4)}
     if resume is not None:
         config["resumed_from"] = str(resume)
     agent = PPOWeights(model, config)

@@ -7,6 +7,7 @@ Every function is pure: it takes a state and returns a new one. Draws come from 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +45,30 @@ def near_items(
     idx = draws.integers(item_stream, m, shape)
     g = draws.normal(noise_stream, (*shape, d), E.dtype)
     return unit(E[idx] + (noise / math.sqrt(d)) * g)
+
+
+def replace_where(
+    hit: torch.Tensor,
+    old: torch.Tensor,
+    draws: StepDraws,
+    draw: Callable[[StepDraws, torch.Tensor | None], torch.Tensor],
+) -> torch.Tensor:
+    """``old`` (N, ..., d) with the entries where ``hit`` (N, ...) is set replaced by new draws:
+    ``draw(draws, rows)`` gives them for the users ``rows`` (None: every user).
+
+    On CPU only the users with a hit are drawn (``draws.take``: a user's draws do not depend on the
+    others, so the values are the same), which saves most of the work when events are rare; on
+    other devices every user is drawn, which avoids a device-to-host sync.
+    """
+    mask = hit.unsqueeze(-1)
+    if old.device.type != "cpu":
+        return torch.where(mask, draw(draws, None), old)
+    rows = hit.reshape(hit.shape[0], -1).any(1).nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return old
+    out = old.clone()
+    out[rows] = torch.where(mask[rows], draw(draws.take(rows), rows), old[rows])
+    return out
 
 
 def mix_intent(
@@ -134,13 +159,21 @@ def drift(user: UserState, p: UserParams, E: torch.Tensor, draws: StepDraws) -> 
         facets = unit(facets + (p.drift_scale / math.sqrt(d)) * g)
     if p.shift_hazard > 0:
         hit = draws.uniform(Stream.SHIFT_HAZARD, (k,), E.dtype) < p.shift_hazard
-        new = near_items(E, draws, Stream.SHIFT_ITEM, Stream.SHIFT_NOISE, (k,), p.facet_noise)
-        facets = torch.where(hit.unsqueeze(-1), new, facets)
+        facets = replace_where(
+            hit,
+            facets,
+            draws,
+            lambda dr, _: near_items(E, dr, Stream.SHIFT_ITEM, Stream.SHIFT_NOISE, (k,), p.facet_noise),
+        )
     if p.mission_start > 0:
         start = ~active & (draws.uniform(Stream.MISSION_START, (), E.dtype) < p.mission_start)
         end = active & (draws.uniform(Stream.MISSION_END, (), E.dtype) < p.mission_end)
-        new_topic = near_items(E, draws, Stream.MISSION_ITEM, Stream.MISSION_NOISE, (), p.facet_noise)
-        topic = torch.where(start.unsqueeze(-1), new_topic, topic)
+        topic = replace_where(
+            start,
+            topic,
+            draws,
+            lambda dr, _: near_items(E, dr, Stream.MISSION_ITEM, Stream.MISSION_NOISE, (), p.facet_noise),
+        )
         active = (active | start) & ~end
     intent = mix_intent(facets, user.facet_weights, topic, active, p.mission_strength)
     return UserState(facets, user.facet_weights, topic, active, user.fatigue, intent)
@@ -149,11 +182,17 @@ def drift(user: UserState, p: UserParams, E: torch.Tensor, draws: StepDraws) -> 
 def organic_events(user: UserState, p: UserParams, draws: StepDraws) -> tuple[torch.Tensor, torch.Tensor]:
     """Organic search/browse events off the slate.
 
-    Returns (flag (N,) bool, vector (N, d) unit): the query's embedding, near the current intent.
+    Returns (flag (N,) bool, vector (N, d)): the query's embedding, a unit vector near the current
+    intent, where flag is set (zeros elsewhere on CPU; unused there).
     """
     n, d = user.intent.shape
     if p.organic_rate <= 0:
         return torch.zeros(n, dtype=torch.bool, device=user.intent.device), torch.zeros_like(user.intent)
     flag = draws.uniform(Stream.ORGANIC, (), user.intent.dtype) < p.organic_rate
-    g = draws.normal(Stream.ORGANIC_NOISE, (d,), user.intent.dtype)
-    return flag, unit(user.intent + (p.organic_noise / math.sqrt(d)) * g)
+    intent, scale = user.intent, p.organic_noise / math.sqrt(d)
+
+    def event(dr: StepDraws, rows: torch.Tensor | None) -> torch.Tensor:
+        at = intent if rows is None else intent[rows]
+        return unit(at + scale * dr.normal(Stream.ORGANIC_NOISE, (d,), intent.dtype))
+
+    return flag, replace_where(flag, torch.zeros_like(intent), draws, event)

@@ -132,6 +132,11 @@ def _distinct_picks(
     (N, c)) and not picked at an earlier slot; ``u`` (N, k) float64 uniforms choose."""
     items = items.clone()
     k = items.shape[1]
+    if items.device.type == "cpu":  # only the users that explore at all (their picks are the same)
+        rows = explored.any(1).nonzero().squeeze(1)
+        if rows.numel() < items.shape[0]:
+            items[rows] = _distinct_picks(items[rows], explored[rows], taken[rows], u[rows], num_items)
+            return items
     # only slots some user explores; a user's picks depend on its own explored slots alone, so a
     # user draws the same items whatever else is in the batch
     for j in explored.any(0).nonzero().flatten().tolist():

@@ -28,11 +28,11 @@ _M1, _M2 = 0x7FEB352D, 0x5BD1E995
 
 def mix32(x: torch.Tensor) -> torch.Tensor:
     """Bijective 32-bit mixer (xorshift-multiply). ``x``: int64 tensor with values in [0, 2**32)."""
-    x = x ^ (x >> 16)
-    x = (x * _M1) & MASK32
-    x = x ^ (x >> 15)
-    x = (x * _M2) & MASK32
-    return x ^ (x >> 16)
+    x = x ^ (x >> 16)  # a new tensor: the in-place steps below never touch the caller's
+    x.mul_(_M1).bitwise_and_(MASK32)
+    x.bitwise_xor_(x >> 15)
+    x.mul_(_M2).bitwise_and_(MASK32)
+    return x.bitwise_xor_(x >> 16)
 
 
 def seed_to_key(seed: torch.Tensor) -> torch.Tensor:
@@ -67,6 +67,10 @@ class StepDraws:
 
     def __init__(self, prefix: torch.Tensor) -> None:
         self.prefix = prefix
+
+    def take(self, rows: torch.Tensor) -> StepDraws:
+        """The draws of users ``rows`` only: the same values they get in the full batch."""
+        return StepDraws(self.prefix[rows])
 
     def bits(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Uniform 32-bit integers in int64, shape (N, *shape)."""

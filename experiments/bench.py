@@ -1,0 +1,282 @@
+"""``driftrec bench``: how fast the batched env is, measured against what it must do and against
+stepping users one at a time. Every figure of a run comes from that run.
+
+- **Throughput**: user-steps per second of ``DriftVecEnv`` (scenario ``mixed``: every dynamic on,
+  weights actions) for N users and a catalog of M items in d dimensions. Each point runs in a fresh
+  process, so its peak memory (RSS; on CUDA, the largest allocation) is its own.
+- **Step / kernel**: one env step divided by the bare scoring kernel at the same size, the
+  (N, d) x (d, M) product plus top-k (users 1,024 at a time, as the env does on GPUs).
+- **References** at one point (N = 1,024, M = 10k, d = 64 by default): the same dynamics stepped
+  one user at a time in a Python loop (``DriftVecEnv`` of one user, scored without padding, the
+  way RecSim, RecoGym and SARDINE step users), and gymnasium's ``SyncVectorEnv`` of single-user
+  ``DriftEnv``s; both as ratios of the batched env's throughput.
+- **PPO**: the share of a stable-baselines3 training run's wall time spent in the env (reset and
+  step, including the numpy conversion the SB3 adapter makes), with the headline's settings.
+
+Catalogs are random unit vectors (speed does not depend on what the items are).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import platform
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from driftrec.simulators.catalog import Catalog
+
+FULL_GRID = {"users": [1, 64, 1024, 8192], "items": [1000, 10_000, 100_000], "dims": [64, 384]}
+QUICK_GRID = {"users": [1, 64], "items": [1000], "dims": [64]}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """users, items, dims: the grid. reference: (N, M, d) of the per-user comparisons.
+    ref_users: users the per-user loop and SyncVectorEnv step (their rate is per user-step).
+    min_time: seconds each timing runs at least (after one warm-up step). ppo_steps: user-steps of
+    the PPO timing (0: skip). scenario: the env's dynamics."""
+
+    users: list[int] = field(default_factory=lambda: list(FULL_GRID["users"]))
+    items: list[int] = field(default_factory=lambda: list(FULL_GRID["items"]))
+    dims: list[int] = field(default_factory=lambda: list(FULL_GRID["dims"]))
+    reference: tuple[int, int, int] = (1024, 10_000, 64)
+    ref_users: int = 32
+    min_time: float = 1.0
+    ppo_steps: int = 262_144
+    scenario: str = "mixed"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for key in ("users", "items", "dims"):
+            vals = getattr(self, key)
+            if not vals or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in vals):
+                raise ValueError(f"{key} must be a non-empty list of positive integers, got {vals!r}")
+        if any(m < 20 for m in self.items):
+            raise ValueError(f"items must be at least 20 (twice the slate), got {self.items}")
+        if not self.min_time > 0:
+            raise ValueError(f"min_time={self.min_time!r} must be > 0")
+        if self.ppo_steps < 0:
+            raise ValueError(f"ppo_steps={self.ppo_steps!r} must be >= 0")
+
+    @classmethod
+    def quick(cls, **kw: Any) -> BenchConfig:
+        """A few small points, short timings and a short PPO run (seconds; what the test runs)."""
+        base = dict(QUICK_GRID, reference=(64, 1000, 64), ref_users=4, min_time=0.05, ppo_steps=4096)
+        return cls(**{**base, **kw})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def random_catalog(num_items: int, dim: int, seed: int = 0) -> Catalog:
+    """M random unit vectors (for timing only: the env's speed does not depend on the items)."""
+    gen = torch.Generator().manual_seed(seed)
+    emb = torch.nn.functional.normalize(torch.randn(num_items, dim, generator=gen), dim=1)
+    ids = [str(i) for i in range(num_items)]
+    return Catalog(emb, ids, [f"item {i}" for i in ids], {"source": f"random-{num_items}x{dim}", "encoder": "none"})
+
+
+def timed(fn: Callable[[], Any], min_time: float, sync: Callable[[], None] = lambda: None) -> float:
+    """Seconds per call of ``fn``: one warm-up call, then calls until ``min_time`` has passed (at least 2)."""
+    fn()
+    sync()
+    calls, start = 0, time.perf_counter()
+    while calls < 2 or time.perf_counter() - start < min_time:
+        fn()
+        calls += 1
+    sync()
+    return (time.perf_counter() - start) / calls
+
+
+def bare_kernel(q: torch.Tensor, E: torch.Tensor, k: int, block: int = 1024) -> torch.Tensor:
+    """Top-k item indices (N, k) of ``q @ E.T``, 1,024 users at a time (the product plus top-k)."""
+    return torch.cat([torch.topk(q[i : i + block] @ E.T, k, dim=1).indices for i in range(0, q.shape[0], block)])
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_point(n: int, m: int, d: int, scenario: str, device: str, min_time: float) -> dict[str, Any]:
+    """Env step and bare-kernel timings at one size, and this process's memory."""
+    from driftrec.envs import DriftVecEnv, resolve_device
+
+    dev = resolve_device(device)
+    sync = _sync(dev)
+    base = _peak_mib()
+    env = DriftVecEnv(scenario, n, catalog=random_catalog(m, d), device=dev)
+    env.reset(seed=0)
+    w = torch.tensor([0.3, 0.7, 0.05], device=dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    step = timed(lambda: env.step(w), min_time, sync)
+    gpu_peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    q = torch.nn.functional.normalize(torch.randn(n, d, device=dev), dim=1)
+    E = env.sim.E
+    kernel = timed(lambda: bare_kernel(q, E, env.slate_size), min_time, sync)
+    return {
+        "users": n,
+        "items": m,
+        "dim": d,
+        "step_ms": step * 1e3,
+        "user_steps_per_s": n / step,
+        "kernel_ms": kernel * 1e3,
+        "step_over_kernel": step / kernel,
+        "rss_start_mib": base,
+        "rss_peak_mib": _peak_mib(),
+        "gpu_peak_mib": gpu_peak,
+    }
+
+
+def _in_fresh_process(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``fn(*args)`` in a new process (so its peak memory is its own)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(fn, args)
+
+
+def measure_references(n: int, m: int, d: int, scenario: str, ref_users: int, min_time: float) -> dict[str, Any]:
+    """User-steps per second of the per-user loop and of SyncVectorEnv at (n, m, d), CPU."""
+    import gymnasium
+
+    from driftrec.envs import DriftVecEnv
+    from driftrec.envs.single import DriftEnv
+
+    catalog = random_catalog(m, d)
+    envs = [DriftVecEnv(scenario, 1, catalog=catalog) for _ in range(ref_users)]
+    for i, e in enumerate(envs):
+        e.reset(seed=i)
+        e.sim.row_block = 1  # no padding: a plain one-user product, as a per-user loop would do it
+    w = torch.tensor([0.3, 0.7, 0.05])
+
+    def loop() -> None:
+        for e in envs:
+            e.step(w)
+
+    per_user = timed(loop, min_time) / ref_users
+    sync_env = gymnasium.vector.SyncVectorEnv(
+        [lambda: DriftEnv(scenario, catalog=catalog) for _ in range(ref_users)], autoreset_mode="SameStep"
+    )
+    sync_env.reset(seed=0)
+    action = sync_env.action_space.sample() * 0.0
+    sync = timed(lambda: sync_env.step(action), min_time) / ref_users
+    return {"loop_user_steps_per_s": 1 / per_user, "sync_vector_user_steps_per_s": 1 / sync, "ref_users": ref_users}
+
+
+def measure_ppo(steps: int, scenario: str = "abrupt") -> dict[str, Any]:
+    """The env's share of a PPO training run with the headline's settings (256 users, defaults)."""
+    from driftrec.experiments.train import TrainConfig, train
+
+    cfg = TrainConfig(scenario=scenario, users=256, timesteps=steps, catalog="synthetic")
+    agent = train(cfg, progress=False, tensorboard=False)
+    return {"timesteps": steps, "scenario": scenario, **agent.config["timing"]}
+
+
+@dataclass
+class BenchResult:
+    config: dict[str, Any]
+    points: list[dict[str, Any]]
+    reference: dict[str, Any]
+    ppo: dict[str, Any] | None
+    machine: dict[str, Any]
+    wall_s: float
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": multiprocessing.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        if names:
+            info["cpu"] = names[0]
+    except OSError:
+        pass
+    if device != "cpu" and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = True) -> BenchResult:
+    """Every measurement of ``cfg`` (see the module docstring)."""
+    from tqdm.auto import tqdm
+
+    from driftrec.envs import resolve_device
+
+    device = str(resolve_device(cfg.device))
+    start = time.perf_counter()
+    grid = [(n, m, d) for d in cfg.dims for m in cfg.items for n in cfg.users]
+    if cfg.reference not in grid:
+        grid.append(cfg.reference)
+    points = []
+    for n, m, d in tqdm(grid, desc="bench", unit="point", disable=not progress):
+        args = (n, m, d, cfg.scenario, device, cfg.min_time)
+        points.append(_in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args))
+    ref = _in_fresh_process(measure_references, *cfg.reference, cfg.scenario, cfg.ref_users, cfg.min_time)
+    at = next(p for p in points if (p["users"], p["items"], p["dim"]) == tuple(cfg.reference))
+    ref.update(
+        {
+            "users": cfg.reference[0],
+            "items": cfg.reference[1],
+            "dim": cfg.reference[2],
+            "batched_user_steps_per_s": at["user_steps_per_s"],
+            "batched_over_loop": at["user_steps_per_s"] / ref["loop_user_steps_per_s"],
+            "batched_over_sync_vector": at["user_steps_per_s"] / ref["sync_vector_user_steps_per_s"],
+        }
+    )
+    ppo = _in_fresh_process(measure_ppo, cfg.ppo_steps) if cfg.ppo_steps else None
+    return BenchResult(cfg.to_dict(), points, ref, ppo, machine_info(device), time.perf_counter() - start)
+
+
+def format_bench(res: BenchResult) -> str:
+    from driftrec.experiments.runner import text_table
+
+    head = ["N", "M", "d", "user-steps/s", "step ms", "kernel ms", "step/kernel", "peak MiB"]
+    rows = [
+        [
+            f"{p['users']:,}",
+            f"{p['items']:,}",
+            str(p["dim"]),
+            f"{p['user_steps_per_s']:,.0f}",
+            f"{p['step_ms']:.2f}",
+            f"{p['kernel_ms']:.2f}",
+            f"{p['step_over_kernel']:.2f}",
+            f"{p['gpu_peak_mib'] if p['gpu_peak_mib'] is not None else p['rss_peak_mib']:,.0f}",
+        ]
+        for p in res.points
+    ]
+    r = res.reference
+    lines = [
+        f"machine: {res.machine['cpu']}, {res.machine['cores']} cores, torch {res.machine['torch']} "
+        f"({res.machine['torch_threads']} threads){', ' + res.machine['gpu'] if 'gpu' in res.machine else ''}; "
+        f"scenario {res.config['scenario']}, device {res.config['device']}",
+        "",
+        text_table([head, *rows]),
+        "",
+        f"at N={r['users']:,}, M={r['items']:,}, d={r['dim']}: "
+        f"batched {r['batched_user_steps_per_s']:,.0f} user-steps/s; "
+        f"per-user loop {r['loop_user_steps_per_s']:,.0f} ({r['batched_over_loop']:.0f}x slower); "
+        f"SyncVectorEnv {r['sync_vector_user_steps_per_s']:,.0f} ({r['batched_over_sync_vector']:.0f}x slower)",
+    ]
+    if res.ppo:
+        p = res.ppo
+        lines.append(
+            f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users): {p['learn_wall_s']:.1f}s, "
+            f"{p['env_share']:.0%} of it in the env"
+        )
+    return "\n".join(lines)

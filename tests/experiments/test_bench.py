@@ -1,0 +1,46 @@
+"""driftrec bench --quick runs and reports every measurement (speed is never asserted here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from driftrec.experiments.bench import BenchConfig, bare_kernel, random_catalog
+from driftrec.experiments.cli import main
+from driftrec.simulators.recommender import top_k
+
+
+def test_bench_quick_runs_and_writes_its_figures(tmp_path, capsys):
+    assert main(["bench", "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "user-steps/s" in out and "per-user loop" in out and "SyncVectorEnv" in out and "in the env" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [(p["users"], p["items"], p["dim"]) for p in summary["points"]] == [(1, 1000, 64), (64, 1000, 64)]
+    for p in summary["points"]:
+        assert p["user_steps_per_s"] > 0 and p["kernel_ms"] > 0 and p["rss_peak_mib"] >= p["rss_start_mib"] > 0
+    ref = summary["reference"]
+    assert ref["batched_over_loop"] > 0 and ref["batched_over_sync_vector"] > 0
+    assert 0 < summary["ppo"]["env_share"] < 1 and summary["ppo"]["timesteps"] == 4096
+    assert (tmp_path / "points.csv").exists()
+
+
+def test_the_bare_kernel_ranks_like_the_env():
+    cat = random_catalog(3000, 32)
+    q = cat.embeddings[:50] + 0.1
+    a, b = bare_kernel(q, cat.embeddings, 10, block=64), top_k(cat.embeddings, q, 10)
+    assert a.sort(1).values.equal(b.sort(1).values)  # the same items (the env also orders ties)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"users": []}, "users must be a non-empty list"),
+        ({"items": [10]}, "items must be at least 20"),
+        ({"min_time": 0}, "min_time=0 must be > 0"),
+        ({"ppo_steps": -1}, "ppo_steps=-1 must be >= 0"),
+    ],
+)
+def test_bad_bench_configs(kw, message):
+    with pytest.raises(ValueError, match=message):
+        BenchConfig(**kw)
