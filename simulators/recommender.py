@@ -79,6 +79,8 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_bloc
     blocks = [_top_k_block(E, q[r : r + row_block], k, chunk) for r in range(0, n + pad, row_block)]
     vals = torch.cat([b[0] for b in blocks])[:n]
     idx = torch.cat([b[1] for b in blocks])[:n]
+    if idx.device.type == "cpu" and not bool((vals[:, 1:] == vals[:, :-1]).any()):
+        return idx  # no ties: topk's order (scores descending) is the answer
     # order ties by item index: sort by index, then stable sort by score
     idx, perm = torch.sort(idx, dim=1)
     vals = torch.gather(vals, 1, perm)
@@ -139,16 +141,21 @@ def _distinct_picks(
             return items
     # only slots some user explores; a user's picks depend on its own explored slots alone, so a
     # user draws the same items whatever else is in the batch
-    for j in explored.any(0).nonzero().flatten().tolist():
+    slots = explored.any(0).nonzero().flatten().tolist()
+    if not slots:
+        return items
+    # free items a user has not picked before slot j, and the rank r of its pick among them
+    left = (num_items - taken.shape[1]) - (torch.cumsum(explored, 1) - explored.long())
+    rank = torch.minimum((u * left).to(torch.int64), left - 1)
+    ar = torch.arange(taken.shape[1] + len(slots), device=taken.device)
+    sentinel = torch.full_like(rank[:, 0], num_items + 2 * k)
+    for j in slots:
         # the r-th free item: for sorted taken s_0 < s_1 < ..., it is r + #{i : s_i - i <= r}
-        sentinels = (taken >= num_items).sum(1)
-        left = num_items - (taken.shape[1] - sentinels)  # free items this user has not picked yet
-        r = torch.minimum((u[:, j] * left).to(torch.int64), left - 1)
-        shifted = taken - torch.arange(taken.shape[1], device=taken.device)
-        x = r + (shifted <= r.unsqueeze(1)).sum(1)
+        r = rank[:, j]
+        x = r + (taken - ar[: taken.shape[1]] <= r.unsqueeze(1)).sum(1)
         items[:, j] = torch.where(explored[:, j], x, items[:, j])
         # users that did not explore slot j take a sentinel that sorts last and never counts
-        pick = torch.where(explored[:, j], x, torch.full_like(x, num_items + 2 * k))
+        pick = torch.where(explored[:, j], x, sentinel)
         taken = torch.sort(torch.cat([taken, pick.unsqueeze(1)], 1), dim=1).values
     return items
 
