@@ -147,9 +147,11 @@ def prepare(
             targets.append(Target("bts", dist[fb.action, fb.position]))
         elif spec.startswith("column:"):
             col = spec.split(":", 1)[1]
-            if kind == "driftrec" or col not in frame.columns:
-                have = ", ".join(map(str, frame.columns)) if kind != "obd" else "OBD columns"
-                raise ValueError(f"target {spec!r}: the log has no column {col!r} ({have})")
+            if kind != "table":
+                raise ValueError(f"target {spec!r}: column targets are for tables; {kind} logs take other targets")
+            if col not in frame.columns:
+                have = ", ".join(map(str, frame.columns))
+                raise ValueError(f"target {spec!r}: the log has no column {col!r} (it has {have})")
             pi = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
             bad = np.flatnonzero(~np.isfinite(pi) | (pi < 0) | (pi > 1))
             if len(bad):

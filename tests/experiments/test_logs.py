@@ -257,4 +257,13 @@ def test_log_and_ope_commands(tmp_path, capsys):
     assert "give --logs FILE" in capsys.readouterr().err
     assert main(["ope", "--logs", str(log), "--out", str(out)]) == 2
     assert "give at least one target policy" in capsys.readouterr().err
+    obd = str(OBD / "random" / "all")
+    for logs, policy, message in [
+        (obd, "column:p", "column targets are for tables; obd logs take other targets"),
+        (str(log), "column:p", "column targets are for tables; driftrec logs"),
+        (obd, "alpha=0.3", "target policy 'alpha=0.3' is unknown for obd logs; allowed: bts, uniform, logged"),
+        (str(log), "bts", "target 'bts' is OBD's Thompson Sampling policy"),
+    ]:
+        assert main(["ope", "--logs", logs, "--policy", policy, "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
     assert os.path.exists(out / "estimates.png")
