@@ -109,14 +109,14 @@ class Timelines:
     user: np.ndarray
 
 
-def movielens_timelines(catalog: Catalog, min_rating: float, warmup: int, max_users: int | None) -> Timelines:
+def movielens_timelines(
+    catalog: Catalog, min_rating: float, warmup: int, max_users: int | None, likes: pd.DataFrame | None = None
+) -> Timelines:
     """Liked MovieLens items per user in time order, as catalog rows; users with fewer than
-    ``warmup`` + 1 liked catalog items are dropped."""
-    from driftrec.simulators.data import load_movielens
-
-    df = load_movielens()
-    df = df[df.rating >= min_rating]
-    row = {item_id: i for i, item_id in enumerate(catalog.ids)}
+    ``warmup`` + 1 liked catalog items are dropped. ``likes``: the ratings >= ``min_rating``
+    (``liked_ratings``), when the caller has them already."""
+    df = liked_ratings(min_rating) if likes is None else likes
+    row = catalog_rows(catalog)
     df = df.assign(row=df["item"].map(row)).dropna(subset=["row"])
     if df.empty:
         raise ValueError("no liked MovieLens item is in the catalog; replay needs the MovieLens catalog's ids")
@@ -133,6 +133,19 @@ def movielens_timelines(catalog: Catalog, min_rating: float, warmup: int, max_us
         when[i, : len(g)] = torch.tensor(g["timestamp"].to_numpy(np.int64))
     length = torch.tensor([len(g) for _, g in groups], dtype=torch.int64)
     return Timelines(item, when, length, np.array([u for u, _ in groups]))
+
+
+def liked_ratings(min_rating: float) -> pd.DataFrame:
+    """MovieLens ratings >= ``min_rating``, in time order (``load_movielens``)."""
+    from driftrec.simulators.data import load_movielens
+
+    df = load_movielens()
+    return df[df.rating >= min_rating]
+
+
+def catalog_rows(catalog: Catalog) -> dict[str, int]:
+    """Catalog id -> row."""
+    return {item_id: i for i, item_id in enumerate(catalog.ids)}
 
 
 class _ReplayEnv:
@@ -277,13 +290,13 @@ def replay(cfg: ReplayConfig, catalog: Catalog | None = None, progress: bool = T
     from tqdm.auto import tqdm
 
     from driftrec.envs import resolve_device
-    from driftrec.simulators.data import load_movielens
 
     start = time.perf_counter()
     catalog = build_catalog(cfg.catalog, progress=progress) if catalog is None else catalog
     dev = resolve_device(cfg.device)
     E = catalog.embeddings.to(dev, torch.float32)
-    tl = movielens_timelines(catalog, cfg.min_rating, cfg.warmup, cfg.max_users)
+    likes = liked_ratings(cfg.min_rating)  # read once: the timelines and popularity share it
+    tl = movielens_timelines(catalog, cfg.min_rating, cfg.warmup, cfg.max_users, likes)
     agents: list[tuple[str, Agent | None]] = []
     for name in cfg.agents:
         if name == "fixed":
@@ -297,10 +310,7 @@ def replay(cfg: ReplayConfig, catalog: Catalog | None = None, progress: bool = T
     steps = int(tl.length.max()) - cfg.warmup
     for label, agent in tqdm(agents, desc="replay", unit="agent", disable=not progress):
         if agent is None:
-            likes = load_movielens()
-            likes = likes[likes.rating >= cfg.min_rating]
-            row = {item_id: i for i, item_id in enumerate(catalog.ids)}
-            hr, ndcg, count = replay_popularity(tl, catalog.num_items, likes, row, cfg)
+            hr, ndcg, count = replay_popularity(tl, catalog.num_items, likes, catalog_rows(catalog), cfg)
         else:
             bar = tqdm(total=steps, desc=label, unit="step", leave=False, disable=not progress)
             hr, ndcg, count = replay_agent(agent, tl, E, cfg, on_step=bar.update)

@@ -272,9 +272,6 @@ def _frame(cols: dict[str, list[torch.Tensor]], cfg: LogConfig, n: int, k: int) 
     t_steps = len(cols["items"])
     rows = t_steps * n * k
 
-    def per_slate(x: torch.Tensor) -> np.ndarray:  # (T, N) -> (T*N*k,)
-        return x.cpu().numpy().repeat(k).reshape(-1) if x.dim() == 2 else x
-
     step = np.repeat(np.arange(t_steps, dtype=np.int64), n * k)
     user = np.tile(np.repeat(np.arange(n, dtype=np.int64), k), t_steps)
     weights = torch.stack(cols["weights"]).cpu().numpy()  # (T, N, 3)
@@ -284,7 +281,7 @@ def _frame(cols: dict[str, list[torch.Tensor]], cfg: LogConfig, n: int, k: int) 
         "slate_id": np.repeat(np.arange(t_steps * n, dtype=np.int64), k),
         "step": step,
         "user": user,
-        "episode": per_slate(torch.stack(cols["episode"])).astype(np.int64),
+        "episode": torch.stack(cols["episode"]).cpu().numpy().repeat(k).astype(np.int64),  # (T, N) per row
         "position": np.tile(np.arange(k, dtype=np.int64), t_steps * n),
         "action": torch.stack(cols["items"]).cpu().numpy().reshape(-1).astype(np.int64),
         "reward": torch.stack(cols["clicks"]).cpu().numpy().reshape(-1).astype(np.float64),
