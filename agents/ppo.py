@@ -17,6 +17,7 @@ settings, hyperparameters) added as ``driftrec.json``, written atomically.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -88,20 +89,27 @@ class PPOWeights:
         a = policy._predict(obs.to(policy.device, torch.float32), deterministic=True)
         return ((a.clamp(-1.0, 1.0) + 1.0) / 2.0).to(obs.device, torch.float32)
 
+    def to_bytes(self) -> bytes:
+        """The policy and its config as the bytes of the one-file zip that ``save`` writes."""
+        buf = io.BytesIO()
+        self.model.save(buf)
+        with zipfile.ZipFile(buf, "a") as z:
+            z.writestr(CONFIG_ENTRY, json.dumps(self.config, indent=2, default=str))
+        return buf.getvalue()
+
     def save(self, path: str | Path) -> Path:
         """Write the policy and its config to one file, atomically (a .zip suffix is added if missing)."""
         p = Path(path)
         if p.suffix != ".zip":
             p = p.with_name(p.name + ".zip")
+        data = self.to_bytes()
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp.zip", dir=p.parent)
-        os.close(fd)
         try:
-            self.model.save(tmp)
-            with zipfile.ZipFile(tmp, "a") as z:
-                z.writestr(CONFIG_ENTRY, json.dumps(self.config, indent=2, default=str))
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, p)
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -110,15 +118,23 @@ class PPOWeights:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", name: str = "ppo") -> PPOWeights:
         """Load a policy written by ``save`` (or by ``driftrec train``)."""
-        from stable_baselines3 import PPO
-
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"no such policy file: {str(p)!r}")
         try:
-            with zipfile.ZipFile(p) as z:
+            return cls.from_bytes(p.read_bytes(), device, name)
+        except ValueError as exc:
+            raise ValueError(f"{str(p)!r} is not a saved policy ({exc})") from exc
+
+    @classmethod
+    def from_bytes(cls, data: bytes, device: str = "cpu", name: str = "ppo") -> PPOWeights:
+        """A policy from the bytes of a saved policy file (``to_bytes``)."""
+        from stable_baselines3 import PPO
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
                 config = json.loads(z.read(CONFIG_ENTRY)) if CONFIG_ENTRY in z.namelist() else {}
         except zipfile.BadZipFile as exc:
-            raise ValueError(f"{str(p)!r} is not a saved policy (not a zip file)") from exc
-        model = PPO.load(p, device=device)
+            raise ValueError("not a zip file") from exc
+        model = PPO.load(io.BytesIO(data), device=device)
         return cls(model, config, name)

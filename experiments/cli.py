@@ -8,6 +8,7 @@
     driftrec ope --logs FILE --policy P  off-policy estimates with intervals (--validate: vs the simulator)
     driftrec replay --dataset movielens  weighting strategies over real MovieLens timelines
     driftrec bench                       speed: throughput, step vs kernel, per-user references, PPO split
+    driftrec soak                        long run of every preset: invariants (NaN, norms) and memory
     driftrec calibrate                   fit drift to real MovieLens timelines
     driftrec scenarios                   the presets and their parameters
 
@@ -31,8 +32,10 @@ from driftrec.encoders import ModelUnavailableError
 from driftrec.experiments import cli_bench, cli_offline, io
 from driftrec.experiments.cliargs import (
     UserError,
+    add_backend_args,
     add_common,
     add_data_args,
+    backend_from_args,
     float_list,
     int_list,
     name_list,
@@ -41,7 +44,7 @@ from driftrec.experiments.cliargs import (
     scenario_list,
 )
 from driftrec.experiments.compare import COMPARE_AGENTS
-from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate
+from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate, text_table
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 
 METRIC = "clicks_per_step: clicks in the k-item slate, averaged over users and steps"
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(q, "runs/quickstart")
     _add_compare_flags(q)
+    add_backend_args(q)
 
     s = sub.add_parser(
         "simulate",
@@ -144,16 +148,31 @@ def build_parser() -> argparse.ArgumentParser:
         "user at each step from the 11 observation features, on the batched env (one SB3 env per user). "
         "Writes policy.zip (the policy and its config, one file), train.json, checkpoints/step_*.zip every "
         "--checkpoint-every steps and TensorBoard logs (tensorboard --logdir OUT/tb) to --out. "
-        "--resume CKPT continues from a checkpoint up to --timesteps in all. Steps are user-steps.",
+        "--resume CKPT continues from a checkpoint up to --timesteps in all (--resume latest: the newest "
+        "checkpoint in --out). --seeds S1,S2,... runs one training per seed as units on --backend (local "
+        "processes or Ray) into OUT/seed_S/, and a re-run reuses the finished seeds. Steps are user-steps.",
     )
     t.add_argument("--scenario", default="abrupt", help=f"preset or scenario .json file: {', '.join(PRESETS)} [abrupt]")
     t.add_argument("--timesteps", type=positive, default=2_000_000, help="user-steps to train in all [2000000]")
     t.add_argument("--users", type=positive, default=256, help="parallel users (SB3 envs) [256]")
     t.add_argument("--seed", type=int, default=0, help="training seed (policy init and training users) [0]")
     t.add_argument(
+        "--seeds",
+        type=int_list,
+        default=None,
+        help="a sweep: one training run per seed (a unit on --backend), into OUT/seed_S/, summary in "
+        "OUT/sweep.json; a re-run reuses finished seeds",
+    )
+    t.add_argument(
         "--checkpoint-every", type=int, default=500_000, help="user-steps between checkpoints, 0 = none [500000]"
     )
-    t.add_argument("--resume", type=Path, default=None, help="checkpoint (or policy.zip) to continue from")
+    t.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="checkpoint (or policy.zip) to continue from; 'latest' takes the newest OUT/checkpoints/step_*.zip "
+        "(after a crash or kill, re-run the same command with --resume latest)",
+    )
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     t.add_argument(
         "--ppo",
@@ -167,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
     t.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+    add_backend_args(t)
 
     cp = sub.add_parser(
         "compare",
@@ -185,9 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--config", type=Path, default=None, help="YAML or JSON config file (see above)")
     add_common(cp, "runs/compare")
     _add_compare_flags(cp)
+    add_backend_args(cp)
 
     cli_offline.add_parsers(sub)
-    cli_bench.add_parser(sub)
+    cli_bench.add_parsers(sub)
 
     c = sub.add_parser(
         "calibrate",
@@ -305,7 +326,35 @@ def _run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     start = time.perf_counter()
-    train(cfg, args.out, resume=args.resume, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+    if args.seeds is not None:
+        if args.resume is not None:
+            raise UserError("--resume continues one run; a --seeds sweep resumes by re-running the same command")
+        from driftrec.experiments.train import train_sweep
+
+        res = train_sweep(
+            cfg, args.seeds, args.out, backend_from_args(args), progress=not args.no_progress,
+            tensorboard=not args.no_tensorboard, log=print,
+        )  # fmt: skip
+        rows = [("seed", "user-steps", "learn s", "env share", "policy digest", "")]
+        for seed, r in res["runs"].items():
+            t = r["timing"]
+            rows.append(
+                (seed, str(r["num_timesteps"]), f"{t['learn_wall_s']:.1f}", f"{t['env_share']:.0%}",
+                 r["policy_digest"], "reused" if r["reused"] else "")
+            )  # fmt: skip
+        print(text_table(rows))
+        print(f"\nwrote {args.out}/sweep.json, seed_*/policy.zip ({time.perf_counter() - start:.1f}s)")
+        return 0
+    if args.backend != "local" or args.workers != 1:
+        raise UserError("--backend and --workers apply to a --seeds sweep; one training run uses this process")
+    resume = args.resume
+    if resume is not None and str(resume) == "latest":
+        found = sorted((args.out / "checkpoints").glob("step_*.zip"))
+        if not found:
+            raise UserError(f"--resume latest: no checkpoint in {args.out}/checkpoints/ (is --out the killed run's?)")
+        resume = found[-1]
+        print(f"resuming from {resume}")
+    train(cfg, args.out, resume=resume, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
     print(
         f"trained PPO on {cfg.scenario} for {cfg.timesteps} user-steps ({time.perf_counter() - start:.1f}s); "
         f"wrote {args.out}/policy.zip, train.json, checkpoints/"
@@ -347,8 +396,10 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
     if args.tuning_seeds is not None:
         raw["tuning"] = {**(raw.get("tuning") or {}), "seeds": args.tuning_seeds}
     cfg = CompareConfig.from_dict(raw)
-    res = compare(cfg, args.out, progress=not args.no_progress, log=print)
+    backend = backend_from_args(args)
+    res = compare(cfg, args.out, progress=not args.no_progress, log=print, backend=backend)
     extra = {"config_file": str(config_file)} if config_file is not None else {}
+    extra["backend"] = backend.describe()
     files = res.write(args.out, command, extra)
     cat = res.catalog
     users = f", users from {cat['population']['source']}" if "population" in cat else ""
@@ -432,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_train(args)
         if args.command in ("log", "ope", "replay"):
             return cli_offline.run(args)
-        if args.command == "bench":
+        if args.command in ("bench", "soak"):
             return cli_bench.run(args)
         parser.error(f"unknown command {args.command!r}")
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:

@@ -1,4 +1,4 @@
-"""``driftrec bench``: the command line of ``experiments.bench``."""
+"""``driftrec bench`` and ``driftrec soak``: the command lines of ``experiments.bench`` and ``experiments.soak``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,31 @@ from pathlib import Path
 from typing import Any
 
 from driftrec.experiments import io
-from driftrec.experiments.cliargs import int_list
+from driftrec.experiments.cliargs import int_list, positive, scenario_list
+
+
+def add_parsers(sub: Any) -> None:
+    add_parser(sub)
+    k = sub.add_parser(
+        "soak",
+        help="long run of every preset checking invariants (no NaN, unit norms, simplex) and memory",
+        description="Run --user-steps user-steps of every preset (batched, --users users, random weights each "
+        "step) and check the state every --check-every steps: no NaN or infinity, unit vectors (facets, "
+        "mission topics, intents, profiles) with norm 1 within --tolerance, facet weights on the simplex, "
+        "fatigue norms at most 1. Reports resident memory after a warm-up and at the end. Prints a table, "
+        "writes summary.json and soak.csv to --out; exits 1 if any preset fails a check.",
+    )
+    k.add_argument("--scenario", default="all", help="comma-separated presets or 'all' [all]")
+    k.add_argument("--user-steps", type=positive, default=1_000_000, help="user-steps per preset [1000000]")
+    k.add_argument("--users", type=positive, default=1024, help="users simulated at once [1024]")
+    k.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog [1000]")
+    k.add_argument("--dim", type=positive, default=64, help="embedding dimension [64]")
+    k.add_argument("--check-every", type=positive, default=10, help="steps between state checks [10]")
+    k.add_argument("--tolerance", type=float, default=1e-4, help="allowed | norm - 1 | of unit vectors [1e-4]")
+    k.add_argument("--seed", type=int, default=0, help="seed of the users and the random weights [0]")
+    k.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    k.add_argument("--out", type=Path, default=Path("runs/soak"), help="output folder [runs/soak]")
+    k.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def add_parser(sub: Any) -> None:
@@ -43,6 +67,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    if args.command == "soak":
+        return run_soak(args)
+
     from driftrec.experiments.bench import BenchConfig, format_bench, run_bench
     from driftrec.experiments.cliargs import UserError
 
@@ -71,4 +98,40 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     print(f"\nwrote {out}/ summary.json, points.csv ({res.wall_s:.1f}s)")
+    return 0
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    import time
+
+    import pandas as pd
+
+    from driftrec.experiments.bench import machine_info
+    from driftrec.experiments.soak import SoakConfig, format_soak, soak
+
+    cfg = SoakConfig(
+        scenarios=scenario_list(args.scenario),
+        user_steps=args.user_steps,
+        users=args.users,
+        items=args.items,
+        dim=args.dim,
+        check_every=args.check_every,
+        tolerance=args.tolerance,
+        seed=args.seed,
+        device=args.device,
+    )
+    start = time.perf_counter()
+    rows = soak(cfg, progress=not args.no_progress)
+    print(format_soak(rows))
+    out: Path = args.out
+    io.write_csv(out / "soak.csv", pd.DataFrame(rows))
+    summary = {"config": {**vars(cfg), "steps": cfg.steps}, "machine": machine_info(args.device), "presets": rows}
+    summary["ok"] = all(r["ok"] for r in rows)
+    summary["wall_s"] = round(time.perf_counter() - start, 2)
+    io.write_json(out / "summary.json", summary)
+    print(f"\nwrote {out}/ summary.json, soak.csv ({summary['wall_s']:.1f}s)")
+    if not summary["ok"]:
+        bad = ", ".join(r["scenario"] for r in rows if not r["ok"])
+        print(f"driftrec soak: FAILED checks on {bad}")
+        return 1
     return 0

@@ -91,3 +91,41 @@ def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens"
         "rated movies), 'items' (near random items), a persona file (one persona per line, facets "
         "separated by ';'), or 'auto' (movielens on the MovieLens catalog, else items) [auto]",
     )
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """--backend, --workers, --threads, --ray-address: where the sweep's units run."""
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where the independent units run: 'local' processes, or 'ray' (pip install 'driftrec[ray]'; "
+        "a local Ray, or the cluster at --ray-address) [local]",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes running units at once; 0 runs them in this process [1]",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive,
+        default=None,
+        help="torch threads per unit; PPO training results depend on it, so keep it fixed to compare "
+        "backends [local: cores / workers; ray: 1]",
+    )
+    p.add_argument(
+        "--ray-address", default=None, help="Ray cluster to join, e.g. 'auto' or 'ray://host:10001' [start a local Ray]"
+    )
+
+
+def backend_from_args(args: argparse.Namespace) -> Any:
+    """The backend the --backend flags ask for (``experiments.backends.make_backend``)."""
+    from driftrec.experiments.backends import make_backend
+
+    if args.workers < 0:
+        raise UserError(f"--workers must be >= 0 (0 = in this process), got {args.workers}")
+    if args.backend != "local" and args.workers != 1:
+        raise UserError("--workers is for --backend local; Ray schedules its own workers")
+    return make_backend(args.backend, workers=args.workers, threads=args.threads, address=args.ray_address)

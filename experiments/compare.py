@@ -32,9 +32,12 @@ import torch
 from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, resolve_device
+from driftrec.experiments import io
+from driftrec.experiments.backends import LocalBackend, RayBackend
 from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population, text_table
 from driftrec.experiments.stats import mean_ci95
-from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, tune_fixed
+from driftrec.experiments.store import UnitStore, fingerprint, run_units
+from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, best_point, evaluate_grid, grid_points
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import user_seeds
@@ -477,7 +480,6 @@ class CompareResult:
         """Write config.json, summary.json, runs/curves/aligned/weights/tuning CSVs and the plots
         into ``out`` (each file atomically). Returns the file names."""
         from driftrec import __version__
-        from driftrec.experiments import io
         from driftrec.experiments.plots import plot_clicks_over_time, plot_shift_aligned, plot_weights_over_time
 
         out = Path(out)
@@ -518,22 +520,64 @@ class CompareResult:
         return files
 
 
-def _policy_for(
-    scenario: str,
-    cfg: CompareConfig,
-    catalog: Catalog,
-    population: Population | None,
-    out: Path | None,
-    progress: bool,
-) -> tuple[PPOWeights, dict[str, Any]]:
-    """The PPO agent for ``scenario``: a saved one, one trained earlier into ``out`` with the same
-    settings, or a freshly trained one."""
-    from driftrec.experiments.train import TrainConfig, train
+# ----------------------------------------------------------------------------------- units
+def run_unit(shared: tuple[Catalog, Population | None, bool], spec: dict[str, Any]) -> Any:
+    """One unit of a comparison, as a backend runs it (``shared`` = (catalog, population, progress)).
 
-    saved = cfg.ppo.saved(scenario)
-    if saved is not None:
-        return PPOWeights.load(saved), {"source": "file", "path": str(saved)}
-    tcfg = TrainConfig(
+    ``tune``: the grid's mean clicks per step on one tuning seed, a list (G,). ``train``: a PPO
+    policy, {"policy": the saved policy's bytes, "train_s"}. ``eval``: one agent on one scenario
+    over all evaluation seeds, an ``Evaluation``.
+    """
+    catalog, population, progress = shared
+    kind = spec["kind"]
+    if kind == "tune":
+        points = [tuple(p) for p in spec["points"]]
+        scores = evaluate_grid(
+            spec["scenario"],
+            catalog,
+            points,
+            spec["seed"],
+            spec["users"],
+            spec["steps"],
+            spec["device"],
+            population,
+            spec["overrides"],
+        )
+        return scores.tolist()
+    if kind == "train":
+        from driftrec.experiments.train import TrainConfig, train
+
+        t0 = time.perf_counter()
+        cfg = TrainConfig(**spec["config"])
+        agent = train(cfg, None, progress=progress, tensorboard=False, catalog=catalog, population=population)
+        return {"policy": agent.to_bytes(), "train_s": round(time.perf_counter() - t0, 2)}
+    if kind == "eval":
+        name = spec["agent"]
+        agent: Agent
+        if name == BEST_FIXED:
+            agent = FixedWeights(*spec["weights"], name=BEST_FIXED)
+        elif name == "ppo":
+            agent = PPOWeights.from_bytes(spec["policy"])
+        else:
+            agent = build_agent(name, spec["weights"])
+        return evaluate(
+            spec["scenario"],
+            agent,
+            spec["seeds"],
+            spec["users"],
+            spec["steps"],
+            catalog,
+            population,
+            spec["device"],
+            spec["overrides"],
+        )
+    raise ValueError(f"unknown unit kind {kind!r}")
+
+
+def _train_config(scenario: str, cfg: CompareConfig) -> Any:
+    from driftrec.experiments.train import TrainConfig
+
+    return TrainConfig(
         scenario=scenario,
         users=cfg.ppo.users,
         timesteps=cfg.ppo.timesteps,
@@ -546,28 +590,10 @@ def _policy_for(
         overrides=cfg.overrides,
         hyper=cfg.ppo.hyper,
     )
-    where = out / "policies" / _safe(scenario) if out is not None else None
-    if where is not None and (where / "policy.zip").is_file():
-        agent = PPOWeights.load(where / "policy.zip")
-        settings = {k: agent.config.get(k) for k in tcfg.to_dict()}
-        if settings == _jsonable(tcfg.to_dict()):
-            return agent, {"source": "reused", "path": str(where / "policy.zip"), "timesteps": tcfg.timesteps}
-    start = time.perf_counter()
-    agent = train(tcfg, where, progress=progress, tensorboard=False, catalog=catalog, population=population)
-    info = {"source": "trained", "timesteps": tcfg.timesteps, "train_s": round(time.perf_counter() - start, 2)}
-    if where is not None:
-        info["path"] = str(where / "policy.zip")
-    return agent, info
 
 
 def _safe(scenario: str) -> str:
     return Path(scenario).stem if scenario.endswith(".json") else scenario
-
-
-def _jsonable(obj: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(obj, default=str))
 
 
 def compare(
@@ -578,13 +604,18 @@ def compare(
     catalog: Catalog | None = None,
     population: Population | None = None,
     log: Any = None,
+    backend: LocalBackend | RayBackend | None = None,
 ) -> CompareResult:
-    """Run the comparison (see module docstring). With ``out``, trained policies are written
-    under OUT/policies/ (and reused by a re-run with the same settings); call ``write`` for the rest.
-    ``log`` (a callable taking one string) reports each stage."""
-    from tqdm.auto import tqdm
+    """Run the comparison (see module docstring) as units on ``backend`` (default: this process).
 
+    Units: ``tune`` (scenario x tuning seed) and ``train`` (scenario, when PPO is trained here) run
+    first, then ``eval`` (scenario x agent, every evaluation seed side by side in one batched env).
+    With ``out``, each finished unit is stored under OUT/units/ at once (atomically) and a re-run
+    with the same settings reuses it; trained policies are written to OUT/policies/SCENARIO/.
+    Call ``write`` for the rest. ``log`` (a callable taking one string) reports each stage.
+    """
     say = log or (lambda _msg: None)
+    backend = backend or LocalBackend(workers=0, threads=torch.get_num_threads())
     start = time.perf_counter()
     device = str(resolve_device(cfg.device))
     cfg = dataclasses.replace(cfg, device=device)
@@ -601,62 +632,76 @@ def compare(
     if population is not None:
         meta["population"] = {**population.meta, "members": population.num_members}
     out_path = Path(out) if out is not None else None
-    evals: list[Evaluation] = []
+    store = UnitStore(out_path / "units" if out_path is not None else None)
+    shared = (catalog, population, progress and getattr(backend, "workers", 2) <= 1)
+    context = fingerprint(catalog, population)
+    tc = cfg.tuning
+    points = grid_points(tc.grid)
+
+    # stage 1: tuning grids and PPO training
+    specs: dict[str, dict[str, Any]] = {}
+    for scenario in cfg.scenarios:
+        for seed in tc.seeds:
+            specs[f"tune/{_safe(scenario)}/{seed}"] = {
+                "kind": "tune", "scenario": scenario, "seed": seed, "points": points, "users": tc.users,
+                "steps": tc.steps, "device": device, "overrides": cfg.overrides, "context": context,
+            }  # fmt: skip
+    policies: dict[str, dict[str, Any]] = {}
+    policy_bytes: dict[str, bytes] = {}
+    if "ppo" in cfg.agents:
+        for scenario in cfg.scenarios:
+            saved = cfg.ppo.saved(scenario)
+            if saved is not None:
+                policy_bytes[scenario] = Path(saved).read_bytes()
+                policies[scenario] = {"source": "file", "path": str(saved)}
+            else:
+                tcfg = _train_config(scenario, cfg)
+                specs[f"train/{_safe(scenario)}"] = {
+                    "kind": "train", "config": dataclasses.asdict(tcfg), "threads": backend.threads, "context": context
+                }  # fmt: skip
+    results, reused = run_units(backend, store, run_unit, shared, specs, say=say, progress=progress, desc="tune+train")
     tuned: dict[str, dict[str, Any]] = {}
     tables: dict[str, pd.DataFrame] = {}
-    policies: dict[str, dict[str, Any]] = {}
     for scenario in cfg.scenarios:
-        tc = cfg.tuning
-        t0 = time.perf_counter()
-        best, table = tune_fixed(
-            scenario,
-            catalog,
-            grid=tc.grid,
-            seeds=tc.seeds,
-            users=tc.users,
-            steps=tc.steps,
-            device=device,
-            population=population,
-            overrides=cfg.overrides,
-        )
+        keys = [f"tune/{_safe(scenario)}/{seed}" for seed in tc.seeds]
+        scores = torch.tensor([results[k] for k in keys])
+        best, table = best_point(points, tc.seeds, scores)
         tables[scenario] = table
         tuned[scenario] = {
             **dict(zip(WEIGHT_NAMES, best, strict=True)),
             "tuning_clicks_per_step": float(table.clicks_per_step.iloc[0]),
             "grid_points": len(table),
             "tuning_seeds": list(tc.seeds),
-            "tune_s": round(time.perf_counter() - t0, 2),
         }
         say(f"{scenario}: best fixed weights alpha={best[0]}, mix={best[1]}, explore={best[2]} (tuning seeds)")
-        agents: list[Agent] = []
+        key = f"train/{_safe(scenario)}"
+        if key in results:
+            policy_bytes[scenario] = results[key]["policy"]
+            info = {"source": "reused" if key in reused else "trained", "timesteps": cfg.ppo.timesteps}
+            info["train_s"] = results[key]["train_s"]
+            if out_path is not None:
+                where = out_path / "policies" / _safe(scenario) / "policy.zip"
+                io.write_bytes(where, policy_bytes[scenario])
+                info["path"] = str(where)
+            policies[scenario] = info
+        if scenario in policies:
+            info = policies[scenario]
+            say(f"{scenario}: PPO policy {info['source']}" + (f" ({info['path']})" if "path" in info else ""))
+
+    # stage 2: every agent on every scenario
+    specs = {}
+    for scenario in cfg.scenarios:
+        best = tuple(tuned[scenario][k] for k in WEIGHT_NAMES)
         for name in cfg.all_agents:
-            if name == BEST_FIXED:
-                agents.append(FixedWeights(*best, name=BEST_FIXED))
-            elif name == "ppo":
-                agent, info = _policy_for(scenario, cfg, catalog, population, out_path, progress)
-                policies[scenario] = info
-                say(f"{scenario}: PPO policy {info['source']}" + (f" ({info['path']})" if "path" in info else ""))
-                agents.append(agent)
-            else:
-                agents.append(build_agent(name, cfg.fixed_weights))
-        with tqdm(
-            total=len(agents), desc=f"evaluate {scenario}", unit="agent", disable=not progress, leave=False
-        ) as bar:
-            for agent in agents:
-                bar.set_postfix_str(agent.name, refresh=True)
-                evals.append(
-                    evaluate(
-                        scenario,
-                        agent,
-                        cfg.seeds,
-                        cfg.users,
-                        cfg.steps,
-                        catalog,
-                        population,
-                        device,
-                        cfg.overrides,
-                    )
-                )
-                bar.update(1)
-    results = paired_summary(evals)
-    return CompareResult(cfg, results, evals, tuned, tables, policies, meta, time.perf_counter() - start)
+            spec: dict[str, Any] = {
+                "kind": "eval", "scenario": scenario, "agent": name, "seeds": list(cfg.seeds), "users": cfg.users,
+                "steps": cfg.steps, "device": device, "overrides": cfg.overrides, "context": context,
+                "weights": list(best if name == BEST_FIXED else cfg.fixed_weights),
+            }  # fmt: skip
+            if name == "ppo":
+                spec["policy"] = policy_bytes[scenario]
+            specs[f"eval/{_safe(scenario)}/{name}"] = spec
+    results, _ = run_units(backend, store, run_unit, shared, specs, say=say, progress=progress, desc="evaluate")
+    evals: list[Evaluation] = list(results.values())
+    summary = paired_summary(evals)
+    return CompareResult(cfg, summary, evals, tuned, tables, policies, meta, time.perf_counter() - start)

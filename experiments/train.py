@@ -143,3 +143,81 @@ def train(
         agent.save(out_path / "policy.zip")
         io.write_json(out_path / "train.json", {**config, "num_timesteps": int(model.num_timesteps)})
     return agent
+
+
+def run_train_unit(shared: tuple[Catalog, Population | None, bool], spec: dict[str, Any]) -> dict[str, Any]:
+    """One training run of a sweep (as a backend runs it): trains ``spec["config"]`` into
+    ``spec["_out"]`` (checkpoints, TensorBoard) and returns {"policy": the policy file's bytes,
+    "train": the train.json record} for the driver to store."""
+    catalog, population, progress = shared
+    cfg = TrainConfig(**spec["config"])
+    agent = train(
+        cfg, spec["_out"], progress=progress, tensorboard=spec["_tensorboard"], catalog=catalog, population=population
+    )
+    record = {**agent.config, "num_timesteps": int(agent.model.num_timesteps)}
+    return {"policy": agent.to_bytes(), "train": record}
+
+
+def policy_digest(agent: PPOWeights) -> str:
+    """sha256 (16 hex digits) of the policy network's parameters: equal digests, equal policies."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in agent.model.policy.state_dict().values():
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def train_sweep(
+    cfg: TrainConfig,
+    seeds: list[int],
+    out: str | Path,
+    backend: Any,
+    *,
+    progress: bool = True,
+    tensorboard: bool = True,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Train ``cfg`` once per seed, each run a unit on ``backend``, into OUT/seed_S/ (policy.zip,
+    train.json, checkpoints/, tb/). Finished runs are stored under OUT/units/ and reused by a
+    re-run. Writes and returns OUT/sweep.json: per seed the policy's path, its parameter digest
+    (``policy_digest``) and timing."""
+    from driftrec.experiments.store import UnitStore, fingerprint, run_units
+
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"a training sweep needs distinct seeds, got {seeds}")
+    out = Path(out)
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+    population = build_population(cfg.population, catalog)
+    context = fingerprint(catalog, population)
+    specs = {
+        f"train/seed_{s}": {
+            "config": dataclasses.asdict(dataclasses.replace(cfg, seed=s)),
+            "_out": str(out / f"seed_{s}"),
+            "_tensorboard": tensorboard,
+            "threads": backend.threads,
+            "context": context,
+        }
+        for s in seeds
+    }
+    shared = (catalog, population, progress and getattr(backend, "workers", 2) <= 1)
+    results, reused = run_units(
+        backend, UnitStore(out / "units"), run_train_unit, shared, specs, say=log or (lambda _m: None),
+        progress=progress, desc="train sweep",
+    )  # fmt: skip
+    runs = {}
+    for s in seeds:
+        res = results[f"train/seed_{s}"]
+        where = out / f"seed_{s}"
+        io.write_bytes(where / "policy.zip", res["policy"])
+        io.write_json(where / "train.json", res["train"])
+        runs[str(s)] = {
+            "path": str(where / "policy.zip"),
+            "policy_digest": policy_digest(PPOWeights.from_bytes(res["policy"])),
+            "num_timesteps": res["train"]["num_timesteps"],
+            "timing": res["train"]["timing"],
+            "reused": f"train/seed_{s}" in reused,
+        }
+    summary = {"config": cfg.to_dict(), "seeds": seeds, "backend": backend.describe(), "runs": runs}
+    io.write_json(out / "sweep.json", summary)
+    return summary

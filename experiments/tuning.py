@@ -85,6 +85,14 @@ def tune_fixed(
     scores = torch.stack(
         [evaluate_grid(scenario, catalog, points, s, users, steps, device, population, overrides) for s in seeds]
     )
+    return best_point(points, seeds, scores)
+
+
+def best_point(
+    points: Sequence[tuple[float, float, float]], seeds: Sequence[int], scores: torch.Tensor
+) -> tuple[tuple[float, float, float], pd.DataFrame]:
+    """The point with the most clicks per step over the seeds, given ``scores`` (S, G) (seed s,
+    point g), and the grid's table sorted best first (see ``tune_fixed``)."""
     table = pd.DataFrame(points, columns=list(WEIGHT_NAMES))
     for i, s in enumerate(seeds):
         table[f"seed_{s}"] = scores[i].tolist()

@@ -1,0 +1,172 @@
+"""Soak: a long batched run of every preset, checking the state's invariants as it goes.
+
+Every ``check_every`` steps the hidden and recommender state is checked: no NaN or infinity in any
+tensor; unit vectors (interest facets, mission topics, intents, short and long profiles) with norm
+1 within ``tolerance``; fatigue norms at most 1; facet weights on the simplex; weights in [0, 1].
+Actions are random weights per user and step (from the run's seeded generator), so every corner of
+the action space is exercised. Resident memory is read after a warm-up and at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
+from driftrec.experiments.runner import text_table
+from driftrec.simulators.scenarios import PRESETS, make_scenario
+from driftrec.simulators.state import SimState
+
+UNIT_FIELDS = ("user.facets", "user.mission_topic", "user.intent", "rec.short", "rec.long")
+"""State tensors whose rows (last dimension) are unit vectors."""
+
+
+@dataclass(frozen=True)
+class SoakConfig:
+    """``user_steps`` per preset on ``users`` users (so user_steps / users steps), on the synthetic
+    catalog of ``items`` items in ``dim`` dimensions; invariants checked every ``check_every`` steps,
+    unit norms to within ``tolerance``."""
+
+    scenarios: list[str] = field(default_factory=lambda: list(PRESETS))
+    user_steps: int = 1_000_000
+    users: int = 1024
+    items: int = 1000
+    dim: int = 64
+    check_every: int = 10
+    tolerance: float = 1e-4
+    warmup: int = 20
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for key in ("user_steps", "users", "items", "dim", "check_every", "warmup"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+        if not self.scenarios:
+            raise ValueError("give at least one scenario")
+        for s in self.scenarios:
+            make_scenario(s)
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.user_steps / self.users)
+
+
+def rss_mib() -> float:
+    """This process's resident memory now, in MiB (Linux /proc; the peak elsewhere)."""
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def check_state(state: SimState) -> dict[str, float]:
+    """Invariant violations of one state: {"nonfinite": count of NaN/inf entries, "norm_err": largest
+    | ||v|| - 1 | over ``UNIT_FIELDS``, "fatigue_excess": largest ||fatigue|| - 1 (<= 0 is fine),
+    "simplex_err": largest |sum of facet weights - 1| or negative weight, "weights_out": largest
+    distance of a weight outside [0, 1]}."""
+    nonfinite = 0
+    for part in (state.user, state.rec):
+        for f in dataclasses.fields(part):
+            t = getattr(part, f.name)
+            if t.is_floating_point():
+                nonfinite += int((~torch.isfinite(t)).sum())
+    norm_err = 0.0
+    for name in UNIT_FIELDS:
+        part, attr = name.split(".")
+        v = getattr(getattr(state, part), attr)
+        norm_err = max(norm_err, float((v.norm(dim=-1) - 1).abs().max()))
+    fw = state.user.facet_weights
+    simplex = max(float((fw.sum(-1) - 1).abs().max()), float((-fw).clamp_min(0).max()))
+    w = state.rec.weights
+    return {
+        "nonfinite": nonfinite,
+        "norm_err": norm_err,
+        "fatigue_excess": float(state.user.fatigue.norm(dim=-1).max() - 1),
+        "simplex_err": simplex,
+        "weights_out": float(torch.maximum(-w, w - 1).clamp_min(0).max()),
+    }
+
+
+def soak_preset(scenario: str, cfg: SoakConfig, progress: bool = False) -> dict[str, Any]:
+    """Run one preset (see module docstring); the worst of every check, memory and speed."""
+    from tqdm.auto import tqdm
+
+    device = resolve_device(cfg.device)
+    catalog = default_catalog(cfg.items, cfg.dim)
+    env = DriftVecEnv(scenario, cfg.users, catalog=catalog, device=device)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    env.reset(seed=cfg.seed)
+    worst = check_state(env.state)
+    clicks = 0.0
+    rss_start = None
+    began = time.perf_counter()
+    for t in tqdm(range(cfg.steps), desc=scenario, unit="step", disable=not progress, leave=False):
+        action = torch.rand(cfg.users, 3, generator=gen, device=device)
+        _, reward, *_ = env.step(action)
+        clicks += float(reward.sum())
+        if t + 1 == cfg.warmup:
+            rss_start = rss_mib()
+        if (t + 1) % cfg.check_every == 0 or t + 1 == cfg.steps:
+            now = check_state(env.state)
+            worst = {k: max(worst[k], now[k]) for k in worst}
+    wall = time.perf_counter() - began
+    user_steps = cfg.steps * cfg.users
+    ok = (
+        worst["nonfinite"] == 0
+        and worst["norm_err"] <= cfg.tolerance
+        and worst["fatigue_excess"] <= cfg.tolerance
+        and worst["simplex_err"] <= cfg.tolerance
+        and worst["weights_out"] == 0
+    )
+    rss_end = rss_mib()
+    return {
+        "scenario": scenario,
+        "user_steps": user_steps,
+        "steps": cfg.steps,
+        "clicks_per_step": clicks / user_steps,
+        **worst,
+        "ok": ok,
+        "rss_start_mib": rss_start if rss_start is not None else rss_end,
+        "rss_end_mib": rss_end,
+        "wall_s": wall,
+        "user_steps_per_s": user_steps / wall,
+    }
+
+
+def soak(cfg: SoakConfig, progress: bool = True) -> list[dict[str, Any]]:
+    """``soak_preset`` for every scenario of ``cfg``, in order."""
+    return [soak_preset(s, cfg, progress) for s in cfg.scenarios]
+
+
+def format_soak(rows: list[dict[str, Any]]) -> str:
+    """The soak table: per preset, the checks, memory at the start and end, and speed."""
+    head = ("scenario", "user-steps", "NaN/inf", "max |norm-1|", "simplex err", "RSS start", "RSS end", "steps/s", "ok")
+    table = [head]
+    for r in rows:
+        table.append(
+            (
+                r["scenario"],
+                f"{r['user_steps']:,}",
+                str(r["nonfinite"]),
+                f"{r['norm_err']:.1e}",
+                f"{r['simplex_err']:.1e}",
+                f"{r['rss_start_mib']:,.0f} MiB",
+                f"{r['rss_end_mib']:,.0f} MiB",
+                f"{r['user_steps_per_s']:,.0f}",
+                "yes" if r["ok"] else "NO",
+            )
+        )
+    return text_table(table)

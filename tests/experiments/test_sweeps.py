@@ -1,0 +1,160 @@
+"""Sweeps on backends (this process, local processes, Ray) and the resumable unit store."""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from driftrec.experiments.backends import LocalBackend, RayBackend, make_backend
+from driftrec.experiments.compare import CompareConfig, compare
+from driftrec.experiments.store import UnitStore, digest, run_units
+from driftrec.experiments.train import TrainConfig, train_sweep
+
+SWEEP: dict[str, Any] = {
+    "scenarios": ["abrupt", "stable"],
+    "agents": ["fixed", "change-ctr", "random", "ppo"],
+    "seeds": [101, 102],
+    "users": 16,
+    "steps": 20,
+    "items": 200,
+    "dim": 16,
+    "tuning": {"users": 8, "steps": 10, "grid": {"alpha": [0.3, 0.9], "mix": [0.7], "explore": [0.05]}},
+    "ppo": {"timesteps": 1024, "users": 16, "hyper": {"batch_size": 256}},
+}
+
+
+def comparable(summary: dict[str, Any]) -> dict[str, Any]:
+    """A compare summary without what legitimately differs between equal runs: wall times, and
+    whether a policy was trained in this run or reused from the store."""
+    out = {k: v for k, v in summary.items() if k != "wall_s"}
+    out["policies"] = {s: {"timesteps": p.get("timesteps")} for s, p in summary["policies"].items()}
+    return out
+
+
+def run_compare(out: Path, backend: LocalBackend | RayBackend) -> dict[str, Any]:
+    res = compare(CompareConfig.from_dict({**SWEEP, "device": "cpu"}), out, progress=False, backend=backend)
+    res.write(out)
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_unit_store_reuses_only_the_same_spec(tmp_path: Path) -> None:
+    store = UnitStore(tmp_path)
+    spec = {"kind": "eval", "seeds": [1, 2], "policy": b"\x00\x01"}
+    assert store.load("eval/a", spec) == (False, None)
+    store.save("eval/a", spec, {"x": 1.5})
+    assert store.load("eval/a", spec) == (True, {"x": 1.5})
+    assert store.load("eval/a", {**spec, "seeds": [1, 3]}) == (False, None)
+    assert store.load("eval/a", {**spec, "policy": b"\x00\x02"}) == (False, None)
+    assert digest(spec) == digest(dict(reversed(list(spec.items()))))
+    assert not list(tmp_path.glob(".*tmp")), "no temporary files left behind"
+    path = store.path("eval/a", spec)
+    assert path is not None
+    path.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="unreadable unit file"):
+        assert store.load("eval/a", spec) == (False, None)
+
+
+def test_run_units_reports_reuse_and_runs_the_rest(tmp_path: Path) -> None:
+    store = UnitStore(tmp_path)
+    said: list[str] = []
+    specs = {f"u/{i}": i for i in range(4)}
+    # operator.add(shared, spec): a unit function that pickles into spawned workers
+    first, reused = run_units(LocalBackend(0), store, operator.add, 10, dict(list(specs.items())[:2]))
+    assert first == {"u/0": 10, "u/1": 11} and reused == []
+    both, reused = run_units(LocalBackend(2, threads=1), store, operator.add, 10, specs, say=said.append)
+    assert both == {"u/0": 10, "u/1": 11, "u/2": 12, "u/3": 13}
+    assert reused == ["u/0", "u/1"] and "reused 2 of 4" in said[0]
+
+
+def test_backend_errors_name_the_value() -> None:
+    with pytest.raises(ValueError, match="workers must be an integer >= 0"):
+        LocalBackend(-1)
+    with pytest.raises(ValueError, match="unknown backend 'spark'"):
+        make_backend("spark")
+    with pytest.raises(ValueError, match="--ray-address needs --backend ray"):
+        make_backend("local", address="auto")
+
+
+@pytest.fixture(scope="module")
+def ray_backend() -> Any:
+    pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install -e '.[test]' installs it)")
+    import ray
+
+    backend = RayBackend(None, threads=1, num_cpus=2)
+    yield backend
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_compare_and_train_sweeps_equal_on_ray_and_local_processes(tmp_path: Path, ray_backend: RayBackend) -> None:
+    """The acceptance test: one small sweep on local processes, on a local Ray instance and in this
+    process (all with one torch thread per unit) gives exactly the same summary."""
+    local = run_compare(tmp_path / "local", LocalBackend(workers=2, threads=1))
+    on_ray = run_compare(tmp_path / "ray", ray_backend)
+    here = run_compare(tmp_path / "here", LocalBackend(workers=0, threads=1))
+    assert comparable(local) == comparable(on_ray) == comparable(here)
+    assert {p["source"] for p in local["policies"].values()} == {"trained"}
+    assert set(local["results"]["abrupt"]) == {"best-fixed", "fixed", "change-ctr", "random", "ppo"}
+
+    cfg = TrainConfig(scenario="abrupt", users=16, timesteps=1024, items=200, dim=16, hyper={"batch_size": 256})
+    runs = {}
+    for name, backend in (("local", LocalBackend(workers=2, threads=1)), ("ray", ray_backend)):
+        res = train_sweep(cfg, [0, 1], tmp_path / f"train_{name}", backend, progress=False, tensorboard=False)
+        runs[name] = {s: (r["policy_digest"], r["num_timesteps"]) for s, r in res["runs"].items()}
+        assert (tmp_path / f"train_{name}" / "seed_1" / "policy.zip").is_file()
+    assert runs["local"] == runs["ray"]
+    assert runs["local"]["0"][0] != runs["local"]["1"][0], "different seeds train different policies"
+    again = train_sweep(cfg, [0, 1], tmp_path / "train_local", LocalBackend(workers=0, threads=1), progress=False)
+    assert all(r["reused"] for r in again["runs"].values())
+
+
+def _cli(out: Path, config: Path, workers: int) -> list[str]:
+    code = "import sys; from driftrec.experiments.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code, "compare", "--config", str(config), "--out", str(out), "--device", "cpu",
+            "--no-progress", "--workers", str(workers), "--threads", "1"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_killed_compare_resumes_to_the_same_summary(tmp_path: Path) -> None:
+    """20 times in a row: SIGKILL a compare run (its whole process group) at a random moment,
+    re-run the same command, and get the summary of an uninterrupted run."""
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump(SWEEP))
+    began = time.perf_counter()
+    done = subprocess.run(_cli(tmp_path / "full", config, 0), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    full_s = time.perf_counter() - began
+    expected = comparable(json.loads((tmp_path / "full" / "summary.json").read_text()))
+    units = len(list((tmp_path / "full" / "units").glob("*.pkl")))
+    rng = random.Random(7)
+    reused_counts = []
+    for i in range(20):
+        out, workers = tmp_path / f"run{i}", i % 3
+        proc = subprocess.Popen(
+            _cli(out, config, workers), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        time.sleep(rng.uniform(0.0, full_s))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        finished = len(list((out / "units").glob("*.pkl"))) if (out / "units").is_dir() else 0
+        again = subprocess.run(_cli(out, config, workers), capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        # every unit finished before the kill is reused, none is lost
+        reused = sum(int(n) for n in re.findall(r"reused (\d+) of", again.stdout))
+        assert reused == finished, (i, reused, finished, again.stdout)
+        reused_counts.append(finished)
+        assert comparable(json.loads((out / "summary.json").read_text())) == expected, f"kill {i}"
+        assert len(list((out / "units").glob("*.pkl"))) == units
+    assert max(reused_counts) > 0, "no kill came after a finished unit: the kill points are too early"
