@@ -24,7 +24,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import driftrec
 from driftrec.agents.ppo import PPO_DEFAULTS
@@ -101,8 +101,15 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: "driftrec CMD: error: ... (see driftrec CMD --help)", status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="driftrec",
         description="Simulate recommender users whose interests drift, and compare how recommenders weight "
         "new evidence. Every run writes config.json, summary.json, per-run CSV rows and plots to --out.",

@@ -207,7 +207,10 @@ def load_config(path: str | Path) -> dict[str, Any]:
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ValueError(f"config {str(p)!r} is not valid YAML: {exc}") from exc
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValueError(f"config {str(p)!r} is not valid YAML: {problem}{at}") from exc
     elif p.suffix == ".json":
         try:
             raw = json.loads(text)

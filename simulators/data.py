@@ -98,6 +98,11 @@ def movielens_movies(ratings: pd.DataFrame | None = None) -> pd.DataFrame:
     return movies
 
 
+VECTOR_COLUMN = "embedding"
+"""A catalog file column of item vectors (lists of numbers; JSON lists in a CSV): used instead of
+encoding the texts."""
+
+
 def catalog_from_table(
     table: pd.DataFrame, encoder: TextEncoder, id_column: str = "id", text_column: str = "text", **meta: object
 ) -> Catalog:
@@ -105,15 +110,65 @@ def catalog_from_table(
     for col in (id_column, text_column):
         if col not in table.columns:
             raise ValueError(f"catalog table has no column {col!r}; its columns are {list(map(str, table.columns))}")
+    ids, texts = _ids_and_texts(table, id_column, text_column)
+    return Catalog.from_texts(ids, texts, encoder, **meta)
+
+
+def _ids_and_texts(table: pd.DataFrame, id_column: str, text_column: str | None) -> tuple[list[str], list[str]]:
     if len(table) == 0:
         raise ValueError("catalog table is empty; it needs at least one row")
-    ids, texts = table[id_column], table[text_column]
-    for name, col in ((id_column, ids), (text_column, texts)):
+    cols = [(id_column, table[id_column])]
+    if text_column is not None:
+        cols.append((text_column, table[text_column]))
+    for name, col in cols:
         bad = col.isna() | (col.astype(str).str.strip() == "")
         if bool(bad.any()):
             row = int(bad.to_numpy().nonzero()[0][0])
             raise ValueError(f"catalog column {name!r} is missing or empty at row {row}")
-    return Catalog.from_texts(ids.astype(str).tolist(), texts.astype(str).tolist(), encoder, **meta)
+    ids = table[id_column].astype(str).tolist()
+    dup = pd.Series(ids).duplicated()
+    if bool(dup.any()):
+        first = ids[int(dup.to_numpy().nonzero()[0][0])]
+        raise ValueError(f"catalog ids must be unique; {first!r} appears more than once")
+    texts = table[text_column].astype(str).tolist() if text_column is not None else list(ids)
+    return ids, texts
+
+
+def catalog_from_vectors(
+    table: pd.DataFrame, id_column: str = "id", text_column: str = "text", **meta: object
+) -> Catalog:
+    """A catalog from a table with an id column and a ``VECTOR_COLUMN`` of item vectors (all of one
+    length; each is scaled to unit length). The text column is optional (ids stand in)."""
+    import json
+
+    import numpy as np
+    import torch
+
+    if id_column not in table.columns:
+        raise ValueError(f"catalog table has no column {id_column!r}; its columns are {list(map(str, table.columns))}")
+    ids, texts = _ids_and_texts(table, id_column, text_column if text_column in table.columns else None)
+    rows = []
+    for i, v in enumerate(table[VECTOR_COLUMN]):
+        try:
+            arr = np.asarray(json.loads(v) if isinstance(v, str) else v, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"catalog column {VECTOR_COLUMN!r} at row {i} (id {ids[i]!r}) is not a list of numbers")
+        if rows and arr.size != rows[0].size:
+            raise ValueError(
+                f"catalog column {VECTOR_COLUMN!r}: row {i} (id {ids[i]!r}) has {arr.size} numbers, row 0 has "
+                f"{rows[0].size}; every vector needs the same length"
+            )
+        rows.append(arr)
+    emb = torch.tensor(np.stack(rows), dtype=torch.float32)
+    finite = torch.isfinite(emb).all(1)
+    norms = emb.norm(dim=1)
+    for bad, what in ((~finite, "contains NaN or inf"), (norms == 0, "is all zeros (a vector needs a direction)")):
+        if bool(bad.any()):
+            row = int(bad.nonzero()[0])
+            raise ValueError(f"catalog embedding row {row} (id {ids[row]!r}) {what}")
+    return Catalog(emb / norms.unsqueeze(1), ids, texts, {"encoder": "given vectors", **meta})
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -122,10 +177,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         raise FileNotFoundError(f"no such file: {str(p)!r}")
     suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if suffix in (".csv", ".tsv"):
-        return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        if suffix in (".csv", ".tsv"):
+            return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{str(p)!r} is empty: a table needs a header row and at least one row") from exc
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {str(p)!r}: {exc}") from exc
     raise ValueError(f"cannot read {str(p)!r}: unknown file type {suffix!r}; use .csv, .tsv, .parquet or .pq")
 
 
@@ -143,7 +203,8 @@ def load_catalog(
     Args:
         source: "movielens" (9,066 movies, text from title, year and genres), "synthetic"
             (generated movie-like texts, ``num_items`` of them), or the path of a CSV/parquet file
-            with ``id_column`` and ``text_column``.
+            with ``id_column`` and ``text_column`` (encoded), or with ``id_column`` and an
+            ``embedding`` column of item vectors (used as given, scaled to unit length).
         encoder: text encoder; None means all-MiniLM-L6-v2 (embeddings cached on disk), or the
             hashing encoder with a ``FallbackWarning`` where the model is not installed.
         progress: show the default encoder's progress bar.
@@ -151,18 +212,21 @@ def load_catalog(
     Returns:
         Catalog with ``.embeddings`` (M, d), ``.ids`` and ``.texts``; usable by ``make_vec_env``.
     """
-    enc = encoder if encoder is not None else default_encoder(progress=progress)
-    if source == "movielens":
-        movies = movielens_movies()
-        return catalog_from_table(movies, enc, "item", "text", source="movielens")
-    if source == "synthetic":
+    if source in CATALOG_SOURCES:
+        enc = encoder if encoder is not None else default_encoder(progress=progress)
+        if source == "movielens":
+            return catalog_from_table(movielens_movies(), enc, "item", "text", source="movielens")
         return synthetic_catalog(num_items=num_items, encoder=enc)
     if not isinstance(source, (str, Path)):
         raise TypeError(f"catalog source must be a name or a path, got {type(source).__name__}")
     p = Path(source).expanduser()
     if not p.exists() and p.suffix == "":
         raise ValueError(f"unknown catalog {str(source)!r}; use one of {', '.join(CATALOG_SOURCES)} or a file path")
-    return catalog_from_table(read_table(p), enc, id_column, text_column, source=str(p))
+    table = read_table(p)
+    if VECTOR_COLUMN in table.columns:
+        return catalog_from_vectors(table, id_column, text_column, source=str(p))
+    enc = encoder if encoder is not None else default_encoder(progress=progress)
+    return catalog_from_table(table, enc, id_column, text_column, source=str(p))
 
 
 def movielens_timelines(ratings: pd.DataFrame | None = None, min_rating: float = 0.0) -> dict[int, list[str]]:

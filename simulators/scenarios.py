@@ -53,20 +53,31 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scenario:
-        """The inverse of ``to_dict`` (validated like any Scenario; unknown keys are errors)."""
+        """The inverse of ``to_dict`` (validated like any Scenario; unknown keys are errors). Besides
+        the nested groups (user, click, rec), flat parameters as ``--set`` takes them are accepted
+        (``{"shift_hazard": 0.1}``); they apply on top of the defaults and the groups."""
         if not isinstance(d, dict):
             raise TypeError(f"a scenario must be a JSON object, got {type(d).__name__}")
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        own = {f.name for f in dataclasses.fields(cls)}
+        flat = {k: v for k, v in d.items() if k not in own and k in override_keys()}
+        unknown = set(d) - own - set(flat)
         if unknown:
-            raise ValueError(f"unknown scenario keys {sorted(unknown)}")
-        kw = dict(d)
+            raise ValueError(
+                f"unknown scenario keys {sorted(unknown)}; allowed: {', '.join(sorted(own))}, or any parameter "
+                "that --set takes (see driftrec scenarios --json)"
+            )
+        kw = {k: v for k, v in d.items() if k in own}
         for group, sub in _GROUPS.items():
             if group in kw:
+                if not isinstance(kw[group], dict):
+                    raise ValueError(f"scenario key {group!r} must be an object of parameters, got {kw[group]!r}")
                 extra = set(kw[group]) - set(field_names(sub))
                 if extra:
-                    raise ValueError(f"unknown {group} parameters {sorted(extra)}")
+                    allowed = ", ".join(field_names(sub))
+                    raise ValueError(f"unknown {group} parameters {sorted(extra)}; allowed: {allowed}")
                 kw[group] = sub(**kw[group])
-        return cls(**{"name": "custom", "description": "", **kw})
+        out = cls(**{"name": "custom", "description": "", **kw})
+        return out.replace(**flat) if flat else out
 
     def replace(self, **overrides: Any) -> Scenario:
         """A copy with flat overrides (see module docstring); unknown keys raise ValueError."""

@@ -1,0 +1,153 @@
+"""Bad input end to end: every row is a malformed config, flag, catalog, scenario, policy or log given
+to the ``driftrec`` command line, answered by one error line that names the problem, exit status 2,
+and no traceback. docs/errors.md lists the same messages (checked below)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from driftrec.experiments.cli import main
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+SMALL = ["--items", "100", "--dim", "16", "--users", "4", "--steps", "3", "--seeds", "1", "--no-progress", "--agents",
+         "fixed"]  # fmt: skip
+SMALL_CMP = ["--users", "4", "--steps", "3", "--agents", "fixed", "--no-progress", "--workers", "0"]
+
+
+def _csv(text: str) -> Any:
+    return lambda p: p.write_text(text)
+
+
+def _vectors(rows: list[Any]) -> Any:
+    return lambda p: pd.DataFrame({"id": [f"i{k}" for k in range(len(rows))], "embedding": rows}).to_parquet(p)
+
+
+def _yaml(obj: Any) -> Any:
+    return lambda p: p.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+
+
+CMP = {"scenarios": ["abrupt"], "agents": ["fixed"], "users": 4, "steps": 3}
+
+# (name, files to write {name: writer}, argv ({tmp} is the folder), expected message)
+ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
+    # --- configs
+    ("config: not YAML", {"c.yaml": _yaml("scenarios: [abrupt\n")}, ["compare", "--config", "{tmp}/c.yaml"],
+     "is not valid YAML"),
+    ("config: not a mapping", {"c.yaml": _yaml("- abrupt\n")}, ["compare", "--config", "{tmp}/c.yaml"],
+     "must hold a mapping of keys to values"),
+    ("config: unknown key", {"c.json": _yaml({**CMP, "sed": 1})}, ["compare", "--config", "{tmp}/c.json"],
+     "unknown key(s) sed in the compare config; allowed: scenarios, agents"),
+    ("config: one seed", {"c.json": _yaml({**CMP, "seeds": [5]})}, ["compare", "--config", "{tmp}/c.json"],
+     "compare needs at least 2 evaluation seeds for intervals, got [5]"),
+    ("config: negative users", {"c.json": _yaml({**CMP, "users": -5})}, ["compare", "--config", "{tmp}/c.json"],
+     "users must be a positive integer, got -5"),
+    ("config: tuning seed reused", {"c.json": _yaml({**CMP, "seeds": [9001, 7]})},
+     ["compare", "--config", "{tmp}/c.json"], "evaluation seeds [9001] are also tuning seeds"),
+    ("config: grid outside [0, 1]",
+     {"c.json": _yaml({**CMP, "items": 50, "dim": 8, "tuning": {"grid": {"alpha": [1.5], "mix": [1],
+                                                                         "explore": [0]}}})},
+     ["compare", "--config", "{tmp}/c.json", "--no-progress", "--workers", "0"],
+     "grid value alpha=1.5 is outside [0, 1]"),
+    ("config: missing file", {}, ["compare", "--config", "{tmp}/nope.yaml"], "no such config file"),
+    ("config: wrong suffix", {"c.txt": _yaml("a: 1")}, ["compare", "--config", "{tmp}/c.txt"],
+     "must be a .yaml, .yml or .json file"),
+    # --- flags
+    ("flag: unknown scenario", {}, ["simulate", "--scenario", "abrupd"], "unknown scenario 'abrupd'; known scenarios"),
+    ("flag: unknown scenario parameter", {}, ["simulate", "--set", "hazard=0.1"],
+     "unknown scenario parameter 'hazard' in --set; allowed:"),
+    ("flag: scenario parameter out of range", {}, ["simulate", "--set", "shift_hazard=2", *SMALL],
+     "shift_hazard"),
+    ("flag: --set without =", {}, ["simulate", "--set", "shift_hazard"], "--set expects KEY=VALUE, got 'shift_hazard'"),
+    ("flag: zero users", {}, ["simulate", "--users", "0"], "argument --users: expected a positive integer, got 0"),
+    ("flag: seeds not integers", {}, ["simulate", "--seeds", "1,x"],
+     "argument --seeds: expected comma-separated integers, got '1,x'"),
+    ("flag: two fixed weights", {}, ["simulate", "--fixed-weights", "0.3,0.7", *SMALL], "fixed_weights"),
+    ("flag: weight above 1", {}, ["simulate", "--fixed-weights", "0.3,0.7,1.5", *SMALL], "explore"),
+    ("flag: unknown agent", {}, ["compare", "--agents", "fixed,ucb"], "unknown agent 'ucb'; known agents"),
+    ("flag: unknown PPO setting", {}, ["train", "--ppo", "lr=0.1"], "unknown PPO setting 'lr' in --ppo; allowed:"),
+    ("flag: ppo agent without policy", {}, ["simulate", *SMALL[:-1], "ppo"], "agent 'ppo' needs a trained policy"),
+    ("flag: missing checkpoint", {}, ["train", "--resume", "{tmp}/ckpt.zip", "--out", "{tmp}/t"],
+     "no such checkpoint"),
+    ("flag: --resume latest without checkpoints", {}, ["train", "--resume", "latest", "--out", "{tmp}/t"],
+     "--resume latest: no checkpoint in"),
+    ("flag: cuda without a GPU", {}, ["simulate", "--device", "cuda", *SMALL], "cuda"),
+    ("flag: unknown device", {}, ["simulate", "--device", "tpu", *SMALL], "tpu"),
+    ("flag: negative workers", {}, ["compare", "--workers", "-1"], "--workers must be >= 0"),
+    ("flag: workers with Ray", {}, ["compare", "--backend", "ray", "--workers", "3"],
+     "--workers is for --backend local"),
+    ("flag: unknown backend", {}, ["compare", "--backend", "spark"], "argument --backend: invalid choice: 'spark'"),
+    ("flag: unknown command", {}, ["simulat"], "invalid choice: 'simulat'"),
+    # --- catalogs
+    ("catalog: empty file", {"c.csv": _csv("")}, ["simulate", "--catalog", "{tmp}/c.csv", *SMALL], "is empty"),
+    ("catalog: header only", {"c.csv": _csv("id,text\n")}, ["simulate", "--catalog", "{tmp}/c.csv", *SMALL],
+     "catalog table is empty; it needs at least one row"),
+    ("catalog: duplicate ids", {"c.csv": _csv("id,text\n1,a film\n2,a show\n1,a book\n")},
+     ["simulate", "--catalog", "{tmp}/c.csv", *SMALL], "catalog ids must be unique; '1' appears more than once"),
+    ("catalog: missing text", {"c.csv": _csv("id,text\n1,a film\n2,\n")},
+     ["simulate", "--catalog", "{tmp}/c.csv", *SMALL], "catalog column 'text' is missing or empty at row 1"),
+    ("catalog: no text column", {"c.csv": _csv("id,title\n1,a film\n")},
+     ["simulate", "--catalog", "{tmp}/c.csv", *SMALL], "catalog table has no column 'text'"),
+    ("catalog: NaN vector", {"c.parquet": _vectors([[1.0, 0.0], [float("nan"), 1.0]])},
+     ["simulate", "--catalog", "{tmp}/c.parquet", *SMALL], "catalog embedding row 1 (id 'i1') contains NaN or inf"),
+    ("catalog: zero vector", {"c.parquet": _vectors([[1.0, 0.0], [0.0, 0.0]])},
+     ["simulate", "--catalog", "{tmp}/c.parquet", *SMALL], "catalog embedding row 1 (id 'i1') is all zeros"),
+    ("catalog: ragged vectors", {"c.parquet": _vectors([[1.0, 0.0], [0.0, 1.0, 0.0]])},
+     ["simulate", "--catalog", "{tmp}/c.parquet", *SMALL], "row 1 (id 'i1') has 3 numbers, row 0 has 2"),
+    ("catalog: unknown file type", {"c.xlsx": _csv("x")}, ["simulate", "--catalog", "{tmp}/c.xlsx", *SMALL],
+     "unknown file type '.xlsx'"),
+    ("catalog: missing file", {}, ["simulate", "--catalog", "{tmp}/none.csv", *SMALL], "no such file"),
+    ("catalog: unknown name", {}, ["simulate", "--catalog", "imdb", *SMALL], "unknown catalog 'imdb'"),
+    # --- scenario and policy files
+    ("scenario file: not JSON", {"s.json": _csv("{oops")}, ["simulate", "--scenario", "{tmp}/s.json", *SMALL],
+     "s.json"),
+    ("scenario file: unknown parameter", {"s.json": _yaml({"shift_hazard": 0.1, "speed": 3})},
+     ["simulate", "--scenario", "{tmp}/s.json", *SMALL], "unknown scenario keys ['speed']; allowed:"),
+    ("policy: not a zip", {"p.zip": _csv("not a policy")},
+     ["simulate", "--policy", "{tmp}/p.zip", *SMALL[:-1], "ppo"], "is not a saved policy"),
+    # --- logs
+    ("log: missing file", {}, ["ope", "--logs", "{tmp}/none.parquet", "--out", "{tmp}/o"], "no such"),
+    ("log: pscore above 1", {"l.csv": _csv("action,position,reward,pscore\n1,0,1,1.5\n")},
+     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "pscore"),
+    ("log: NaN reward", {"l.csv": _csv("action,position,reward,pscore\n1,0,,0.5\n")},
+     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "reward"),
+    ("log: missing column", {"l.csv": _csv("action,reward,pscore\n1,1,0.5\n")},
+     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "position"),
+    ("log: empty", {"l.csv": _csv("action,position,reward,pscore\n")},
+     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "has no rows"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "files", "argv", "expected"), ROWS, ids=[r[0] for r in ROWS])
+def test_bad_input_gives_one_clear_error_line(
+    name: str, files: dict[str, Any], argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for fname, write in files.items():
+        write(tmp_path / fname)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "out")]
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip() and "warning:" not in ln]
+    assert code == 2, (name, code, err)
+    assert "Traceback" not in err
+    assert len(lines) == 1, (name, lines)
+    assert expected in lines[0], (name, lines[0])
+    assert lines[0].startswith("driftrec"), lines[0]
+    print(f"{name}: {lines[0]}")
+    assert not (tmp_path / "out" / "summary.json").exists(), "a failed run must not write results"
+
+
+def test_error_messages_are_documented() -> None:
+    """docs/errors.md names every row of the table and its message."""
+    text = DOCS.read_text(encoding="utf-8")
+    missing = [name for name, _, _, expected in ROWS if name not in text or expected not in text]
+    assert not missing, f"docs/errors.md lacks rows: {missing}"
