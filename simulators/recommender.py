@@ -58,6 +58,10 @@ def query(rec: RecState, mix: torch.Tensor) -> torch.Tensor:
     return torch.where(q.norm(dim=-1, keepdim=True) > 0.5, q, rec.short)
 
 
+BMM_SCORES = 2**20
+"""Most scores (users x items) one batched CPU product in ``top_k`` makes (4 MiB of float32)."""
+
+
 def row_block_for(device: torch.device) -> int:
     """Users scored per matrix product: small on CPU, large on GPUs (where launches cost more)."""
     return 1024 if device.type == "cuda" else 64
@@ -70,13 +74,25 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_bloc
     time, so every product has the same shape whatever N is. BLAS gives a row the same bits in
     equal-shaped products, so a user's slate does not depend on who else is in the batch (a single
     N-row product can differ in the last bit from a 1-row one and flip exact ties). Memory is
-    O(row_block * (chunk + k)).
+    O(row_block * (chunk + k)), or ``BMM_SCORES`` where small catalogs batch several blocks.
     """
     n, d = q.shape
+    m = E.shape[0]
     pad = (-n) % row_block
     if pad:
         q = torch.cat([q, q.new_zeros(pad, d)])
-    blocks = [_top_k_block(E, q[r : r + row_block], k, chunk) for r in range(0, n + pad, row_block)]
+    # small catalogs on CPU: several row blocks in one batched product (a bmm of equal-shaped
+    # (row_block, d) x (d, M) products, so the same bits), up to BMM_SCORES scores at once
+    group = max(1, BMM_SCORES // (row_block * m)) if (q.device.type == "cpu" and m <= chunk) else 1
+    blocks = []
+    for r in range(0, n + pad, row_block * group):
+        qb = q[r : r + row_block * group]
+        b = qb.shape[0] // row_block
+        if b == 1:
+            blocks.append(_top_k_block(E, qb, k, chunk))
+        else:
+            scores = torch.bmm(qb.view(b, row_block, d), E.T.expand(b, d, m)).reshape(-1, m)
+            blocks.append(torch.topk(scores, min(k, m), dim=1))
     vals = torch.cat([b[0] for b in blocks])[:n]
     idx = torch.cat([b[1] for b in blocks])[:n]
     if idx.device.type == "cpu" and not bool((vals[:, 1:] == vals[:, :-1]).any()):
@@ -133,7 +149,6 @@ def _distinct_picks(
     """Replace ``items[:, j]`` where ``explored[:, j]`` by a uniform item not in ``taken`` (sorted,
     (N, c)) and not picked at an earlier slot; ``u`` (N, k) float64 uniforms choose."""
     items = items.clone()
-    k = items.shape[1]
     if items.device.type == "cpu":  # only the users that explore at all (their picks are the same)
         rows = explored.any(1).nonzero().squeeze(1)
         if rows.numel() < items.shape[0]:
@@ -141,22 +156,22 @@ def _distinct_picks(
             return items
     # only slots some user explores; a user's picks depend on its own explored slots alone, so a
     # user draws the same items whatever else is in the batch
-    slots = explored.any(0).nonzero().flatten().tolist()
-    if not slots:
+    slots = explored.any(0).nonzero().flatten()
+    if slots.numel() == 0:
         return items
-    # free items a user has not picked before slot j, and the rank r of its pick among them
-    left = (num_items - taken.shape[1]) - (torch.cumsum(explored, 1) - explored.long())
-    rank = torch.minimum((u * left).to(torch.int64), left - 1)
-    ar = torch.arange(taken.shape[1] + len(slots), device=taken.device)
-    sentinel = torch.full_like(rank[:, 0], num_items + 2 * k)
-    for j in slots:
-        # the r-th free item: for sorted taken s_0 < s_1 < ..., it is r + #{i : s_i - i <= r}
-        r = rank[:, j]
-        x = r + (taken - ar[: taken.shape[1]] <= r.unsqueeze(1)).sum(1)
-        items[:, j] = torch.where(explored[:, j], x, items[:, j])
-        # users that did not explore slot j take a sentinel that sorts last and never counts
-        pick = torch.where(explored[:, j], x, sentinel)
-        taken = torch.sort(torch.cat([taken, pick.unsqueeze(1)], 1), dim=1).values
+    ex = explored[:, slots]
+    # the rank of each pick among the free items (not taken) that the user has not picked before
+    left = (num_items - taken.shape[1]) - (torch.cumsum(ex, 1) - ex.long())
+    v = torch.minimum((u[:, slots] * left).to(torch.int64), left - 1)
+    # ranks -> free positions (a Lehmer decode, right to left): a later pick moves up past every
+    # earlier pick at or below it
+    for j in range(v.shape[1] - 2, -1, -1):
+        later = v[:, j + 1 :]
+        later += (ex[:, j + 1 :] & ex[:, j : j + 1] & (later >= v[:, j : j + 1])).long()
+    # free position f -> item: f + #{i : taken_i - i <= f} for taken sorted
+    gaps = taken - torch.arange(taken.shape[1], device=taken.device)
+    x = v + (gaps.unsqueeze(1) <= v.unsqueeze(2)).sum(2)
+    items[:, slots] = torch.where(ex, x, items[:, slots])
     return items
 
 
