@@ -38,7 +38,7 @@ from gymnasium import spaces
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
-from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
+from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES, SlateCache
 from driftrec.simulators.rng import seed_to_key, user_seeds
 from driftrec.simulators.scenarios import Scenario, make_scenario
 from driftrec.simulators.simulation import Simulator, StepResult
@@ -156,6 +156,7 @@ class DriftVecEnv:
         else:
             self.single_action_space = spaces.MultiDiscrete(np.full(self.slate_size, self.num_items))
         self.state = None
+        self._slates = SlateCache()
         self.last_step: StepResult | None = None
         self._done = torch.zeros(num_users, dtype=torch.bool, device=self.device)
         rp = self.scenario.rec
@@ -179,6 +180,7 @@ class DriftVecEnv:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_users} users; give one int or N ints")
         keys = seed_to_key(torch.tensor(seeds, dtype=torch.int64, device=self.device))
         self.state = self.sim.init(keys)
+        self._slates = SlateCache()
         self._done.zero_()
         return self.sim.observe(self.state), self._info({})
 
@@ -208,7 +210,7 @@ class DriftVecEnv:
         draws = self.sim.draws(self.state)
         if self.action_mode == "weights":
             weights = self._check_weights(actions)
-            items, pscore = self.sim.recommend(self.state, weights, draws)
+            items, pscore = self.sim.recommend(self.state, weights, draws, self._slates)
         else:
             items = self._check_slate(actions)
             weights = self._default_weights.expand(self.num_users, 3)

@@ -104,6 +104,32 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_bloc
     return torch.gather(idx, 1, order)
 
 
+class SlateCache:
+    """The greedy slates of the previous step and the queries they answered, for ``top_k``.
+
+    A user whose query is bit-for-bit the one of the previous step (no evidence arrived and the
+    mix weight did not change) gets its previous slate without being scored again. This is exact:
+    a row's top-k depends on its query alone (see ``top_k``), so it changes speed, not slates.
+    Used on CPU only (finding the changed rows would cost a device sync on a GPU).
+    """
+
+    def __init__(self) -> None:
+        self.q: torch.Tensor | None = None
+        self.slates: torch.Tensor | None = None
+
+    def top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
+        """``top_k(E, q, k, chunk, row_block)``, scoring only the rows whose query changed."""
+        if q.device.type != "cpu" or self.q is None or self.q.shape != q.shape:
+            out = top_k(E, q, k, chunk, row_block)
+        else:
+            rows = (q != self.q).any(1).nonzero().squeeze(1)
+            out = self.slates.clone()  # type: ignore[union-attr]
+            if rows.numel():
+                out[rows] = top_k(E, q[rows], k, chunk, row_block)
+        self.q, self.slates = q, out
+        return out
+
+
 def _top_k_block(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
     m = E.shape[0]
     best_s = best_i = None

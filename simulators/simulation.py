@@ -124,11 +124,17 @@ class Simulator:
         return CounterRNG(state.keys, state.episode).at(state.t)
 
     def recommend(
-        self, state: SimState, weights: torch.Tensor, draws: StepDraws | None = None
+        self,
+        state: SimState,
+        weights: torch.Tensor,
+        draws: StepDraws | None = None,
+        cache: recommender.SlateCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Slate (N, k) and its propensities (N, k) from the profiles under ``weights`` (N, 3)."""
+        """Slate (N, k) and its propensities (N, k) from the profiles under ``weights`` (N, 3);
+        ``cache`` (the caller's, one per batch of users) skips scoring users whose query is unchanged."""
         q = recommender.query(state.rec, weights[:, 1])
-        greedy = recommender.top_k(self.E, q, self.k, self.score_chunk, self.row_block)
+        top_k = cache.top_k if cache is not None else recommender.top_k
+        greedy = top_k(self.E, q, self.k, self.score_chunk, self.row_block)
         draws = self.draws(state) if draws is None else draws
         mode = self.scenario.rec.explore_mode
         items, _, pscore = recommender.select(greedy, weights[:, 2], self.num_items, draws, mode)
