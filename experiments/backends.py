@@ -127,7 +127,6 @@ class RayBackend:
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address is None:
                 kw["num_cpus"] = num_cpus or os.cpu_count() or 1
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             ray.init(address=address, **kw)
 
     def describe(self) -> dict[str, Any]:
