@@ -31,6 +31,12 @@ def default_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def _check_threads(threads: int) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return threads
+
+
 @contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     before = torch.get_num_threads()
@@ -65,10 +71,13 @@ class LocalBackend:
     def __init__(self, workers: int = 1, threads: int | None = None) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers must be an integer >= 0 (0 = in this process), got {workers!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self.workers = workers
-        self.threads = threads if threads is not None else default_threads(workers)
+        self.threads = _check_threads(threads) if threads is not None else default_threads(workers)
+
+    @property
+    def inline_progress(self) -> bool:
+        """Whether units may draw their own progress bars (one unit at a time, so bars do not mix)."""
+        return self.workers <= 1
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "workers": self.workers, "threads_per_unit": self.threads}
@@ -118,16 +127,17 @@ class RayBackend:
             raise ModuleNotFoundError(
                 "--backend ray needs Ray: pip install 'driftrec[ray]' (or pip install ray)"
             ) from exc
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self.ray = ray
         self.address = address
-        self.threads = threads
+        self.threads = _check_threads(threads)
         if not ray.is_initialized():
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address is None:
                 kw["num_cpus"] = num_cpus or os.cpu_count() or 1
             ray.init(address=address, **kw)
+
+    inline_progress = False
+    """Ray tasks run side by side: their progress bars stay off."""
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "address": self.address or "local", "threads_per_unit": self.threads}

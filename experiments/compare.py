@@ -636,7 +636,7 @@ def compare(
         meta["population"] = {**population.meta, "members": population.num_members}
     out_path = Path(out) if out is not None else None
     store = UnitStore(out_path / "units" if out_path is not None else None)
-    shared = (catalog, population, progress and getattr(backend, "workers", 2) <= 1)
+    shared = (catalog, population, progress and backend.inline_progress)
     context = fingerprint(catalog, population)
     tc = cfg.tuning
     points = grid_points(tc.grid)

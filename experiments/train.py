@@ -200,7 +200,7 @@ def train_sweep(
         }
         for s in seeds
     }
-    shared = (catalog, population, progress and getattr(backend, "workers", 2) <= 1)
+    shared = (catalog, population, progress and backend.inline_progress)
     results, reused = run_units(
         backend, UnitStore(out / "units"), run_train_unit, shared, specs, say=log or (lambda _m: None),
         progress=progress, desc="train sweep",
