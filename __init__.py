@@ -12,6 +12,7 @@ Public API::
 
 from driftrec.envs import ENV_ID, DriftEnv, DriftVecEnv, make_vec_env
 from driftrec.simulators import (
+    MODEL_VERSION,
     Catalog,
     Population,
     Scenario,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ENV_ID",
+    "MODEL_VERSION",
     "Catalog",
     "DriftEnv",
     "DriftVecEnv",

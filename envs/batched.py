@@ -64,9 +64,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 @lru_cache(maxsize=8)
-def default_catalog(num_items: int = 1000, dim: int = 64, seed: int = 0) -> Catalog:
-    """The embedded default: a synthetic text catalog under the hashing encoder (no model needed)."""
-    return synthetic_catalog(num_items=num_items, dim=dim, seed=seed)
+def default_catalog(num_items: int = 1000, dim: int = 64, seed: int = 0, transform: str = "centre") -> Catalog:
+    """The embedded default: a synthetic text catalog under the hashing encoder (no model needed),
+    centred like every catalog ``load_catalog`` builds (``transform``, see ``simulators.geometry``)."""
+    return synthetic_catalog(num_items=num_items, dim=dim, seed=seed, transform=transform)
 
 
 def as_action_tensor(actions: Any, name: str) -> torch.Tensor:

@@ -35,6 +35,7 @@ from driftrec.experiments.cliargs import (
     add_backend_args,
     add_common,
     add_data_args,
+    add_transform_arg,
     backend_from_args,
     float_list,
     int_list,
@@ -95,6 +96,7 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=positive, default=None, help="steps per run [200]")
     p.add_argument("--catalog", default=None, help="movielens, synthetic or a CSV/parquet file [synthetic]")
     p.add_argument("--population", default=None, help="auto, items, movielens or a persona file [auto]")
+    add_transform_arg(p, None)
     p.add_argument("--policy", default=None, help="saved PPO policy for agent ppo (instead of training one)")
     p.add_argument("--timesteps", type=positive, default=None, help="PPO training user-steps per scenario [1000000]")
     p.add_argument("--tuning-seeds", type=int_list, default=None, help="seeds of the fixed-weights grid search")
@@ -262,6 +264,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         device=args.device,
         catalog=args.catalog,
         population=args.population,
+        transform=args.transform,
         fixed_weights=tuple(args.fixed_weights),
         overrides=parse_sets(args.set),
         policy=args.policy,
@@ -282,7 +285,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
     from driftrec.experiments.plots import plot_clicks_over_time
 
     plot_clicks_over_time(res.curves, out / "clicks_over_time.png")
-    io.write_json(
+    io.write_summary(
         out / "summary.json",
         {"command": command, "metric": METRIC, "results": res.results, "wall_s": round(time.perf_counter() - start, 2)},
     )
@@ -326,6 +329,7 @@ def _run_train(args: argparse.Namespace) -> int:
         device=args.device,
         catalog=args.catalog,
         population=args.population,
+        transform=args.transform,
         items=args.items,
         dim=args.dim,
         overrides=parse_sets(args.set),
@@ -387,7 +391,7 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
     if args.scenario is not None:
         raw["scenarios"] = scenario_list(args.scenario)
     raw.setdefault("scenarios", ["abrupt"])
-    for key in ("agents", "seeds", "users", "steps", "catalog", "population"):
+    for key in ("agents", "seeds", "users", "steps", "catalog", "population", "transform"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.set:
@@ -450,7 +454,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     res["catalog"] = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim}
     res["wall_s"] = round(time.perf_counter() - start, 2)
     io.write_json(out / "movielens_scenario.json", res["scenario"])
-    io.write_json(out / "summary.json", res)
+    io.write_summary(out / "summary.json", res)
     print(format_calibration(res))
     print(f"\nwrote {out}/summary.json, grid.csv, movielens_scenario.json, calibration.png ({res['wall_s']:.1f}s)")
     return 0
@@ -490,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_train(args)
         if args.command in ("log", "ope", "replay"):
             return cli_offline.run(args)
-        if args.command in ("bench", "soak"):
+        if args.command in ("bench", "soak", "portability", "geometry"):
             return cli_bench.run(args)
         parser.error(f"unknown command {args.command!r}")
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:

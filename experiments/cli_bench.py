@@ -1,4 +1,5 @@
-"""``driftrec bench`` and ``driftrec soak``: the command lines of ``experiments.bench`` and ``experiments.soak``."""
+"""``driftrec bench``, ``driftrec soak`` and ``driftrec portability``: the command lines of
+``experiments.bench``, ``experiments.soak`` and ``experiments.portability`` (diagnostics)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from driftrec.experiments import io
-from driftrec.experiments.cliargs import int_list, positive, scenario_list
+from driftrec.experiments.cliargs import int_list, name_list, parse_sets, positive, scenario_list
 
 
 def add_parsers(sub: Any) -> None:
     add_parser(sub)
+    add_portability_parser(sub)
+    g = sub.add_parser(
+        "geometry",
+        help="a catalog's geometry raw and centred, and reduced dimensions: fidelity and speed-up",
+        description="For one catalog: the raw vectors' mean norm and random-pair cosines, the same after "
+        "centring, and its 10th-neighbour cosine (the catalog utility unit); then for each pca:D of --dims: "
+        "the variance kept, the share of each item's top-10 neighbours kept (against the centred full "
+        "dimension), and the env's user-steps per second against the full dimension. Writes "
+        "summary.json to --out.",
+    )
+    g.add_argument("--catalog", default="movielens", help="movielens, courses, synthetic or a file [movielens]")
+    g.add_argument("--dims", type=int_list, default=[32, 64, 128], help="reduced dimensions [32,64,128]")
+    g.add_argument("--scenario", default="mixed", help="preset timed [mixed]")
+    g.add_argument("--users", type=positive, default=256, help="users of the throughput runs [256]")
+    g.add_argument("--steps", type=positive, default=30, help="steps timed per run [30]")
+    g.add_argument("--out", type=Path, default=Path("runs/geometry"), help="output folder [runs/geometry]")
+    g.add_argument("--no-progress", action="store_true", help="hide the encoder's progress bar")
+
     k = sub.add_parser(
         "soak",
         help="long run of every preset checking invariants (no NaN, unit norms, simplex) and memory",
@@ -64,11 +83,90 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def add_portability_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "portability",
+        help="do the presets mean the same on every catalog? random and tuned-constant shares of the oracle",
+        description="For each catalog and preset: grid-tune the fixed weights (best-fixed) on the tuning "
+        "seeds, then run best-fixed, the oracle and random slates on the same users of held-out seeds. "
+        "Prints, per preset and catalog, clicks per step and the shares of the oracle that best-fixed and "
+        "random reach (95%% intervals over seeds), whether oracle > best-fixed > random with separated "
+        "intervals, and per preset whether the shares differ by at most --tolerance between any two "
+        "catalogs. Writes summary.json, portability.csv and portability.png to --out; exits 1 when a "
+        "check fails. Default: synthetic, MovieLens and courses, about 4 minutes on 2 CPU cores after "
+        "the first encoding.",
+    )
+    p.add_argument(
+        "--catalogs",
+        type=name_list,
+        default=["synthetic", "movielens", "courses"],
+        help="comma-separated catalogs: synthetic, movielens, courses or CSV/parquet files [all three names]",
+    )
+    p.add_argument(
+        "--scenario", default="stable,abrupt,missions,boredom", help="presets or 'all' [stable,abrupt,missions,boredom]"
+    )
+    p.add_argument("--seeds", type=int_list, default=[101, 102, 103, 104, 105], help="held-out seeds [101..105]")
+    p.add_argument("--users", type=positive, default=64, help="users per seed [64]")
+    p.add_argument("--steps", type=positive, default=100, help="steps per run [100]")
+    p.add_argument("--tuning-users", type=positive, default=32, help="users per grid point and tuning seed [32]")
+    p.add_argument("--population", default="items", help="where users start: items (same on every catalog) [items]")
+    p.add_argument("--transform", default="centre", help="the catalogs' space: centre, pca:D or none [centre]")
+    p.add_argument("--tolerance", type=float, default=0.10, help="largest allowed spread of a share [0.10]")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    p.add_argument("--out", type=Path, default=Path("runs/portability"), help="output folder [runs/portability]")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run_portability(args: argparse.Namespace) -> int:
+    from driftrec.experiments.compare import TuningConfig
+    from driftrec.experiments.plots import plot_portability
+    from driftrec.experiments.portability import PortabilityConfig, format_portability, portability
+
+    cfg = PortabilityConfig(
+        catalogs=args.catalogs,
+        scenarios=scenario_list(args.scenario),
+        seeds=args.seeds,
+        users=args.users,
+        steps=args.steps,
+        tuning=TuningConfig(users=args.tuning_users, steps=args.steps),
+        population=args.population,
+        transform=args.transform,
+        device=args.device,
+        overrides=parse_sets(args.set),
+        tolerance=args.tolerance,
+    )
+    res = portability(cfg, progress=not args.no_progress, log=print)
+    print(format_portability(res))
+    out: Path = args.out
+    io.write_csv(out / "portability.csv", res.rows)
+    io.write_summary(out / "summary.json", res.summary())
+    plot_portability(res.rows, out / "portability.png")
+    print(f"\nwrote {out}/ summary.json, portability.csv, portability.png ({res.wall_s:.1f}s)")
+    return 0 if res.passed else 1
+
+
+def run_geometry(args: argparse.Namespace) -> int:
+    from driftrec.experiments.catalog_geometry import format_geometry, geometry_report
+    from driftrec.experiments.runner import build_catalog
+
+    catalog = build_catalog(args.catalog, progress=not args.no_progress)
+    rep = geometry_report(catalog, args.dims, args.scenario, args.users, args.steps)
+    print(format_geometry(rep))
+    io.write_summary(args.out / "summary.json", rep)
+    print(f"\nwrote {args.out}/summary.json")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     if args.command == "soak":
         return run_soak(args)
+    if args.command == "portability":
+        return run_portability(args)
+    if args.command == "geometry":
+        return run_geometry(args)
 
     from driftrec.experiments.bench import BenchConfig, format_bench, run_bench
     from driftrec.experiments.cliargs import UserError
@@ -86,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_bench(res))
     out: Path = args.out
     io.write_csv(out / "points.csv", pd.DataFrame(res.points))
-    io.write_json(
+    io.write_summary(
         out / "summary.json",
         {
             "config": res.config,
@@ -128,7 +226,7 @@ def run_soak(args: argparse.Namespace) -> int:
     summary = {"config": {**vars(cfg), "steps": cfg.steps}, "machine": machine_info(args.device), "presets": rows}
     summary["ok"] = all(r["ok"] for r in rows)
     summary["wall_s"] = round(time.perf_counter() - start, 2)
-    io.write_json(out / "summary.json", summary)
+    io.write_summary(out / "summary.json", summary)
     print(f"\nwrote {out}/ summary.json, soak.csv ({summary['wall_s']:.1f}s)")
     if not summary["ok"]:
         bad = ", ".join(r["scenario"] for r in rows if not r["ok"])

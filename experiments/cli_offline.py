@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from driftrec.experiments import io
-from driftrec.experiments.cliargs import UserError, float_list, name_list, parse_sets, positive
+from driftrec.experiments.cliargs import UserError, add_transform_arg, float_list, name_list, parse_sets, positive
 from driftrec.experiments.runner import AGENTS
 from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.scenarios import PRESETS
@@ -48,15 +48,20 @@ def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: 
         choices=EXPLORE_MODES,
         default="slate",
         help="slate: with probability explore the whole slate is uniform (every item can appear at every "
-        "position, which off-policy estimates need); slot: single slots are replaced [slate]",
+        "position, which off-policy estimates need); softmax: with probability explore the slate is a "
+        "Boltzmann sample near the query (full support too; --set explore_temperature=T); slot: single "
+        "slots are replaced [slate]",
     )
     p.add_argument("--users", type=positive, default=users, help=f"users logged at once, N [{users}]")
     p.add_argument("--steps", type=positive, default=steps, help=f"steps, T (the log has N*T*k rows) [{steps}]")
     p.add_argument("--seed", type=int, default=0, help="seed of the users [0]")
-    p.add_argument("--catalog", default="synthetic", help="synthetic, movielens or a CSV/parquet file [synthetic]")
+    p.add_argument(
+        "--catalog", default="synthetic", help="synthetic, movielens, courses or a CSV/parquet file [synthetic]"
+    )
     p.add_argument("--items", type=positive, default=items, help=f"items in the synthetic catalog, M [{items}]")
     p.add_argument("--dim", type=positive, default=64, help="dimension of the synthetic catalog [64]")
     p.add_argument("--population", default="auto", help="auto, items, movielens or a persona file [auto]")
+    add_transform_arg(p, "centre")
     p.add_argument("--policy-file", default=None, help="saved PPO policy for --agent ppo")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
@@ -240,7 +245,7 @@ def _run_ope(args: argparse.Namespace) -> int:
     out: Path = args.out
     io.write_csv(out / "estimates.csv", table)
     plot_estimates(table, out / "estimates.png", log.unit)
-    io.write_json(
+    io.write_summary(
         out / "summary.json",
         {
             "logs": str(args.logs),
@@ -293,7 +298,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     io.write_csv(out / "validation.csv", v.summary)
     io.write_csv(out / "live.csv", v.live)
     plot_validation(v.reps, out / "validation.png")
-    io.write_json(
+    io.write_summary(
         out / "summary.json",
         {
             "config": cfg.to_dict(),
@@ -343,7 +348,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     io.write_json(out / "config.json", cfg.to_dict())
     io.write_csv(out / "per_user.csv", res.per_user)
     plot_replay(res.results, out / "replay.png", cfg.k)
-    io.write_json(
+    io.write_summary(
         out / "summary.json",
         {
             "results": res.results,

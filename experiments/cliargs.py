@@ -81,15 +81,27 @@ def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens"
         "--catalog",
         default=catalog_default,
         help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
-        "'synthetic' (generated texts, hashing encoder, --items and --dim), or a CSV/parquet file with "
-        f"'id' and 'text' columns [{catalog_default}]",
+        "'courses' (3,777 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
+        f"--items and --dim), or a CSV/parquet file with 'id' and 'text' columns [{catalog_default}]",
     )
+    add_transform_arg(p, "centre")
     p.add_argument(
         "--population",
         default="auto",
         help="where users' interests and the recommender's priors start: 'movielens' (real users' first 10 "
         "rated movies), 'items' (near random items), a persona file (one persona per line, facets "
         "separated by ';'), or 'auto' (movielens on the MovieLens catalog, else items) [auto]",
+    )
+
+
+def add_transform_arg(p: argparse.ArgumentParser, default: str | None) -> None:
+    shown = default or "the config's, centre"
+    p.add_argument(
+        "--transform",
+        default=default,
+        help="the catalog's space: 'centre' (the encoder's common direction removed, so presets mean the same "
+        "on any encoder), 'pca:D' (centred, then its D principal directions: faster), or 'none' (raw "
+        f"vectors, the model before version 2) [{shown}]",
     )
 
 

@@ -125,6 +125,7 @@ class CompareConfig:
     steps: int = 200
     catalog: str = "synthetic"
     population: str = "auto"
+    transform: str = "centre"
     items: int = 1000
     dim: int = 64
     device: str = "cpu"
@@ -508,7 +509,7 @@ class CompareResult:
         if not frames["weights"].empty:
             plot_weights_over_time(frames["weights"], out / "weights_over_time.png")
             files.append("weights_over_time.png")
-        io.write_json(
+        io.write_summary(
             out / "summary.json",
             {
                 "command": command,
@@ -624,7 +625,7 @@ def compare(
     cfg = dataclasses.replace(cfg, device=device)
     load_start = time.perf_counter()
     if catalog is None:
-        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform)
         population = build_population(cfg.population, catalog)
     meta = {
         **catalog.meta,

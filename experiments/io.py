@@ -47,3 +47,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
 def write_csv(path: str | Path, frame: Any) -> Path:
     """Write a pandas DataFrame as CSV, atomically."""
     return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def write_summary(path: str | Path, obj: dict[str, Any]) -> Path:
+    """Write a run's summary.json with the simulation model's version first, so numbers from
+    different model versions are never mixed up (``driftrec.simulators.MODEL_VERSION``)."""
+    from driftrec.simulators.params import MODEL_VERSION
+
+    return write_json(path, {"model_version": MODEL_VERSION, **{k: v for k, v in obj.items() if k != "model_version"}})

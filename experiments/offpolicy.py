@@ -294,7 +294,7 @@ class Validation:
 
 def live_value(cfg: LogConfig, target: FixedWeights, seed: int) -> float:
     """Mean clicks per step of ``target`` run live on the logging run's users (its own trajectory)."""
-    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress=False)
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, False, cfg.transform)
     env = DriftVecEnv(
         cfg.scenario,
         cfg.users,

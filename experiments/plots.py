@@ -213,3 +213,28 @@ def plot_replay(results: dict[str, dict[str, Any]], path: str | Path, k: int) ->
         ax.set_xlabel(f"{label} of the next liked movie (95% CI over users)")
         ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def plot_portability(rows: pd.DataFrame, path: str | Path) -> Path:
+    """Shares of the oracle per preset (x) and catalog (colour): best-fixed (left panel) and random
+    (right), with 95% intervals over seeds; ``rows`` is ``PortabilityResult.rows``."""
+    plt = _pyplot()
+    scenarios = list(dict.fromkeys(rows.scenario))
+    catalogs = list(dict.fromkeys(rows.catalog))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    width = 0.8 / max(len(catalogs), 1)
+    for ax, col, title in (
+        (axes[0], "best_fixed_share", "best-fixed / oracle"),
+        (axes[1], "random_share", "random / oracle"),
+    ):
+        for i, cat in enumerate(catalogs):
+            sub = rows[rows.catalog == cat].set_index("scenario").reindex(scenarios)
+            x = [s + (i - (len(catalogs) - 1) / 2) * width for s in range(len(scenarios))]
+            lo = sub[col] - sub[f"{col}_ci95"].map(lambda c: c[0])
+            hi = sub[f"{col}_ci95"].map(lambda c: c[1]) - sub[col]
+            ax.bar(x, sub[col], width, yerr=[lo, hi], capsize=2, color=_EXTRA[i % len(_EXTRA)], label=cat)
+        ax.set_xticks(range(len(scenarios)), scenarios)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylim(0, 1)
+    return _save(fig, path, [axes[0]])

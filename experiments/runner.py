@@ -22,6 +22,7 @@ from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.stats import mean_ci95
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.data import load_catalog, load_population
+from driftrec.simulators.geometry import DEFAULT_TRANSFORM
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
 
@@ -86,6 +87,7 @@ class SimulateConfig:
     device: str = "cpu"
     catalog: str = "synthetic"
     population: str = "auto"
+    transform: str = "centre"
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
     overrides: dict[str, Any] = field(default_factory=dict)
     policy: str | None = None
@@ -197,12 +199,15 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any
     return out
 
 
-def build_catalog(source: str, items: int = 1000, dim: int = 64, progress: bool = True) -> Catalog:
+def build_catalog(
+    source: str, items: int = 1000, dim: int = 64, progress: bool = True, transform: str = DEFAULT_TRANSFORM
+) -> Catalog:
     """The catalog named by ``source`` ("synthetic" is the hashing-encoder default of ``items``
-    items in ``dim`` dimensions; anything else goes to ``load_catalog``)."""
+    items in ``dim`` dimensions; anything else goes to ``load_catalog``), in the space of
+    ``transform`` (see ``simulators.geometry``)."""
     if source == "synthetic":
-        return default_catalog(items, dim)
-    return load_catalog(source, progress=progress)
+        return default_catalog(items, dim, transform=transform)
+    return load_catalog(source, progress=progress, transform=transform)
 
 
 def build_population(source: str, catalog: Catalog) -> Population | None:
@@ -228,7 +233,7 @@ def simulate(
     cfg = SimulateConfig(**{**cfg.to_dict(), "device": str(device)})
     load_start = time.perf_counter()
     if catalog is None:
-        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform)
         population = build_population(cfg.population, catalog)
     load_s = time.perf_counter() - load_start
     total = len(cfg.scenarios) * len(cfg.agents) * len(cfg.seeds) * cfg.steps

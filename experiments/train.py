@@ -36,6 +36,7 @@ class TrainConfig:
     device: str = "cpu"
     catalog: str = "synthetic"
     population: str = "auto"
+    transform: str = "centre"
     items: int = 1000
     dim: int = 64
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -107,7 +108,7 @@ def train(
 
     device = str(resolve_device(cfg.device))
     if catalog is None:
-        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform)
         population = build_population(cfg.population, catalog)
     env = DriftVecEnv(cfg.scenario, cfg.users, catalog=catalog, device=device, population=population, **cfg.overrides)
     venv = env.to_sb3()
@@ -187,7 +188,7 @@ def train_sweep(
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"a training sweep needs distinct seeds, got {seeds}")
     out = Path(out)
-    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress)
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform)
     population = build_population(cfg.population, catalog)
     context = fingerprint(catalog, population)
     specs = {

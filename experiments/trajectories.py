@@ -63,7 +63,8 @@ class LogConfig:
     agent: the logging policy, a weights-mode agent of ``runner.AGENTS`` ("fixed" uses
     ``fixed_weights`` = (alpha, mix, explore); "ppo" the saved ``policy``).
     explore_mode: "slate" (default: with probability explore the whole slate is uniform, so every
-    item has positive probability at every position) or "slot" (see ``RecParams``).
+    item has positive probability at every position), "softmax" (a Boltzmann sample near the
+    query, full support as well) or "slot" (see ``RecParams``).
     users, steps, seed: N users for T steps with ``reset(seed)``; the log has N * T * k rows.
     catalog, items, dim, population, device, overrides: as in ``SimulateConfig``.
     """
@@ -79,6 +80,7 @@ class LogConfig:
     items: int = 1000
     dim: int = 64
     population: str = "auto"
+    transform: str = "centre"
     device: str = "cpu"
     overrides: dict[str, Any] = field(default_factory=dict)
     policy: str | None = None
@@ -156,16 +158,26 @@ class LoggedRun:
 
 
 def expected_clicks(
-    greedy: torch.Tensor, eps: torch.Tensor, attr: torch.Tensor, exam: torch.Tensor, mode: str
+    greedy: torch.Tensor,
+    eps: torch.Tensor,
+    attr: torch.Tensor,
+    exam: torch.Tensor,
+    mode: str,
+    shares: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Expected clicks (N,) of a policy with greedy slate ``greedy`` (N, k) exploring with ``eps``
     (N,) in ``mode``, under the position-based click model: attraction ``attr`` (N, M) of every
-    item, examination ``exam`` (k,)."""
+    item, examination ``exam`` (k,). "softmax" needs the policy's ``recommender.stratum_shares``
+    (N, M): an explored slate shows item a at any position with probability pi_a / k."""
     n, k = greedy.shape
     m = attr.shape[1]
     ag = torch.gather(attr, 1, greedy)
     e = eps.unsqueeze(-1).to(attr.dtype)
-    if mode == "slate":
+    if mode == "softmax":
+        if shares is None:
+            raise ValueError("softmax expected clicks need the policy's stratum shares")
+        other = ((shares * attr.double()).sum(1, keepdim=True) / k).to(attr.dtype)
+    elif mode == "slate":
         other = attr.mean(1, keepdim=True)
     else:
         e = e * (torch.arange(k, device=attr.device) < m - k).to(attr.dtype)
@@ -191,7 +203,7 @@ def simulate_log(
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise ValueError(f"target policies need distinct names, got {names}")
-    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress) if catalog is None else catalog
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform) if catalog is None else catalog
     population = build_population(cfg.population, catalog) if population is None else population
     agent = build_agent(cfg.agent, cfg.fixed_weights, cfg.policy)
     env = DriftVecEnv(
@@ -223,12 +235,16 @@ def simulate_log(
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=f"logging {cfg.agent} on {cfg.scenario}", unit="step", leave=False)
+    temp = sim.explore_temperature
+
+    def shares(q: torch.Tensor) -> torch.Tensor | None:
+        return recommender.stratum_shares(sim.E, q, k, temp, sim.row_block) if mode == "softmax" else None
+
     for _ in steps:
         state = env.state
-        greedy = [
-            recommender.top_k(sim.E, recommender.query(s, w[:, 1]), k, sim.score_chunk, sim.row_block)
-            for s, w in zip(shadows, tw, strict=True)
-        ]
+        queries = [recommender.query(s, w[:, 1]) for s, w in zip(shadows, tw, strict=True)]
+        greedy = [recommender.top_k(sim.E, q, k, sim.score_chunk, sim.row_block) for q in queries]
+        target_shares = [shares(q) for q in queries]
         attr = attraction(sim.item_utility(state), sc.click) if truth else None
         cols["episode"].append(state.episode)
         cols["obs"].append(obs)
@@ -237,19 +253,20 @@ def simulate_log(
         for name, v in (("items", res.items), ("clicks", res.clicks), ("pscore", res.pscore), ("weights", res.weights)):
             cols[name].append(v)
         if attr is not None:
-            g_log = recommender.top_k(
-                sim.E, recommender.query(state.rec, res.weights[:, 1]), k, sim.score_chunk, sim.row_block
-            )
-            lv.append(expected_clicks(g_log, res.weights[:, 2], attr, sim.exam, mode))
+            q_log = recommender.query(state.rec, res.weights[:, 1])
+            g_log = recommender.top_k(sim.E, q_log, k, sim.score_chunk, sim.row_block)
+            lv.append(expected_clicks(g_log, res.weights[:, 2], attr, sim.exam, mode, shares(q_log)))
         if targets:
             vecs = sim.E[res.items]
             clicked_sum = torch.einsum("nk,nkd->nd", res.clicks.to(vecs.dtype), vecs)
             n_clicks = res.clicks.sum(1)
             done = term | trunc
             for i, (g, w) in enumerate(zip(greedy, tw, strict=True)):
-                tp[i].append(recommender.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode))
+                sh = target_shares[i]
+                shown = torch.gather(sh, 1, res.items) if sh is not None else None
+                tp[i].append(recommender.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode, shown))
                 if attr is not None:
-                    tv[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode))
+                    tv[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode, sh))
                 upd = recommender.update(shadows[i], sc.rec, w, clicked_sum, n_clicks, res.organic, res.organic_vec, k)
                 shadows[i] = where_rows(done, env.state.rec, upd) if bool(done.any()) else upd
     frame = _frame(cols, cfg, n, k)

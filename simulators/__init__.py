@@ -7,7 +7,7 @@ Read in this order: ``params`` and ``scenarios`` (what can be set), ``state`` (w
 
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.data import load_catalog, load_movielens, load_population, movielens_timelines
-from driftrec.simulators.params import ClickParams, RecParams, UserParams
+from driftrec.simulators.params import MODEL_VERSION, ClickParams, RecParams, UserParams
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, user_seeds
 from driftrec.simulators.scenarios import PRESETS, Scenario, make_scenario, scenario_names
@@ -15,6 +15,7 @@ from driftrec.simulators.simulation import Simulator, StepResult
 from driftrec.simulators.state import WEIGHT_NAMES, RecState, SimState, UserState
 
 __all__ = [
+    "MODEL_VERSION",
     "PRESETS",
     "WEIGHT_NAMES",
     "Catalog",

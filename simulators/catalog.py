@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +12,13 @@ import torch
 
 from driftrec.encoders.base import TextEncoder
 from driftrec.encoders.hashing import HashingEncoder
+from driftrec.simulators.geometry import DEFAULT_TRANSFORM, CatalogTransform, fit_transform
+
+NEIGHBOUR_RANK = 10
+NEIGHBOUR_SAMPLE = 500
+NEIGHBOUR_COS = 0.4
+"""Catalog utility units: cosines are scaled so that an item's typical 10th nearest neighbour has
+similarity 0.4 (``UserParams.utility_units="catalog"``); the synthetic catalog's own value is 0.38."""
 
 
 @dataclass(frozen=True)
@@ -19,13 +29,23 @@ class Catalog:
         embeddings: (M, d) float tensor, unit rows (item vectors from a text encoder).
         ids: M unique item ids (strings).
         texts: M item texts the embeddings were computed from.
-        meta: provenance (encoder name, source, seed, ...), recorded in experiment outputs.
+        meta: provenance (encoder name, source, seed, ...; ``meta["transform"]`` describes the
+            transform), recorded in experiment outputs.
+        raw: (M, D) the encoder's own vectors before the transform, or None when the embeddings
+            are the raw vectors (no transform applied).
+        transform: the ``CatalogTransform`` that maps raw vectors of the catalog's encoder (persona
+            texts, user-supplied vectors) into this space; None: no transform.
+
+    ``load_catalog`` and ``synthetic_catalog`` build catalogs centred (``transform="centre"``, see
+    ``simulators.geometry``); a Catalog constructed directly keeps the vectors as given.
     """
 
     embeddings: torch.Tensor
     ids: list[str]
     texts: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    raw: torch.Tensor | None = None
+    transform: CatalogTransform | None = None
 
     def __post_init__(self) -> None:
         e = self.embeddings
@@ -57,6 +77,21 @@ class Catalog:
                 "(normalise with torch.nn.functional.normalize(x, dim=1))"
             )
 
+    @functools.cached_property
+    def neighbour_cos(self) -> float:
+        """The catalog's typical local similarity: the mean cosine between an item and its 10th
+        nearest other item, over ``NEIGHBOUR_SAMPLE`` items chosen by a fixed seed (rounded to 4
+        decimals; computed once, on CPU in float64, so every device gets the same number)."""
+        e = self.embeddings.detach().cpu().double()
+        m = e.shape[0]
+        if m < 2:
+            return NEIGHBOUR_COS
+        rank = min(NEIGHBOUR_RANK, m - 1)
+        idx = torch.randperm(m, generator=torch.Generator().manual_seed(0))[:NEIGHBOUR_SAMPLE]
+        s = e[idx] @ e.T
+        s[torch.arange(len(idx)), idx] = -math.inf
+        return round(float(s.topk(rank, dim=1).values[:, -1].mean()), 4)
+
     @property
     def num_items(self) -> int:
         return int(self.embeddings.shape[0])
@@ -67,7 +102,30 @@ class Catalog:
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Catalog:
         """A copy whose embeddings live on ``device`` with ``dtype``."""
-        return Catalog(self.embeddings.to(device=device, dtype=dtype), self.ids, self.texts, dict(self.meta))
+        return dataclasses.replace(
+            self, embeddings=self.embeddings.to(device=device, dtype=dtype), meta=dict(self.meta)
+        )
+
+    def transformed(self, spec: str | CatalogTransform = DEFAULT_TRANSFORM) -> Catalog:
+        """This catalog in a catalog-relative space: ``spec`` ("centre", "pca:D", "none") is fitted
+        on the raw vectors (``raw``, or the embeddings when there are none), or a fitted
+        ``CatalogTransform`` is applied as it is. The raw vectors stay in ``raw``."""
+        raw = self.raw if self.raw is not None else self.embeddings
+        tf = spec if isinstance(spec, CatalogTransform) else fit_transform(raw.cpu(), spec)
+        if tf.spec == "none":
+            return dataclasses.replace(
+                self, embeddings=raw, raw=None, transform=None, meta=self.meta | {"transform": "none"}
+            )
+        meta = self.meta | {"transform": tf.spec, "transform_fit": tf.describe()}
+        return dataclasses.replace(self, embeddings=tf.apply(raw), raw=raw, transform=tf, meta=meta)
+
+    def encode_vectors(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw vectors (..., D) of the catalog's encoder mapped into the catalog's space (unit rows)."""
+        if self.transform is not None:
+            return self.transform.apply(raw)
+        if raw.shape[-1] != self.dim:
+            raise ValueError(f"vectors of {raw.shape[-1]} dims do not fit the catalog's {self.dim}-dim space")
+        return torch.nn.functional.normalize(raw.float(), dim=-1)
 
     @classmethod
     def from_texts(cls, ids: list[str], texts: list[str], encoder: TextEncoder, **meta: Any) -> Catalog:
@@ -189,14 +247,19 @@ _WORDS = [
 
 
 def synthetic_catalog(
-    num_items: int = 1000, dim: int = 64, seed: int = 0, encoder: TextEncoder | None = None
+    num_items: int = 1000,
+    dim: int = 64,
+    seed: int = 0,
+    encoder: TextEncoder | None = None,
+    transform: str = DEFAULT_TRANSFORM,
 ) -> Catalog:
     """A synthetic movie-like catalog: generated texts encoded by a text encoder.
 
     Item text looks like "Hidden Harbor (1987), a crime thriller about heist and ocean";
     items that share genres and themes are close in the encoder's space. With no ``encoder`` the
     deterministic ``HashingEncoder(dim)`` is used, so this needs no model and no network. The
-    same ``(num_items, dim, seed)`` gives the same catalog on every machine.
+    same ``(num_items, dim, seed)`` gives the same catalog on every machine. ``transform``: see
+    ``Catalog.transformed`` (default: centred).
 
     Returns:
         Catalog with ``num_items`` items and ``encoder.dim`` dimensions.
@@ -219,4 +282,4 @@ def synthetic_catalog(
         themes = " and ".join(pick(_THEMES, 2))
         ids.append(f"item{i:06d}")
         texts.append(f"{title} ({year}), a {genres} film about {themes}")
-    return Catalog.from_texts(ids, texts, enc, source="synthetic", seed=int(seed))
+    return Catalog.from_texts(ids, texts, enc, source="synthetic", seed=int(seed)).transformed(transform)

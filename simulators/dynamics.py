@@ -21,11 +21,11 @@ class Stream:
     """Stream ids: each kind of draw has its own, so adding one never shifts the others."""
 
     FACET_ITEM, FACET_NOISE, FACET_WEIGHT, PRIOR_NOISE, MEMBER = 1, 2, 3, 4, 5
-    EXPLORE_SLOT, EXPLORE_ITEM, EXPLORE_SLATE = 10, 11, 12
+    EXPLORE_SLOT, EXPLORE_ITEM, EXPLORE_SLATE, EXPLORE_ROTATE, EXPLORE_SOFT = 10, 11, 12, 13, 14
     CLICK = 2000
     DRIFT, SHIFT_HAZARD, SHIFT_ITEM, SHIFT_NOISE = 3000, 3001, 3002, 3003
     MISSION_START, MISSION_END, MISSION_ITEM, MISSION_NOISE = 4000, 4001, 4002, 4003
-    ORGANIC, ORGANIC_NOISE, CHOICE = 5000, 5001, 5002
+    ORGANIC, ORGANIC_NOISE, CHOICE, ORGANIC_FACET = 5000, 5001, 5002, 5003
     CHURN = 6000
 
 
@@ -110,23 +110,60 @@ def init_users(
     return UserState(facets, w, topic, active, zeros, mix_intent(facets, w, topic, active, p.mission_strength))
 
 
-def utility(vecs: torch.Tensor, user: UserState, p: UserParams) -> torch.Tensor:
+def interests(user: UserState, p: UserParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The user's interests for the "facets" model: vectors (N, C, d) and log weights (N, C).
+
+    C = K facets, plus the mission topic when ``mission_start > 0``. An active mission takes
+    weight ``mission_strength`` and the facets share the rest in proportion to their weights;
+    an inactive mission's weight is 0 (log weight -inf).
+    """
+    w = user.facet_weights
+    if p.mission_start <= 0:
+        return user.facets, torch.log(w)
+    on = user.mission_active.unsqueeze(-1).to(w.dtype) * p.mission_strength  # (N, 1)
+    vecs = torch.cat([user.facets, user.mission_topic.unsqueeze(1)], dim=1)
+    return vecs, torch.log(torch.cat([(1.0 - on) * w, on], dim=1))
+
+
+def _soft_max(cos: torch.Tensor, logw: torch.Tensor, tau: float) -> torch.Tensor:
+    """``tau * logsumexp(logw + cos / tau)`` over the last axis of cos (..., C) and logw (broadcast)."""
+    return tau * torch.logsumexp(logw + cos / tau, dim=-1)
+
+
+def utility(vecs: torch.Tensor, user: UserState, p: UserParams, scale: float = 1.0) -> torch.Tensor:
     """True utility of items ``vecs`` (N, k, d) for each user: (N, k).
 
-    cosine to the intent, less ``boredom_strength`` times the (positive) similarity to fatigue.
+    "facets": a soft maximum over the user's interests, ``tau * log sum_c w_c exp(<x, F_c> / tau)``
+    (see ``interests``); "blend": the cosine to the blended intent. Both less ``boredom_strength``
+    times the (positive) similarity to fatigue, all times ``scale`` (the catalog's utility units,
+    ``Simulator.utility_scale``).
     """
-    u = torch.einsum("nkd,nd->nk", vecs, user.intent)
+    if p.interest_model == "facets":
+        f, logw = interests(user, p)
+        u = _soft_max(torch.einsum("nkd,ncd->nkc", vecs, f), logw.unsqueeze(1), p.facet_temperature)
+    else:
+        u = torch.einsum("nkd,nd->nk", vecs, user.intent)
     if p.boredom_strength > 0:
         u = u - p.boredom_strength * torch.einsum("nkd,nd->nk", vecs, user.fatigue).clamp_min(0.0)
-    return u
+    return u * scale if scale != 1.0 else u
 
 
-def utility_all(E: torch.Tensor, user: UserState, p: UserParams) -> torch.Tensor:
-    """True utility of every catalog item (M, d) for every user: (N, M)."""
-    u = user.intent @ E.T
+def utility_all(E: torch.Tensor, user: UserState, p: UserParams, scale: float = 1.0) -> torch.Tensor:
+    """True utility of every catalog item (M, d) for every user: (N, M). Memory O(N M)."""
+    if p.interest_model == "facets":
+        f, logw = interests(user, p)
+        tau = p.facet_temperature
+        # a running logsumexp over the interests keeps memory at two (N, M) tensors
+        acc = None
+        for c in range(f.shape[1]):
+            term = logw[:, c : c + 1] + (f[:, c] @ E.T) / tau
+            acc = term if acc is None else torch.logaddexp(acc, term)
+        u = tau * acc  # type: ignore[operator]
+    else:
+        u = user.intent @ E.T
     if p.boredom_strength > 0:
         u = u - p.boredom_strength * (user.fatigue @ E.T).clamp_min(0.0)
-    return u
+    return u * scale if scale != 1.0 else u
 
 
 def consume(user: UserState, p: UserParams, clicked_sum: torch.Tensor, n_clicks: torch.Tensor) -> UserState:
@@ -182,17 +219,30 @@ def drift(user: UserState, p: UserParams, E: torch.Tensor, draws: StepDraws) -> 
 def organic_events(user: UserState, p: UserParams, draws: StepDraws) -> tuple[torch.Tensor, torch.Tensor]:
     """Organic search/browse events off the slate.
 
-    Returns (flag (N,) bool, vector (N, d)): the query's embedding, a unit vector near the current
-    intent, where flag is set (zeros elsewhere on CPU; unused there).
+    Returns (flag (N,) bool, vector (N, d)): the query's embedding, a unit vector
+    ``normalize(c + organic_noise g / sqrt(d))`` near one of the user's interests ``c`` (drawn by
+    weight from ``interests`` under the "facets" model; the blended intent under "blend"), where
+    flag is set (zeros elsewhere on CPU; unused there).
     """
     n, d = user.intent.shape
     if p.organic_rate <= 0:
         return torch.zeros(n, dtype=torch.bool, device=user.intent.device), torch.zeros_like(user.intent)
     flag = draws.uniform(Stream.ORGANIC, (), user.intent.dtype) < p.organic_rate
-    intent, scale = user.intent, p.organic_noise / math.sqrt(d)
+    scale = p.organic_noise / math.sqrt(d)
+    if p.interest_model == "facets":
+        vecs, logw = interests(user, p)
+    else:
+        vecs, logw = user.intent.unsqueeze(1), torch.zeros_like(user.intent[:, :1])
 
     def event(dr: StepDraws, rows: torch.Tensor | None) -> torch.Tensor:
-        at = intent if rows is None else intent[rows]
-        return unit(at + scale * dr.normal(Stream.ORGANIC_NOISE, (d,), intent.dtype))
+        v, lw = (vecs, logw) if rows is None else (vecs[rows], logw[rows])
+        if v.shape[1] == 1:
+            at = v[:, 0]
+        else:
+            cdf = torch.cumsum(torch.exp(lw.double()), dim=1)
+            u = dr.uniform(Stream.ORGANIC_FACET, (), torch.float64).unsqueeze(1) * cdf[:, -1:]
+            pick = torch.searchsorted(cdf, u).clamp_max(v.shape[1] - 1)  # (n, 1)
+            at = torch.gather(v, 1, pick.unsqueeze(-1).expand(-1, 1, d)).squeeze(1)
+        return unit(at + scale * dr.normal(Stream.ORGANIC_NOISE, (d,), at.dtype))
 
-    return flag, replace_where(flag, torch.zeros_like(intent), draws, event)
+    return flag, replace_where(flag, torch.zeros_like(user.intent), draws, event)

@@ -9,6 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+MODEL_VERSION = 2
+"""Version of the simulation model, recorded in every summary.json. 1: one blended intent, raw
+cosines, uniform exploration. 2: catalog-relative geometry (centred catalogs, catalog utility
+units), multi-interest utility over facets, the softmax exploration mode; presets re-tuned."""
+
 
 def check_number(name: str, value: object, lo: float, hi: float, *, lo_open: bool = False) -> None:
     """Raise ValueError unless ``value`` is a finite real number in [lo, hi] (or (lo, hi])."""
@@ -30,6 +35,10 @@ def check_int(name: str, value: object, lo: int, hi: int | None = None) -> None:
         raise ValueError(f"{name}={value!r} is not allowed; it must be {allowed}")
 
 
+INTEREST_MODELS = ("facets", "blend")
+UTILITY_UNITS = ("catalog", "cosine")
+
+
 @dataclass(frozen=True)
 class UserParams:
     """Hidden user model: interest facets and how they move.
@@ -48,6 +57,16 @@ class UserParams:
         organic_rate: per-step probability of an organic search/browse event off the slate.
         organic_noise: distance of an organic event's vector from the current intent.
         churn_rate: probability of leaving after a step without any click (ends the episode).
+        interest_model: how the facets make utility. "facets" (default): a soft maximum over the
+            interests, ``u = tau * log sum_c w_c exp(cos(x, F_c) / tau)`` over the facets (weights
+            ``w``) and an active mission topic, so one slate can serve several interests.
+            "blend": the cosine to one blended intent vector (the model before version 2).
+        facet_temperature: tau of the "facets" model (> 0): near 0 the best-matching interest
+            alone counts; a facet of weight w costs its items ``tau * log(1 / w)`` of utility.
+        utility_units: "catalog" (default): utility is the cosine scaled by
+            ``0.4 / c10``, where c10 is the catalog's mean cosine between an item and its 10th
+            nearest neighbour (``Catalog.neighbour_cos``), so ``threshold`` and ``beta`` mean the
+            same on a dense or a sparse catalog; "cosine": the plain cosine (before version 2).
     """
 
     num_facets: int = 2
@@ -63,8 +82,18 @@ class UserParams:
     organic_rate: float = 0.0
     organic_noise: float = 0.5
     churn_rate: float = 0.0
+    interest_model: str = "facets"
+    facet_temperature: float = 0.05
+    utility_units: str = "catalog"
 
     def __post_init__(self) -> None:
+        if self.utility_units not in UTILITY_UNITS:
+            raise ValueError(f"utility_units {self.utility_units!r} is unknown; allowed: {', '.join(UTILITY_UNITS)}")
+        if self.interest_model not in INTEREST_MODELS:
+            raise ValueError(
+                f"interest_model {self.interest_model!r} is unknown; allowed: {', '.join(INTEREST_MODELS)}"
+            )
+        check_number("facet_temperature", self.facet_temperature, 0.0, 10.0, lo_open=True)
         check_int("num_facets", self.num_facets, 1, 64)
         for name in ("facet_noise", "drift_scale", "organic_noise", "boredom_strength"):
             check_number(name, getattr(self, name), 0.0, 10.0)
@@ -116,7 +145,7 @@ class ClickParams:
         check_number("accidental", self.accidental, 0.0, 1.0)
 
 
-EXPLORE_MODES = ("slot", "slate")
+EXPLORE_MODES = ("slot", "slate", "softmax")
 
 
 @dataclass(frozen=True)
@@ -134,7 +163,14 @@ class RecParams:
             with probability explore, by a random item outside the greedy slate. "slate": with
             probability explore the whole slate is k distinct items uniformly from the catalog, so
             every item has probability at least explore / M at every position (logging for
-            off-policy evaluation needs that support).
+            off-policy evaluation needs that support). "softmax" (semantic): with probability
+            explore the slate is a Boltzmann sample near the query: the catalog is split into k
+            strata (item index mod k), one item is drawn from each with probability proportional
+            to ``exp(score / explore_temperature)``, and the strata go to the positions in a random
+            rotation. Every item then has probability ``explore * pi / k`` at every position
+            (``pi``: its softmax share within its stratum), exactly.
+        explore_temperature: temperature of the "softmax" mode, in cosine units (> 0; small:
+            close to the query, large: close to uniform).
     """
 
     prior_noise: float = 1.0
@@ -145,10 +181,12 @@ class RecParams:
     default_mix: float = 0.7
     default_explore: float = 0.0
     explore_mode: str = "slot"
+    explore_temperature: float = 0.05
 
     def __post_init__(self) -> None:
         if self.explore_mode not in EXPLORE_MODES:
             raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
+        check_number("explore_temperature", self.explore_temperature, 0.0, 10.0, lo_open=True)
         check_number("prior_noise", self.prior_noise, 0.0, 10.0)
         check_number("click_weight", self.click_weight, 0.0, 100.0)
         check_number("organic_weight", self.organic_weight, 0.0, 100.0)

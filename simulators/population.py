@@ -91,9 +91,13 @@ class Population:
         return cls(anchors, counts, prior, [str(n) for n in names], dict(meta))
 
     @classmethod
-    def from_personas(cls, personas: Sequence[str | Sequence[str]], encoder: TextEncoder) -> Population:
+    def from_personas(
+        cls, personas: Sequence[str | Sequence[str]], encoder: TextEncoder, catalog: Catalog | None = None
+    ) -> Population:
         """Members from persona texts; a persona given as several texts gets one anchor per text
-        (one interest facet each), e.g. ``["loves 1990s sci-fi thrillers", "watches cooking shows"]``."""
+        (one interest facet each), e.g. ``["loves 1990s sci-fi thrillers", "watches cooking shows"]``.
+        With ``catalog``, the vectors go through its transform into its space (always pass the
+        catalog the population is for: a centred catalog's space is not the encoder's raw one)."""
         if isinstance(personas, str) or len(personas) == 0:
             raise ValueError("personas must be a non-empty list of texts (or of lists of texts)")
         parts = [[p] if isinstance(p, str) else list(p) for p in personas]
@@ -102,12 +106,15 @@ class Population:
             if not group or any(not isinstance(t, str) or not t.strip() for t in group):
                 raise ValueError(f"persona {i} must be a non-empty text or a list of them, got {personas[i]!r}")
         vecs = encoder.encode(flat).float()
+        if catalog is not None:
+            vecs = catalog.encode_vectors(vecs)
         groups, start = [], 0
         for group in parts:
             groups.append(vecs[start : start + len(group)])
             start += len(group)
         names = [" | ".join(g) for g in parts]
-        return cls.from_vectors(groups, names, source="personas", encoder=encoder.name)
+        space = catalog.meta.get("transform", "none") if catalog is not None else "none"
+        return cls.from_vectors(groups, names, source="personas", encoder=encoder.name, transform=space)
 
     @classmethod
     def from_histories(cls, catalog: Catalog, histories: Mapping[Any, Sequence[str]], first_n: int = 10) -> Population:

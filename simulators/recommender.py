@@ -5,7 +5,8 @@ Per user: a short-term profile ``s`` and a long-term profile ``l`` (unit vectors
 ``s <- normalize((1 - alpha) s + alpha e)``, ``l <- normalize((1 - long_rate) l + long_rate e)``.
 Query ``q = normalize(mix * s + (1 - mix) * l)``; the slate is the top-k of ``E q`` with a share
 ``explore`` of its slots replaced by uniformly random other items (``explore_mode="slot"``), or,
-with probability ``explore``, replaced whole by k uniformly random items (``"slate"``).
+with probability ``explore``, replaced whole by k uniformly random items (``"slate"``) or by a
+Boltzmann sample near the query (``"softmax"``, see ``explore_softmax``).
 """
 
 from __future__ import annotations
@@ -220,15 +221,111 @@ def explore_slates(
     return items, explored, slate_propensity(greedy, eps, items, num_items, "slate")
 
 
+def _stratum_logits(E: torch.Tensor, q: torch.Tensor, k: int, temperature: float, row_block: int) -> torch.Tensor:
+    """Logits (n, L, k) float64 of ``softmax`` exploration: item a sits at [a // k, a % k] (its
+    stratum is a % k), padding past M is -inf. Scores are computed ``row_block`` users at a time
+    (zero-padded), so a user's bits do not depend on the batch (see ``top_k``)."""
+    n, d = q.shape
+    m = E.shape[0]
+    pad = (-n) % row_block
+    qp = torch.cat([q, q.new_zeros(pad, d)]) if pad else q
+    scores = torch.cat([qp[r : r + row_block] @ E.T for r in range(0, n + pad, row_block)])[:n]
+    z = scores.to(torch.float64) / temperature
+    width = -(-m // k) * k
+    if width > m:
+        z = torch.cat([z, z.new_full((n, width - m), -math.inf)], dim=1)
+    return z.view(n, width // k, k)
+
+
+def stratum_shares(E: torch.Tensor, q: torch.Tensor, k: int, temperature: float, row_block: int = 64) -> torch.Tensor:
+    """pi (N, M) float64: every item's probability within its stratum (item index mod ``k``) under
+    ``exp(E q / temperature)`` (see ``explore_softmax``); each stratum's shares sum to 1."""
+    z = _stratum_logits(E, q, k, temperature, row_block)
+    logp = z - torch.logsumexp(z, dim=1, keepdim=True)
+    return torch.exp(logp.reshape(z.shape[0], -1)[:, : E.shape[0]])  # column l * k + c is item l * k + c
+
+
+def softmax_share(
+    E: torch.Tensor, q: torch.Tensor, items: torch.Tensor, temperature: float, row_block: int = 64
+) -> torch.Tensor:
+    """pi (N, k) float64 of ``items`` (N, k): ``stratum_shares`` at the shown items."""
+    return torch.gather(stratum_shares(E, q, items.shape[1], temperature, row_block), 1, items)
+
+
+def explore_softmax(
+    greedy: torch.Tensor,
+    eps: torch.Tensor,
+    E: torch.Tensor,
+    q: torch.Tensor,
+    temperature: float,
+    draws: StepDraws,
+    row_block: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """With probability ``eps`` (N,) show a Boltzmann sample near the query ``q`` (N, d) instead of
+    the greedy slate (``explore_mode="softmax"``).
+
+    The catalog is split into k strata by item index (stratum c holds the items a with
+    a mod k = c); from each stratum one item is drawn with probability ``pi_a = exp(s_a / T) /
+    sum_{b in c} exp(s_b / T)`` (``s = E q``, T = ``temperature``), and stratum c goes to position
+    (c - r) mod k for a uniform rotation r. So the k items are distinct, every item can appear at
+    every position, and its position-wise probability is exactly ``pi_a / k``.
+
+    Returns (items (N, k), explored (N, k) bool, pscore (N, k)) as ``explore`` does; pscore is
+    ``(1 - eps) [item is the greedy one] + eps * pi / k``.
+    """
+    n, k = greedy.shape
+    m = E.shape[0]
+    coin = draws.uniform(Stream.EXPLORE_SLATE, (), eps.dtype) < eps
+    explored = coin.unsqueeze(1).expand(n, k)
+    items = greedy
+    # on CPU only the users that can explore need the scores
+    cpu = greedy.device.type == "cpu"
+    rows = (eps > 0).nonzero().squeeze(1) if cpu else torch.arange(n, device=greedy.device)
+    share = torch.zeros(n, k, dtype=torch.float64, device=greedy.device)
+    if rows.numel():
+        z = _stratum_logits(E, q[rows], k, temperature, row_block)  # (r, L, k)
+        logp = z - torch.logsumexp(z, dim=1, keepdim=True)
+        dr = draws.take(rows) if rows.numel() < n else draws
+        rot = dr.integers(Stream.EXPLORE_ROTATE, k)  # (r,)
+        strata = (torch.arange(k, device=greedy.device) + rot.unsqueeze(1)) % k  # (r, k): position j's stratum
+        cdf = torch.cumsum(torch.exp(logp), dim=1).transpose(1, 2)  # (r, k strata, L)
+        cdf_pos = torch.gather(cdf, 1, strata.unsqueeze(-1).expand(-1, -1, cdf.shape[2])).contiguous()
+        u = dr.fine_uniform(Stream.EXPLORE_SOFT, (k,)) * cdf_pos[:, :, -1]
+        level = torch.searchsorted(cdf_pos, u.unsqueeze(-1)).squeeze(-1)
+        last = (m - 1 - strata) // k  # the last level holding an item of the stratum
+        picks = torch.minimum(level, last) * k + strata
+        on = coin[rows].unsqueeze(1)
+        chosen = torch.where(on, picks, greedy[rows])
+        items = greedy.clone()
+        items[rows] = chosen
+        flat = logp.reshape(z.shape[0], -1)
+        share[rows] = torch.exp(torch.gather(flat, 1, chosen))
+    same = (items == greedy).to(torch.float64)
+    e = eps.to(torch.float64).unsqueeze(-1)
+    pscore = ((1.0 - e) * same + e * share / k).to(eps.dtype)
+    return items, explored, pscore
+
+
 def slate_propensity(
-    greedy: torch.Tensor, eps: torch.Tensor, items: torch.Tensor, num_items: int, mode: str
+    greedy: torch.Tensor,
+    eps: torch.Tensor,
+    items: torch.Tensor,
+    num_items: int,
+    mode: str,
+    share: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Probability (N, k) that a policy whose greedy slate is ``greedy`` (N, k), exploring with
-    ``eps`` (N,) in ``mode`` ("slot" or "slate", see ``RecParams.explore_mode``), shows
-    ``items[:, j]`` at position j. The position-wise marginals that off-policy estimators need."""
+    ``eps`` (N,) in ``mode`` ("slot", "slate" or "softmax", see ``RecParams.explore_mode``), shows
+    ``items[:, j]`` at position j. The position-wise marginals that off-policy estimators need.
+    "softmax" needs ``share``: the items' stratum shares under the policy's query
+    (``softmax_share``)."""
     k = greedy.shape[1]
     e = eps.unsqueeze(-1)
     same = items == greedy
+    if mode == "softmax":
+        if share is None:
+            raise ValueError("softmax propensities need the items' stratum shares (softmax_share)")
+        return ((1.0 - e.double()) * same.double() + e.double() * share.double() / k).to(eps.dtype)
     if mode == "slate":
         return (1.0 - e) * same.to(e.dtype) + e / num_items
     free = num_items - k
@@ -240,9 +337,23 @@ def slate_propensity(
 
 
 def select(
-    greedy: torch.Tensor, eps: torch.Tensor, num_items: int, draws: StepDraws, mode: str
+    greedy: torch.Tensor,
+    eps: torch.Tensor,
+    num_items: int,
+    draws: StepDraws,
+    mode: str,
+    *,
+    E: torch.Tensor | None = None,
+    q: torch.Tensor | None = None,
+    temperature: float = 0.05,
+    row_block: int = 64,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The shown slate: ``explore`` ("slot") or ``explore_slates`` ("slate") of the greedy one."""
+    """The shown slate: ``explore`` ("slot"), ``explore_slates`` ("slate") or ``explore_softmax``
+    ("softmax", which needs the catalog ``E`` and the queries ``q``) of the greedy one."""
+    if mode == "softmax":
+        if E is None or q is None:
+            raise ValueError("softmax exploration needs the catalog E and the queries q")
+        return explore_softmax(greedy, eps, E, q, temperature, draws, row_block)
     if mode == "slate":
         return explore_slates(greedy, eps, num_items, draws)
     return explore(greedy, eps, num_items, draws)

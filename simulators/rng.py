@@ -91,6 +91,13 @@ class StepDraws:
         z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=1)[:, :count]
         return z.reshape((self.prefix.shape[0], *shape)).to(dtype)
 
+    def fine_uniform(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
+        """Uniform float64 in (0, 1) with 48 random bits (odd multiples of 2**-49), for inverse-CDF
+        choices among many small probabilities (24 bits would never pick an item below 2**-24)."""
+        b = self.bits(stream, (*shape, 2))
+        hi, lo = (b[..., 0] >> 8).to(torch.float64), (b[..., 1] >> 8).to(torch.float64)
+        return (hi * 2.0**24 + lo + 0.5) * 2.0**-48
+
     def integers(self, stream: int, high: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Integers uniform in [0, high) (high < 2**24 is exact; larger is near-uniform)."""
         u = self.uniform(stream, shape, torch.float64)

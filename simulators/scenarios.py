@@ -15,7 +15,7 @@ from typing import Any
 
 from driftrec.simulators.params import ClickParams, RecParams, UserParams, check_int, field_names
 
-MOVIELENS_FIT = {"beta": 60.0, "drift_scale": 0.2, "shift_hazard": 0.1}
+MOVIELENS_FIT = {"beta": 20.0, "drift_scale": 0.2, "shift_hazard": 0.0}
 """Fitted by ``driftrec calibrate --out runs/calibrate`` (recorded in docs/calibration.json)."""
 
 _GROUPS = {"user": UserParams, "click": ClickParams, "rec": RecParams}
@@ -149,7 +149,7 @@ PRESETS: dict[str, Scenario] = {
     ),
     "movielens": Scenario(
         "movielens",
-        "fitted to MovieLens timelines (driftrec calibrate): sharp choices, fast drift and frequent shifts",
+        "fitted to MovieLens timelines (driftrec calibrate): fast gradual drift of two interests",
         user=UserParams(
             num_facets=2, drift_scale=MOVIELENS_FIT["drift_scale"], shift_hazard=MOVIELENS_FIT["shift_hazard"]
         ),

@@ -12,12 +12,13 @@ One step, for every user at once::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 from driftrec.simulators import dynamics, recommender
-from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.catalog import NEIGHBOUR_COS, Catalog
 from driftrec.simulators.click import attraction, choose_one, examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.population import Population
@@ -93,7 +94,21 @@ class Simulator:
         self._obs_low = recommender.FEATURE_LOW.to(self.device)
         self._obs_high = recommender.FEATURE_HIGH.to(self.device)
         self.exam = examination(self.k, scenario.click, self.device)
+        # utility units (UserParams.utility_units): cosines scaled to the catalog's local similarity
+        units = scenario.user.utility_units
+        if units == "catalog" and catalog.neighbour_cos < 0.05:
+            raise ValueError(
+                f"the catalog's items have no near neighbours (mean 10th-neighbour cosine {catalog.neighbour_cos}, "
+                "below 0.05), so catalog utility units are undefined; set utility_units=cosine"
+            )
+        self.utility_scale = NEIGHBOUR_COS / catalog.neighbour_cos if units == "catalog" else 1.0
         self.population = population.to(self.device) if population is not None else None
+
+    @property
+    def explore_temperature(self) -> float:
+        """The "softmax" exploration temperature on raw scores: ``explore_temperature`` is in
+        utility units, so it is divided by ``utility_scale``."""
+        return self.scenario.rec.explore_temperature / self.utility_scale
 
     def _fresh(self, keys: torch.Tensor, episode: torch.Tensor) -> SimState:
         t = torch.zeros_like(keys)
@@ -136,8 +151,18 @@ class Simulator:
         top_k = cache.top_k if cache is not None else recommender.top_k
         greedy = top_k(self.E, q, self.k, self.score_chunk, self.row_block)
         draws = self.draws(state) if draws is None else draws
-        mode = self.scenario.rec.explore_mode
-        items, _, pscore = recommender.select(greedy, weights[:, 2], self.num_items, draws, mode)
+        rp = self.scenario.rec
+        items, _, pscore = recommender.select(
+            greedy,
+            weights[:, 2],
+            self.num_items,
+            draws,
+            rp.explore_mode,
+            E=self.E,
+            q=q,
+            temperature=self.explore_temperature,
+            row_block=self.row_block,
+        )
         return items, pscore
 
     def step(
@@ -153,7 +178,7 @@ class Simulator:
         t = state.t
         draws = self.draws(state) if draws is None else draws
         vecs = self.E[items]  # (N, k, d)
-        util = dynamics.utility(vecs, state.user, sc.user)
+        util = dynamics.utility(vecs, state.user, sc.user, self.utility_scale)
         clicks = sample_clicks(util, sc.click, self.exam, draws.uniform(Stream.CLICK, (self.k,)))
         n_clicks = clicks.sum(1)
         clicked_sum = torch.einsum("nk,nkd->nd", clicks.to(vecs.dtype), vecs)
@@ -178,14 +203,18 @@ class Simulator:
 
     def self_directed_step(self, state: SimState) -> tuple[SimState, torch.Tensor]:
         """One step without a recommender: every user picks one item of the whole catalog with
-        probability proportional to its attraction (the click model on true utility), consumes it
+        probability proportional to its attraction (the click model on true utility, without the
+        ``accidental`` floor, which is a property of shown slates), consumes it
         and drifts. Gives timelines comparable to real consumption logs (``experiments.calibrate``).
 
         Returns the new state (profiles untouched) and the chosen items (N,) int64. Memory O(N M).
         """
         sc = self.scenario
         draws = self.draws(state)
-        weights = attraction(dynamics.utility_all(self.E, state.user, sc.user), sc.click)
+        # no accidental floor here: it models clicks on shown items; over a whole catalog it would
+        # make most choices random titles (M * accidental outweighs the few items near the interests)
+        util = dynamics.utility_all(self.E, state.user, sc.user, self.utility_scale)
+        weights = attraction(util, dataclasses.replace(sc.click, accidental=0.0))
         item = choose_one(weights, draws.uniform(Stream.CHOICE, (), torch.float64))
         ones = torch.ones(item.shape[0], dtype=torch.int64, device=self.device)
         user = dynamics.consume(state.user, sc.user, self.E[item], ones)
@@ -198,4 +227,4 @@ class Simulator:
 
     def item_utility(self, state: SimState) -> torch.Tensor:
         """True utility (N, M) of every item for the next step: hidden; for oracles and regret only."""
-        return dynamics.utility_all(self.E, state.user, self.scenario.user)
+        return dynamics.utility_all(self.E, state.user, self.scenario.user, self.utility_scale)

@@ -54,10 +54,13 @@ def test_simulate_writes_table_summary_rows_config_and_plot(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["scenarios"]["abrupt"]["user"]["shift_hazard"] == 0.05
     assert config["catalog"].pop("load_s") >= 0
+    fit = config["catalog"].pop("transform_fit")
+    assert fit["spec"] == "centre" and fit["raw_dim"] == fit["dim"] == 16 and len(fit["digest"]) == 16
     assert config["catalog"] == {
         "encoder": "hashing-bow-d16-s0",
         "source": "synthetic",
         "seed": 0,
+        "transform": "centre",
         "num_items": 200,
         "dim": 16,
     }
@@ -108,7 +111,7 @@ BAD_CLI = [
     (["simulate", "--fixed-weights", "0.5,0.5,1.5"], r"explore=1\.5 is outside the allowed range"),
     (["simulate", "--seeds", "1,1"], r"seeds must be distinct, got \[1, 1\]"),
     (["simulate", "--device", "cuda:7"], "device 'cuda:7'"),
-    (["simulate", "--catalog", "nope"], "unknown catalog 'nope'; use one of movielens, synthetic or a file path"),
+    (["simulate", "--catalog", "nope"], "unknown catalog 'nope'; use one of movielens, courses, synthetic or a file"),
     (["simulate", "--catalog", "missing.csv"], "no such file: 'missing.csv'"),
     (["simulate", "--catalog", "synthetic", "--population", "nope"], "unknown population 'nope'"),
     (["simulate", "--catalog", "synthetic", "--population", "movielens"], "no history has an item of the catalog"),

@@ -39,7 +39,7 @@ QUERIES = [
 @pytest.mark.parametrize("query, genre", QUERIES, ids=[g for _, g in QUERIES])
 def test_nearest_movies_share_the_query_genre(movielens_catalog, minilm, query, genre):
     genres = movielens_movies().set_index("item")["genres"]
-    q = minilm.encode([query])[0]
+    q = movielens_catalog.encode_vectors(minilm.encode([query]))[0]  # into the catalog's (centred) space
     top = (movielens_catalog.embeddings @ q).topk(10).indices.tolist()
     hits = sum(genre in genres[movielens_catalog.ids[i]] for i in top)
     assert hits >= 7, [movielens_catalog.texts[i] for i in top]
@@ -68,7 +68,13 @@ def test_catalog_from_a_file(tmp_path, suffix):
     enc = HashingEncoder(dim=32)
     cat = load_catalog(_write(tmp_path / f"items{suffix}", frame), enc)
     assert cat.ids == ["a", "b", "c"] and cat.texts[1] == "haunted house" and cat.meta["encoder"] == enc.name
-    assert torch.allclose(cat.embeddings, enc.encode(frame["text"].tolist()))
+    raw = enc.encode(frame["text"].tolist())
+    assert torch.allclose(cat.raw, raw) and cat.meta["transform"] == "centre"
+    centred = torch.nn.functional.normalize(raw - raw.mean(0), dim=1)
+    assert torch.allclose(cat.embeddings, centred, atol=1e-6)
+    assert torch.allclose(cat.encode_vectors(raw), cat.embeddings, atol=1e-6)
+    same = load_catalog(_write(tmp_path / f"raw{suffix}", frame), enc, transform="none")
+    assert torch.allclose(same.embeddings, raw) and same.raw is None and same.meta["transform"] == "none"
     renamed = frame.rename(columns={"id": "movie", "text": "title"})
     cat2 = load_catalog(_write(tmp_path / f"r{suffix}", renamed), enc, id_column="movie", text_column="title")
     assert torch.equal(cat2.embeddings, cat.embeddings)
@@ -102,7 +108,8 @@ def test_personas_give_facets_near_them_and_the_prior(small_catalog, tmp_path):
     personas.write_text("# comment\nloves space robots and aliens\nhorror ghosts ; comedy wedding family\n\n")
     pop = load_population(personas, small_catalog, enc)
     assert pop.num_members == 2 and pop.counts.tolist() == [1, 2] and pop.meta["source"] == "personas"
-    assert torch.allclose(pop.prior[0], enc.encode(["loves space robots and aliens"])[0], atol=1e-6)
+    want = small_catalog.encode_vectors(enc.encode(["loves space robots and aliens"]))[0]
+    assert torch.allclose(pop.prior[0], want, atol=1e-6) and pop.meta["transform"] == "centre"
 
     env = driftrec.make_vec_env("stable", 64, catalog=small_catalog, population=pop, facet_noise=0.1)
     env.reset(seed=3)
