@@ -86,6 +86,7 @@ def _log_config(args: argparse.Namespace) -> Any:
         items=args.items,
         dim=args.dim,
         population=args.population,
+        transform=args.transform,
         device=str(resolve_device(args.device)),
         overrides=parse_sets(args.set),
         policy=args.policy_file,
@@ -137,7 +138,7 @@ def add_parsers(sub: Any) -> None:
     op.add_argument("--out", type=Path, default=Path("runs/ope"), help="output folder [runs/ope]")
     op.add_argument("--validate", action="store_true", help="check the estimators against the simulator's truth")
     op.add_argument("--reps", type=positive, default=20, help="repetitions of --validate [20]")
-    _add_log_args(op, items=100, users=256, steps=100, explore=0.3)
+    _add_log_args(op, items=100, users=256, steps=100, explore=0.5)
 
     rp = sub.add_parser(
         "replay",

@@ -24,7 +24,9 @@ OBD_COLUMNS = ("item_id", "position", "click", "propensity_score")
 class BanditFeedback:
     """One row per shown item. action, position (0-based), reward, pscore: (n_rounds,);
     context: (n_rounds, n_features) or None; len_list: positions per slate; slate_id: (n_rounds,)
-    the slate each row belongs to, or None when unknown."""
+    the slate each row belongs to, or None when unknown; user_id: (n_rounds,) the user (in a
+    driftrec log: per run) each row belongs to, or None: a user's slates over time are not
+    independent, so intervals resample users when it is known."""
 
     n_rounds: int
     n_actions: int
@@ -35,6 +37,7 @@ class BanditFeedback:
     pscore: np.ndarray
     context: np.ndarray | None = None
     slate_id: np.ndarray | None = None
+    user_id: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The obp-style dict (keys as in ``obp.dataset.OpenBanditDataset.obtain_batch_bandit_feedback``)."""

@@ -215,7 +215,8 @@ def estimate(
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """One row per (policy, estimator): estimate, ci_low, ci_high (in ``log.unit``). Intervals
-    resample slates when the log has slate ids, else rows."""
+    resample users when the log has user ids (a user's slates over time are correlated: their
+    state carries over), else slates when it has slate ids, else rows."""
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown:
         raise ValueError(f"unknown estimator(s) {', '.join(unknown)}; known: {', '.join(ESTIMATORS)}")
@@ -223,6 +224,7 @@ def estimate(
     if "iips" in estimators and fb.slate_id is None:
         estimators = [e for e in estimators if e != "iips"]
     q = position_ctr(fb)
+    unit = fb.user_id if fb.user_id is not None else fb.slate_id  # the bootstrap's resampling unit
     rows = []
     for t in log.targets:
         for name in estimators:
@@ -232,7 +234,7 @@ def estimate(
                 action=fb.action,
                 position=fb.position,
                 evaluation_policy_pscore=t.pi,
-                slate_id=fb.slate_id,
+                slate_id=unit,
             )
             if name == "iips":
                 kw = dict(

@@ -117,9 +117,10 @@ def run_units(
 
 
 def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, str]:
-    """Hashes of the catalog and population tensors and the driftrec version: part of every unit's
-    spec, so a stored unit is reused only for the same data and code."""
-    from driftrec import __version__
+    """Hashes of the catalog and population tensors, the driftrec version and the simulation
+    model's version: part of every unit's spec, so a stored unit is reused only for the same data
+    and code."""
+    from driftrec import MODEL_VERSION, __version__
 
     def sha(*tensors: torch.Tensor) -> str:
         h = hashlib.sha256()
@@ -127,7 +128,7 @@ def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, st
             h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-    out = {"driftrec": __version__, "catalog": sha(catalog.embeddings)}
+    out = {"driftrec": __version__, "model_version": str(MODEL_VERSION), "catalog": sha(catalog.embeddings)}
     if population is not None:
         out["population"] = sha(population.anchors, population.counts.float(), population.prior)
     return out

@@ -235,10 +235,12 @@ def simulate_log(
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=f"logging {cfg.agent} on {cfg.scenario}", unit="step", leave=False)
-    temp = sim.explore_temperature
+    temp, floor = sim.explore_temperature, sc.rec.explore_floor
 
     def shares(q: torch.Tensor) -> torch.Tensor | None:
-        return recommender.stratum_shares(sim.E, q, k, temp, sim.row_block) if mode == "softmax" else None
+        if mode != "softmax":
+            return None
+        return recommender.stratum_shares(sim.E, q, k, temp, floor, sim.row_block)
 
     for _ in steps:
         state = env.state
@@ -432,6 +434,10 @@ def feedback_from_frame(
     ctx_cols = [c for c in CONTEXT_COLUMNS if c in frame.columns]
     context = frame[ctx_cols].to_numpy(np.float64) if ctx_cols else None
     slate = frame["slate_id"].to_numpy(np.int64) if "slate_id" in frame.columns else None
+    user = None
+    if "user" in frame.columns:
+        keys = frame[["run", "user"]] if "run" in frame.columns else frame[["user"]]
+        user = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy(np.int64)
     return BanditFeedback(
         len(frame),
         n_act,
@@ -442,6 +448,7 @@ def feedback_from_frame(
         frame["pscore"].to_numpy(np.float64),
         context,
         slate,
+        user,
     )
 
 

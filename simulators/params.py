@@ -168,9 +168,12 @@ class RecParams:
             strata (item index mod k), one item is drawn from each with probability proportional
             to ``exp(score / explore_temperature)``, and the strata go to the positions in a random
             rotation. Every item then has probability ``explore * pi / k`` at every position
-            (``pi``: its softmax share within its stratum), exactly.
-        explore_temperature: temperature of the "softmax" mode, in cosine units (> 0; small:
+            (``pi``: its share within its stratum, see ``explore_floor``), exactly.
+        explore_temperature: temperature of the "softmax" mode, in utility units (> 0; small:
             close to the query, large: close to uniform).
+        explore_floor: share of each stratum's draw of the "softmax" mode that is uniform (a
+            defensive mixture: every item keeps probability at least ``explore_floor / |stratum|``,
+            which bounds the importance weights off-policy estimates need).
     """
 
     prior_noise: float = 1.0
@@ -181,12 +184,14 @@ class RecParams:
     default_mix: float = 0.7
     default_explore: float = 0.0
     explore_mode: str = "slot"
-    explore_temperature: float = 0.05
+    explore_temperature: float = 0.2
+    explore_floor: float = 0.1
 
     def __post_init__(self) -> None:
         if self.explore_mode not in EXPLORE_MODES:
             raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
         check_number("explore_temperature", self.explore_temperature, 0.0, 10.0, lo_open=True)
+        check_number("explore_floor", self.explore_floor, 0.0, 1.0)
         check_number("prior_noise", self.prior_noise, 0.0, 10.0)
         check_number("click_weight", self.click_weight, 0.0, 100.0)
         check_number("organic_weight", self.organic_weight, 0.0, 100.0)

@@ -237,19 +237,33 @@ def _stratum_logits(E: torch.Tensor, q: torch.Tensor, k: int, temperature: float
     return z.view(n, width // k, k)
 
 
-def stratum_shares(E: torch.Tensor, q: torch.Tensor, k: int, temperature: float, row_block: int = 64) -> torch.Tensor:
-    """pi (N, M) float64: every item's probability within its stratum (item index mod ``k``) under
-    ``exp(E q / temperature)`` (see ``explore_softmax``); each stratum's shares sum to 1."""
+def _stratum_probs(
+    E: torch.Tensor, q: torch.Tensor, k: int, temperature: float, floor: float, row_block: int
+) -> torch.Tensor:
+    """pi (n, L, k) float64: ``(1 - floor) softmax(z) + floor / size`` within each stratum (column)
+    of ``_stratum_logits``; padding stays 0."""
     z = _stratum_logits(E, q, k, temperature, row_block)
-    logp = z - torch.logsumexp(z, dim=1, keepdim=True)
-    return torch.exp(logp.reshape(z.shape[0], -1)[:, : E.shape[0]])  # column l * k + c is item l * k + c
+    soft = torch.exp(z - torch.logsumexp(z, dim=1, keepdim=True))
+    if floor <= 0:
+        return soft
+    valid = torch.isfinite(z).to(z.dtype)
+    return (1.0 - floor) * soft + floor * valid / valid.sum(1, keepdim=True)
+
+
+def stratum_shares(
+    E: torch.Tensor, q: torch.Tensor, k: int, temperature: float, floor: float = 0.0, row_block: int = 64
+) -> torch.Tensor:
+    """pi (N, M) float64: every item's probability within its stratum (item index mod ``k``) under
+    softmax exploration (see ``explore_softmax``); each stratum's shares sum to 1."""
+    pi = _stratum_probs(E, q, k, temperature, floor, row_block)
+    return pi.reshape(pi.shape[0], -1)[:, : E.shape[0]]  # column l * k + c is item l * k + c
 
 
 def softmax_share(
-    E: torch.Tensor, q: torch.Tensor, items: torch.Tensor, temperature: float, row_block: int = 64
+    E: torch.Tensor, q: torch.Tensor, items: torch.Tensor, temperature: float, floor: float = 0.0, row_block: int = 64
 ) -> torch.Tensor:
     """pi (N, k) float64 of ``items`` (N, k): ``stratum_shares`` at the shown items."""
-    return torch.gather(stratum_shares(E, q, items.shape[1], temperature, row_block), 1, items)
+    return torch.gather(stratum_shares(E, q, items.shape[1], temperature, floor, row_block), 1, items)
 
 
 def explore_softmax(
@@ -260,15 +274,18 @@ def explore_softmax(
     temperature: float,
     draws: StepDraws,
     row_block: int = 64,
+    floor: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """With probability ``eps`` (N,) show a Boltzmann sample near the query ``q`` (N, d) instead of
     the greedy slate (``explore_mode="softmax"``).
 
     The catalog is split into k strata by item index (stratum c holds the items a with
-    a mod k = c); from each stratum one item is drawn with probability ``pi_a = exp(s_a / T) /
-    sum_{b in c} exp(s_b / T)`` (``s = E q``, T = ``temperature``), and stratum c goes to position
-    (c - r) mod k for a uniform rotation r. So the k items are distinct, every item can appear at
-    every position, and its position-wise probability is exactly ``pi_a / k``.
+    a mod k = c); from each stratum one item is drawn with probability ``pi_a = (1 - floor)
+    exp(s_a / T) / sum_{b in c} exp(s_b / T) + floor / |c|`` (``s = E q``, T = ``temperature``;
+    the uniform ``floor`` is a defensive mixture that keeps every item's probability at least
+    ``floor / |c|``), and stratum c goes to position (c - r) mod k for a uniform rotation r. So
+    the k items are distinct, every item can appear at every position, and its position-wise
+    probability is exactly ``pi_a / k``.
 
     Returns (items (N, k), explored (N, k) bool, pscore (N, k)) as ``explore`` does; pscore is
     ``(1 - eps) [item is the greedy one] + eps * pi / k``.
@@ -283,12 +300,11 @@ def explore_softmax(
     rows = (eps > 0).nonzero().squeeze(1) if cpu else torch.arange(n, device=greedy.device)
     share = torch.zeros(n, k, dtype=torch.float64, device=greedy.device)
     if rows.numel():
-        z = _stratum_logits(E, q[rows], k, temperature, row_block)  # (r, L, k)
-        logp = z - torch.logsumexp(z, dim=1, keepdim=True)
+        pi = _stratum_probs(E, q[rows], k, temperature, floor, row_block)  # (r, L, k)
         dr = draws.take(rows) if rows.numel() < n else draws
         rot = dr.integers(Stream.EXPLORE_ROTATE, k)  # (r,)
         strata = (torch.arange(k, device=greedy.device) + rot.unsqueeze(1)) % k  # (r, k): position j's stratum
-        cdf = torch.cumsum(torch.exp(logp), dim=1).transpose(1, 2)  # (r, k strata, L)
+        cdf = torch.cumsum(pi, dim=1).transpose(1, 2)  # (r, k strata, L)
         cdf_pos = torch.gather(cdf, 1, strata.unsqueeze(-1).expand(-1, -1, cdf.shape[2])).contiguous()
         u = dr.fine_uniform(Stream.EXPLORE_SOFT, (k,)) * cdf_pos[:, :, -1]
         level = torch.searchsorted(cdf_pos, u.unsqueeze(-1)).squeeze(-1)
@@ -298,8 +314,7 @@ def explore_softmax(
         chosen = torch.where(on, picks, greedy[rows])
         items = greedy.clone()
         items[rows] = chosen
-        flat = logp.reshape(z.shape[0], -1)
-        share[rows] = torch.exp(torch.gather(flat, 1, chosen))
+        share[rows] = torch.gather(pi.reshape(pi.shape[0], -1), 1, chosen)
     same = (items == greedy).to(torch.float64)
     e = eps.to(torch.float64).unsqueeze(-1)
     pscore = ((1.0 - e) * same + e * share / k).to(eps.dtype)
@@ -345,15 +360,16 @@ def select(
     *,
     E: torch.Tensor | None = None,
     q: torch.Tensor | None = None,
-    temperature: float = 0.05,
+    temperature: float = 0.2,
     row_block: int = 64,
+    floor: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The shown slate: ``explore`` ("slot"), ``explore_slates`` ("slate") or ``explore_softmax``
     ("softmax", which needs the catalog ``E`` and the queries ``q``) of the greedy one."""
     if mode == "softmax":
         if E is None or q is None:
             raise ValueError("softmax exploration needs the catalog E and the queries q")
-        return explore_softmax(greedy, eps, E, q, temperature, draws, row_block)
+        return explore_softmax(greedy, eps, E, q, temperature, draws, row_block, floor)
     if mode == "slate":
         return explore_slates(greedy, eps, num_items, draws)
     return explore(greedy, eps, num_items, draws)

@@ -162,6 +162,7 @@ class Simulator:
             q=q,
             temperature=self.explore_temperature,
             row_block=self.row_block,
+            floor=rp.explore_floor,
         )
         return items, pscore
 

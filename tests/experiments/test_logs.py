@@ -77,8 +77,9 @@ def test_a_log_round_trips_through_parquet(tmp_path):
     assert simulate_log(cfg).frame.equals(f)  # same seed, same log
 
 
-def test_a_target_equal_to_the_logging_policy_gets_its_propensities_and_value():
-    cfg = LogConfig(**SMALL, seed=4)
+@pytest.mark.parametrize("mode", ["slate", "softmax"])
+def test_a_target_equal_to_the_logging_policy_gets_its_propensities_and_value(mode):
+    cfg = LogConfig(**SMALL, seed=4, explore_mode=mode)
     same = parse_target("same:alpha=0.3,mix=0.7,explore=0.3")
     run = simulate_log(cfg, [same, parse_target("other:alpha=0.9,mix=0.2,explore=0.1")], truth=True)
     np.testing.assert_allclose(run.target_pscore["same"], run.frame.pscore.to_numpy(), rtol=1e-6)
@@ -120,8 +121,9 @@ def test_slate_ips_is_k_times_row_ips_with_slate_bootstrap():
         SlateIndependentIPS().estimate_policy_value(**{**kw, "slate_id": None})
 
 
-def test_ope_on_a_driftrec_log_recreates_the_run_and_rejects_edited_logs(tmp_path):
-    cfg = LogConfig(**SMALL, seed=6)
+@pytest.mark.parametrize("mode", ["slate", "softmax"])
+def test_ope_on_a_driftrec_log_recreates_the_run_and_rejects_edited_logs(tmp_path, mode):
+    cfg = LogConfig(**SMALL, seed=6, explore_mode=mode)
     path = write_log(tmp_path / "log.parquet", simulate_log(cfg))
     log = prepare(path, ["t:alpha=0.6,mix=0.5,explore=0.2", "logged"])
     direct = simulate_log(cfg, [parse_target("t:alpha=0.6,mix=0.5,explore=0.2")])

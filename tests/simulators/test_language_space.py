@@ -76,6 +76,7 @@ def test_pca_keeps_the_top_directions_and_reports_its_fidelity():
         (lambda: RecParams(explore_mode="gumbel"), r"explore_mode 'gumbel' is unknown; allowed: slot, slate, softmax"),
         (lambda: RecParams(explore_temperature=0.0), r"explore_temperature=0.0 is outside the allowed range \(0.0, 10"),
         (lambda: RecParams(explore_temperature=-1), r"explore_temperature=-1 is outside"),
+        (lambda: RecParams(explore_floor=1.5), r"explore_floor=1.5 is outside the allowed range \[0.0, 1.0\]"),
         (lambda: UserParams(interest_model="mean"), r"interest_model 'mean' is unknown; allowed: facets, blend"),
         (lambda: UserParams(facet_temperature=0), r"facet_temperature=0 is outside the allowed range"),
         (lambda: UserParams(utility_units="z"), r"utility_units 'z' is unknown; allowed: catalog, cosine"),
@@ -147,14 +148,16 @@ def test_softmax_propensities_are_the_empirical_position_frequencies():
     E = F.normalize(torch.randn(m, 8, generator=g), dim=1)
     q = F.normalize(torch.randn(1, 8, generator=g), dim=1).expand(n, 8)
     greedy = recommender.top_k(E, q[:1], k).expand(n, k)
-    eps, temp = torch.full((n,), 0.5), 0.3
-    items, explored, pscore = recommender.explore_softmax(greedy, eps, E, q, temp, _draws(n))
+    eps, temp, floor = torch.full((n,), 0.5), 0.3, 0.2
+    items, explored, pscore = recommender.explore_softmax(greedy, eps, E, q, temp, _draws(n), floor=floor)
     srt = items.sort(1).values
     assert not bool((srt[:, 1:] == srt[:, :-1]).any()), "a slate repeated an item"
-    share = recommender.softmax_share(E, q, items, temp)
+    share = recommender.softmax_share(E, q, items, temp, floor)
     want = recommender.slate_propensity(greedy, eps, items, m, "softmax", share)
     assert torch.allclose(pscore.double(), want.double())
-    pi = recommender.stratum_shares(E, q[:1], k, temp)[0]  # (M,)
+    pi = recommender.stratum_shares(E, q[:1], k, temp, floor)[0]  # (M,)
+    sizes = torch.tensor([len(range(c, m, k)) for c in range(m)]).double()[torch.arange(m) % k]
+    assert bool((pi >= floor / sizes - 1e-12).all())  # the defensive floor
     # each stratum (item index mod k) sums to one
     assert torch.allclose(torch.stack([pi[c::k].sum() for c in range(k)]), torch.ones(k, dtype=torch.float64))
     for j in range(k):
