@@ -46,7 +46,7 @@ def throughput(catalog: Catalog, scenario: str, users: int, steps: int, seed: in
 
 
 def geometry_report(
-    catalog: Catalog, dims: Sequence[int] = (32, 64, 128), scenario: str = "mixed", users: int = 256, steps: int = 30
+    catalog: Catalog, dims: Sequence[int] = (32, 64, 128), scenario: str = "mixed", users: int = 1024, steps: int = 20
 ) -> dict[str, Any]:
     """Everything the module docstring lists, for ``catalog`` (built with any transform: its raw
     vectors are used)."""

@@ -26,8 +26,8 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--catalog", default="movielens", help="movielens, courses, synthetic or a file [movielens]")
     g.add_argument("--dims", type=int_list, default=[32, 64, 128], help="reduced dimensions [32,64,128]")
     g.add_argument("--scenario", default="mixed", help="preset timed [mixed]")
-    g.add_argument("--users", type=positive, default=256, help="users of the throughput runs [256]")
-    g.add_argument("--steps", type=positive, default=30, help="steps timed per run [30]")
+    g.add_argument("--users", type=positive, default=1024, help="users of the throughput runs [1024]")
+    g.add_argument("--steps", type=positive, default=20, help="steps timed per run [20]")
     g.add_argument("--out", type=Path, default=Path("runs/geometry"), help="output folder [runs/geometry]")
     g.add_argument("--no-progress", action="store_true", help="hide the encoder's progress bar")
 
@@ -90,11 +90,11 @@ def add_portability_parser(sub: Any) -> None:
         description="For each catalog and preset: grid-tune the fixed weights (best-fixed) on the tuning "
         "seeds, then run best-fixed, the oracle and random slates on the same users of held-out seeds. "
         "Prints, per preset and catalog, clicks per step and the shares of the oracle that best-fixed and "
-        "random reach (95%% intervals over seeds), whether oracle > best-fixed > random with separated "
+        "random reach (95% intervals over seeds), whether oracle > best-fixed > random with separated "
         "intervals, and per preset whether the shares differ by at most --tolerance between any two "
         "catalogs. Writes summary.json, portability.csv and portability.png to --out; exits 1 when a "
-        "check fails. Default: synthetic, MovieLens and courses, about 4 minutes on 2 CPU cores after "
-        "the first encoding.",
+        "check fails. Default: synthetic, MovieLens and courses, about 6 to 11 minutes on 2 CPU cores "
+        "after the first encoding.",
     )
     p.add_argument(
         "--catalogs",

@@ -81,7 +81,7 @@ def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens"
         "--catalog",
         default=catalog_default,
         help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
-        "'courses' (3,777 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
+        "'courses' (3,649 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
         f"--items and --dim), or a CSV/parquet file with 'id' and 'text' columns [{catalog_default}]",
     )
     add_transform_arg(p, "centre")

