@@ -315,10 +315,7 @@ def explore_softmax(
         items = greedy.clone()
         items[rows] = chosen
         share[rows] = torch.gather(pi.reshape(pi.shape[0], -1), 1, chosen)
-    same = (items == greedy).to(torch.float64)
-    e = eps.to(torch.float64).unsqueeze(-1)
-    pscore = ((1.0 - e) * same + e * share / k).to(eps.dtype)
-    return items, explored, pscore
+    return items, explored, slate_propensity(greedy, eps, items, m, "softmax", share)
 
 
 def slate_propensity(
