@@ -36,6 +36,7 @@ from driftrec.experiments.cliargs import (
     add_common,
     add_data_args,
     add_transform_arg,
+    agent_help,
     backend_from_args,
     float_list,
     int_list,
@@ -56,7 +57,7 @@ def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: 
         "--agents",
         type=name_list,
         default=["fixed", "oracle", "random"],
-        help="comma-separated agents [fixed,oracle,random]: " + "; ".join(f"{k}: {v}" for k, v in AGENTS.items()),
+        help="comma-separated agents [fixed,oracle,random]: " + agent_help(AGENTS),
     )
     p.add_argument("--users", type=positive, default=users, help=f"users simulated at once, N [{users}]")
     p.add_argument("--steps", type=positive, default=steps, help=f"steps per run, T [{steps}]")
@@ -88,8 +89,7 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
         "--agents",
         type=name_list,
         default=None,
-        help="comma-separated agents (best-fixed is always run): "
-        + "; ".join(f"{k}: {v}" for k, v in COMPARE_AGENTS.items()),
+        help="comma-separated agents (best-fixed is always run): " + agent_help(COMPARE_AGENTS),
     )
     p.add_argument("--seeds", type=int_list, default=None, help="evaluation seeds (held out) [101..110]")
     p.add_argument("--users", type=positive, default=None, help="users per evaluation seed [128]")

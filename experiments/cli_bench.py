@@ -63,7 +63,7 @@ def add_parser(sub: Any) -> None:
         "reference size, the same dynamics stepped one user at a time in a Python loop and gymnasium's "
         "SyncVectorEnv of single-user envs, as ratios; and the env's share of a PPO training run with the "
         "headline's settings. Prints a table and writes summary.json and points.csv to --out. The full "
-        "grid takes about 10 minutes on 2 CPU cores; --quick runs a few small points in seconds.",
+        "grid takes about 3 to 4 minutes on 2 CPU cores; --quick runs a few small points in seconds.",
     )
     b.add_argument("--quick", action="store_true", help="a few small points and short timings (a smoke test)")
     b.add_argument("--users", type=int_list, default=None, help="N values [1,64,1024,8192]")

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from driftrec.experiments import io
-from driftrec.experiments.cliargs import UserError, add_transform_arg, float_list, name_list, parse_sets, positive
+from driftrec.experiments.cliargs import (
+    UserError,
+    add_transform_arg,
+    agent_help,
+    float_list,
+    name_list,
+    parse_sets,
+    positive,
+)
 from driftrec.experiments.runner import AGENTS
 from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.scenarios import PRESETS
@@ -34,7 +42,7 @@ def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: 
     p.add_argument(
         "--agent",
         default="fixed",
-        help="the logging policy, a weights agent [fixed]: " + "; ".join(f"{k}: {v}" for k, v in LOG_AGENTS.items()),
+        help="the logging policy, a weights agent [fixed]: " + agent_help(LOG_AGENTS),
     )
     p.add_argument(
         "--fixed-weights",

@@ -94,6 +94,11 @@ def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens"
     )
 
 
+def agent_help(agents: dict[str, str]) -> str:
+    """Agents' descriptions as one help string ('%' escaped, since argparse %-formats help)."""
+    return "; ".join(f"{k}: {v}" for k, v in agents.items()).replace("%", "%%")
+
+
 def add_transform_arg(p: argparse.ArgumentParser, default: str | None) -> None:
     shown = default or "the config's, centre"
     p.add_argument(
