@@ -10,6 +10,10 @@ stepping users one at a time. Every figure of a run comes from that run.
   one user at a time in a Python loop (``DriftVecEnv`` of one user, scored without padding, the
   way RecSim, RecoGym and SARDINE step users), and gymnasium's ``SyncVectorEnv`` of single-user
   ``DriftEnv``s; both as ratios of the batched env's throughput.
+- **One user**: steps per second of the standard single env, ``gymnasium.make`` of
+  ``driftrec/DriftingInterests-v0`` on the default catalog (1,000 items, d = 64), with random
+  actions; with ``recogym_python`` (a Python that has RecoGym 0.1.3.0), RecoGym's single-user env
+  timed in the same run (``experiments/peer_recogym.py``) beside it.
 - **PPO**: the share of a stable-baselines3 training run's wall time spent in the env (reset and
   step, including the numpy conversion the SB3 adapter makes), with the headline's settings.
 
@@ -28,6 +32,7 @@ from typing import Any
 
 import torch
 
+from driftrec.encoders import ModelUnavailableError
 from driftrec.simulators.catalog import Catalog
 
 FULL_GRID = {"users": [1, 64, 1024, 8192], "items": [1000, 10_000, 100_000], "dims": [64, 384]}
@@ -39,7 +44,9 @@ class BenchConfig:
     """users, items, dims: the grid. reference: (N, M, d) of the per-user comparisons.
     ref_users: users the per-user loop and SyncVectorEnv step (their rate is per user-step).
     min_time: seconds each timing runs at least (after one warm-up step). ppo_steps: user-steps of
-    the PPO timing (0: skip). scenario: the env's dynamics."""
+    the PPO timing (0: skip). ppo_catalogs: the catalogs it trains on (``NAME[:TRANSFORM]``; the
+    first is the reference of the others' speed). scenario: the env's dynamics. recogym_python: a Python interpreter
+    with RecoGym installed, to time its single-user env beside driftrec's (None: skip)."""
 
     users: list[int] = field(default_factory=lambda: list(FULL_GRID["users"]))
     items: list[int] = field(default_factory=lambda: list(FULL_GRID["items"]))
@@ -48,8 +55,10 @@ class BenchConfig:
     ref_users: int = 32
     min_time: float = 1.0
     ppo_steps: int = 262_144
+    ppo_catalogs: list[str] = field(default_factory=lambda: ["synthetic", "movielens", "movielens:pca:64"])
     scenario: str = "mixed"
     device: str = "cpu"
+    recogym_python: str | None = None
 
     def __post_init__(self) -> None:
         for key in ("users", "items", "dims"):
@@ -62,11 +71,15 @@ class BenchConfig:
             raise ValueError(f"min_time={self.min_time!r} must be > 0")
         if self.ppo_steps < 0:
             raise ValueError(f"ppo_steps={self.ppo_steps!r} must be >= 0")
+        if self.ppo_steps and not self.ppo_catalogs:
+            raise ValueError("ppo_catalogs must name at least one catalog when ppo_steps > 0")
 
     @classmethod
     def quick(cls, **kw: Any) -> BenchConfig:
         """A few small points, short timings and a short PPO run (seconds; what the test runs)."""
-        base = dict(QUICK_GRID, reference=(64, 1000, 64), ref_users=4, min_time=0.05, ppo_steps=4096)
+        base = dict(
+            QUICK_GRID, reference=(64, 1000, 64), ref_users=4, min_time=0.05, ppo_steps=4096, ppo_catalogs=["synthetic"]
+        )
         return cls(**{**base, **kw})
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,13 +186,67 @@ def measure_references(n: int, m: int, d: int, scenario: str, ref_users: int, mi
     return {"loop_user_steps_per_s": 1 / per_user, "sync_vector_user_steps_per_s": 1 / sync, "ref_users": ref_users}
 
 
-def measure_ppo(steps: int, scenario: str = "abrupt") -> dict[str, Any]:
-    """The env's share of a PPO training run with the headline's settings (256 users, defaults)."""
+def measure_single(scenario: str, min_time: float) -> dict[str, Any]:
+    """Steps per second of one ``gymnasium.make`` env (default catalog), random actions, CPU."""
+    import gymnasium
+    import numpy as np
+
+    import driftrec  # noqa: F401  (registers the env id)
+    from driftrec.envs import ENV_ID
+
+    env = gymnasium.make(ENV_ID, scenario=scenario)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1.0, 1.0, (4096, 3)).astype(np.float32)
+    count = [0]
+
+    def step() -> None:
+        i = count[0] = count[0] + 1
+        _, _, terminated, truncated, _ = env.step(actions[i & 4095])
+        if terminated or truncated:
+            env.reset()
+
+    return {"scenario": scenario, "steps_per_s": 1 / timed(step, min_time)}
+
+
+def measure_recogym(python: str, min_time: float) -> dict[str, Any]:
+    """RecoGym's single-user steps per second, timed by ``peer_recogym.py`` under ``python``."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).with_name("peer_recogym.py")
+    try:
+        done = subprocess.run(
+            [python, str(script), "--min-time", str(min_time)], capture_output=True, text=True, timeout=600
+        )
+    except OSError as exc:
+        raise ValueError(f"recogym_python {python!r} could not be run: {exc}") from exc
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(f"recogym_python {python!r} failed to time RecoGym (is recogym 0.1.3.0 installed?): {last}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_ppo(steps: int, scenario: str = "abrupt", catalog: str = "synthetic") -> dict[str, Any]:
+    """A PPO training run with the headline's settings (256 users, defaults) on ``catalog``
+    (``NAME`` or ``NAME:TRANSFORM``, e.g. ``movielens:pca:64``): wall time, the env's share and
+    user-steps per second."""
     from driftrec.experiments.train import TrainConfig, train
 
-    cfg = TrainConfig(scenario=scenario, users=256, timesteps=steps, catalog="synthetic")
+    name, _, transform = catalog.partition(":")
+    cfg = TrainConfig(scenario=scenario, users=256, timesteps=steps, catalog=name, transform=transform or "centre")
     agent = train(cfg, progress=False, tensorboard=False)
-    return {"timesteps": steps, "scenario": scenario, **agent.config["timing"]}
+    timing = agent.config["timing"]
+    meta = agent.config.get("catalog_meta", {})
+    return {
+        "timesteps": steps,
+        "scenario": scenario,
+        "catalog": catalog,
+        "items": meta.get("num_items"),
+        "dim": meta.get("transform_fit", {}).get("dim"),
+        "user_steps_per_s": int(agent.model.num_timesteps) / timing["learn_wall_s"],
+        **timing,
+    }
 
 
 @dataclass
@@ -187,8 +254,9 @@ class BenchResult:
     config: dict[str, Any]
     points: list[dict[str, Any]]
     reference: dict[str, Any]
-    ppo: dict[str, Any] | None
+    ppo: list[dict[str, Any]]
     machine: dict[str, Any]
+    single: dict[str, Any]
     wall_s: float
 
 
@@ -239,8 +307,21 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
             "batched_over_sync_vector": at["user_steps_per_s"] / ref["sync_vector_user_steps_per_s"],
         }
     )
-    ppo = _in_fresh_process(measure_ppo, cfg.ppo_steps) if cfg.ppo_steps else None
-    return BenchResult(cfg.to_dict(), points, ref, ppo, machine_info(device), time.perf_counter() - start)
+    single = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time)
+    if cfg.recogym_python:
+        single["recogym"] = measure_recogym(cfg.recogym_python, cfg.min_time)
+        single["driftrec_over_recogym"] = single["steps_per_s"] / single["recogym"]["steps_per_s"]
+    ppo = []
+    for cat in cfg.ppo_catalogs if cfg.ppo_steps else []:
+        try:
+            row = _in_fresh_process(measure_ppo, cfg.ppo_steps, "abrupt", cat)
+        except ModelUnavailableError as exc:  # a language-model catalog on a machine without the model
+            ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
+            continue
+        timed_rows = [p for p in ppo if "skipped" not in p]
+        row["over_first"] = row["user_steps_per_s"] / (timed_rows[0] if timed_rows else row)["user_steps_per_s"]
+        ppo.append(row)
+    return BenchResult(cfg.to_dict(), points, ref, ppo, machine_info(device), single, time.perf_counter() - start)
 
 
 def format_bench(res: BenchResult) -> str:
@@ -273,10 +354,23 @@ def format_bench(res: BenchResult) -> str:
         f"per-user loop {r['loop_user_steps_per_s']:,.0f} ({r['batched_over_loop']:.0f}x slower); "
         f"SyncVectorEnv {r['sync_vector_user_steps_per_s']:,.0f} ({r['batched_over_sync_vector']:.0f}x slower)",
     ]
-    if res.ppo:
-        p = res.ppo
+    one = res.single
+    line = f"one user (gymnasium.make, {one['scenario']}, 1,000 items, d=64): {one['steps_per_s']:,.0f} steps/s"
+    if "recogym" in one:
+        line += (
+            f"; RecoGym {one['recogym']['recogym']} RecoEnv1: {one['recogym']['steps_per_s']:,.0f} steps/s "
+            f"(driftrec at {one['driftrec_over_recogym']:.2f}x)"
+        )
+    lines.append(line)
+    timed_rows = [p for p in res.ppo if "skipped" not in p]
+    for p in res.ppo:
+        if "skipped" in p:
+            lines.append(f"PPO on {p['catalog']}: skipped ({p['skipped']})")
+            continue
+        dims = f", {p['items']:,} items, d={p['dim']}" if p.get("items") else ""
         lines.append(
-            f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users): {p['learn_wall_s']:.1f}s, "
-            f"{p['env_share']:.0%} of it in the env"
+            f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users, {p['catalog']}{dims}): "
+            f"{p['learn_wall_s']:.1f}s, {p['user_steps_per_s']:,.0f} user-steps/s "
+            f"({p['over_first']:.2f}x {timed_rows[0]['catalog']}), {p['env_share']:.0%} of it in the env"
         )
     return "\n".join(lines)

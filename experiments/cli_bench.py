@@ -61,9 +61,10 @@ def add_parser(sub: Any) -> None:
         "dynamic on) for each N x M x d of the grid, each point in a fresh process with its peak memory; "
         "one env step divided by the bare scoring kernel (the (N, d) x (d, M) product plus top-k); at the "
         "reference size, the same dynamics stepped one user at a time in a Python loop and gymnasium's "
-        "SyncVectorEnv of single-user envs, as ratios; and the env's share of a PPO training run with the "
+        "SyncVectorEnv of single-user envs, as ratios; one user's steps per second in the standard "
+        "gymnasium.make env (and RecoGym's, with --recogym); and the env's share of a PPO training run with the "
         "headline's settings. Prints a table and writes summary.json and points.csv to --out. The full "
-        "grid takes about 3 to 4 minutes on 2 CPU cores; --quick runs a few small points in seconds.",
+        "run takes about 4 minutes on 2 CPU cores; --quick runs a few small points in seconds.",
     )
     b.add_argument("--quick", action="store_true", help="a few small points and short timings (a smoke test)")
     b.add_argument("--users", type=int_list, default=None, help="N values [1,64,1024,8192]")
@@ -78,7 +79,21 @@ def add_parser(sub: Any) -> None:
     )
     b.add_argument("--min-time", type=float, default=None, help="seconds each timing runs at least [1.0]")
     b.add_argument("--ppo-steps", type=int, default=None, help="user-steps of the PPO timing, 0 to skip [262144]")
+    b.add_argument(
+        "--ppo-catalogs",
+        type=name_list,
+        default=None,
+        help="catalogs of the PPO timings, NAME or NAME:TRANSFORM; the first is the others' speed reference "
+        "[synthetic,movielens,movielens:pca:64]",
+    )
     b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    b.add_argument(
+        "--recogym",
+        metavar="PYTHON",
+        default=None,
+        help="a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time RecoGym's "
+        "single-user env in the same run, beside driftrec's one-user figure",
+    )
     b.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder [runs/bench]")
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -171,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
     from driftrec.experiments.bench import BenchConfig, format_bench, run_bench
     from driftrec.experiments.cliargs import UserError
 
-    kw: dict[str, Any] = {"device": args.device}
-    for key in ("users", "items", "dims", "min_time", "ppo_steps"):
+    kw: dict[str, Any] = {"device": args.device, "recogym_python": args.recogym}
+    for key in ("users", "items", "dims", "min_time", "ppo_steps", "ppo_catalogs"):
         if getattr(args, key) is not None:
             kw[key] = getattr(args, key)
     if args.reference is not None:
@@ -192,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
             "points": res.points,
             "reference": res.reference,
             "ppo": res.ppo,
+            "single": res.single,
             "wall_s": round(res.wall_s, 2),
         },
     )

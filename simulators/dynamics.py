@@ -10,7 +10,6 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from driftrec.simulators.params import UserParams
 from driftrec.simulators.rng import StepDraws
@@ -30,8 +29,18 @@ class Stream:
 
 
 def unit(x: torch.Tensor) -> torch.Tensor:
-    """L2-normalise along the last axis."""
-    return F.normalize(x, dim=-1)
+    """L2-normalise along the last axis (``F.normalize(x, dim=-1)``, in one operation fewer)."""
+    return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def row_dot(vecs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Each user's vectors (N, k, d) dotted with its vector (N, d): (N, k)."""
+    return torch.bmm(vecs, x.unsqueeze(-1)).squeeze(-1)
+
+
+def row_combine(w: torch.Tensor, vecs: torch.Tensor) -> torch.Tensor:
+    """Each user's vectors (N, k, d) summed with its weights (N, k): (N, d)."""
+    return torch.bmm(w.unsqueeze(1), vecs).squeeze(1)
 
 
 def near_items(
@@ -75,7 +84,7 @@ def mix_intent(
     facets: torch.Tensor, weights: torch.Tensor, topic: torch.Tensor, active: torch.Tensor, strength: float
 ) -> torch.Tensor:
     """The current intent (N, d): the facet mixture, pulled toward the mission topic when active."""
-    base = unit(torch.einsum("nk,nkd->nd", weights, facets))
+    base = unit(row_combine(weights, facets))
     on = active.unsqueeze(-1).to(base.dtype) * strength
     return unit((1.0 - on) * base + on * topic)
 
@@ -140,11 +149,11 @@ def utility(vecs: torch.Tensor, user: UserState, p: UserParams, scale: float = 1
     """
     if p.interest_model == "facets":
         f, logw = interests(user, p)
-        u = _soft_max(torch.einsum("nkd,ncd->nkc", vecs, f), logw.unsqueeze(1), p.facet_temperature)
+        u = _soft_max(torch.bmm(vecs, f.transpose(1, 2)), logw.unsqueeze(1), p.facet_temperature)
     else:
-        u = torch.einsum("nkd,nd->nk", vecs, user.intent)
+        u = row_dot(vecs, user.intent)
     if p.boredom_strength > 0:
-        u = u - p.boredom_strength * torch.einsum("nkd,nd->nk", vecs, user.fatigue).clamp_min(0.0)
+        u = u - p.boredom_strength * row_dot(vecs, user.fatigue).clamp_min(0.0)
     return u * scale if scale != 1.0 else u
 
 
@@ -179,7 +188,7 @@ def consume(user: UserState, p: UserParams, clicked_sum: torch.Tensor, n_clicks:
     if p.fatigue_rate > 0:
         fatigue = (1.0 - p.fatigue_rate) * fatigue + p.fatigue_rate * mean_vec
     if p.reinforce_rate > 0 and p.num_facets > 1:
-        credit = torch.einsum("nkd,nd->nk", user.facets, unit(mean_vec)).clamp_min(0.0) + 1e-6
+        credit = row_dot(user.facets, unit(mean_vec)).clamp_min(0.0) + 1e-6
         credit = credit / credit.sum(-1, keepdim=True)
         moved = (1.0 - p.reinforce_rate) * weights + p.reinforce_rate * credit
         moved = moved.clamp_min(0.02)

@@ -9,8 +9,9 @@ two properties a shared generator cannot give:
 * integer hashing is exact, so CPU and CUDA draw the same bits.
 
 Values stay in [0, 2**32) and multipliers below 2**31, so int64 products never overflow.
-Per step, ``CounterRNG.at(t)`` hashes (key, episode, t) once per user; each draw then costs one
-mixing of that prefix with a cached per-(stream, element) constant.
+Per step, ``CounterRNG.at(t)`` hashes (key, episode, t) once per user (the (key, episode) part
+once per generator); each draw then costs one mixing of that prefix with a cached
+per-(stream, element) constant, and ``StepDraws.prefetch`` does that for several streams at once.
 """
 
 from __future__ import annotations
@@ -62,24 +63,78 @@ def _element_hashes(stream: int, count: int, device: torch.device) -> torch.Tens
     return mix32(idx ^ int(mix32(torch.tensor(stream & MASK32)) ^ _GOLDEN))
 
 
-class StepDraws:
-    """Draws for one step of N users. Every method returns a tensor with N leading rows."""
+def _to_uniform(bits: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """32-bit integers -> odd multiples of 2**-24 in (0, 1), in ``dtype``."""
+    return ((bits >> 8) | 1).to(dtype) * 2.0**-24
 
-    def __init__(self, prefix: torch.Tensor) -> None:
+
+@lru_cache(maxsize=64)
+def _bank_hashes(
+    requests: tuple[tuple[int, int], ...], device: torch.device
+) -> tuple[torch.Tensor, dict[int, tuple[int, int]]]:
+    """The element hashes of several (stream, count) draws side by side, and each stream's
+    (offset, count) in them."""
+    where, off = {}, 0
+    for stream, count in requests:
+        where[stream] = (off, count)
+        off += count
+    return torch.cat([_element_hashes(s, c, device) for s, c in requests]), where
+
+
+class StepDraws:
+    """Draws for one step of N users. Every method returns a tensor with N leading rows.
+
+    ``prefetch`` hashes the draws a step will surely make in one batched call (the same bits as
+    one call per stream): a step then costs a few tensor operations per draw instead of two
+    dozen, which is what dominates at small N.
+    """
+
+    def __init__(
+        self,
+        prefix: torch.Tensor,
+        bank: torch.Tensor | None = None,
+        where: dict[int, tuple[int, int]] | None = None,
+        ubank: torch.Tensor | None = None,
+    ) -> None:
         self.prefix = prefix
+        self._bank = bank  # (N, total) bits of the prefetched streams
+        self._where = where or {}
+        self._ubank = ubank  # the same as float32 uniforms (exact, see ``uniform``)
+
+    def prefetch(self, requests: tuple[tuple[int, int], ...]) -> StepDraws:
+        """These draws with the bits of ``requests`` ((stream, element count) pairs, distinct
+        streams) computed at once. A later draw of such a stream with at most that many elements
+        reads them; any other draw is hashed as usual. Values never change, only speed."""
+        if not requests:
+            return self
+        c, where = _bank_hashes(requests, self.prefix.device)
+        bank = mix32(mix32(self.prefix[:, None] ^ c[None, :]))
+        return StepDraws(self.prefix, bank, where, _to_uniform(bank))
 
     def take(self, rows: torch.Tensor) -> StepDraws:
         """The draws of users ``rows`` only: the same values they get in the full batch."""
-        return StepDraws(self.prefix[rows])
+        if self._bank is None:
+            return StepDraws(self.prefix[rows])
+        return StepDraws(self.prefix[rows], self._bank[rows], self._where, self._ubank[rows])  # type: ignore[index]
 
     def bits(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Uniform 32-bit integers in int64, shape (N, *shape)."""
-        c = _element_hashes(stream, math.prod(shape), self.prefix.device)
+        count = math.prod(shape)
+        hit = self._where.get(stream)
+        if hit is not None and count <= hit[1]:
+            return self._bank[:, hit[0] : hit[0] + count].reshape((self.prefix.shape[0], *shape))  # type: ignore[index]
+        c = _element_hashes(stream, count, self.prefix.device)
         return mix32(mix32(self.prefix[:, None] ^ c[None, :])).reshape((self.prefix.shape[0], *shape))
 
     def uniform(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Uniform floats in the open interval (0, 1): odd multiples of 2**-24, exact in float32."""
-        return ((self.bits(stream, shape) >> 8) | 1).to(dtype) * 2.0**-24
+        """Uniform floats in the open interval (0, 1): odd multiples of 2**-24, exact in float32
+        (so a float64 draw holds the same values)."""
+        hit = self._where.get(stream)
+        count = math.prod(shape)
+        if hit is not None and count <= hit[1]:
+            u = self._ubank[:, hit[0] : hit[0] + count].reshape((self.prefix.shape[0], *shape))  # type: ignore[index]
+            return u.to(dtype)
+        return _to_uniform(self.bits(stream, shape), dtype)
 
     def normal(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Standard normal draws (Box-Muller, both outputs of each pair used), shape (N, *shape)."""
@@ -109,12 +164,14 @@ class CounterRNG:
 
     ``keys``: (N,) int64 user keys (from ``seed_to_key``); ``episode``: (N,) int64 episode counters.
     ``at(t)`` gives the draws of step ``t`` (N,); draws of different (episode, t, stream) are
-    independent.
+    independent. ``keys`` and ``episode`` must not be changed in place after the first ``at``
+    (their hash is kept).
     """
 
     def __init__(self, keys: torch.Tensor, episode: torch.Tensor | None = None) -> None:
         self.keys = keys.to(torch.int64)
         self.episode = torch.zeros_like(self.keys) if episode is None else episode.to(torch.int64)
+        self._base: torch.Tensor | None = None
 
     @classmethod
     def from_seeds(cls, seeds: list[int] | torch.Tensor, device: torch.device | str = "cpu") -> CounterRNG:
@@ -122,5 +179,6 @@ class CounterRNG:
         return cls(seed_to_key(s))
 
     def at(self, t: torch.Tensor) -> StepDraws:
-        h = mix32(self.keys ^ mix32(self.episode & MASK32))
-        return StepDraws(mix32(h ^ mix32(t.to(torch.int64) & MASK32)))
+        if self._base is None:  # the (key, episode) hash, shared by every step of the episode
+            self._base = mix32(self.keys ^ mix32(self.episode & MASK32))
+        return StepDraws(mix32(self._base ^ mix32(t.to(torch.int64) & MASK32)))

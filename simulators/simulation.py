@@ -57,6 +57,44 @@ class StepResult:
     organic_vec: torch.Tensor
 
 
+def step_requests(scenario: Scenario, dim: int, device: torch.device) -> tuple[tuple[int, int], ...]:
+    """The (stream, element count) draws that every step of ``scenario`` makes for every user, for
+    ``StepDraws.prefetch``. Draws made only for the users an event hits (new facets, mission
+    topics, organic queries) are hashed for those users alone on CPU, but for every user on other
+    devices (see ``dynamics.replace_where``), so there they are prefetched too."""
+    u, r, k = scenario.user, scenario.rec, scenario.slate_size
+    f = u.num_facets
+
+    def normal(count: int) -> int:  # a normal draw of count values uses 2 * ceil(count / 2) uniforms
+        return 2 * ((count + 1) // 2)
+
+    rare = device.type != "cpu"
+    req = [(Stream.CLICK, k)]
+    if r.explore_mode == "slot":
+        req += [(Stream.EXPLORE_SLOT, k), (Stream.EXPLORE_ITEM, k)]
+    elif r.explore_mode == "slate":
+        req += [(Stream.EXPLORE_SLATE, 1), (Stream.EXPLORE_ITEM, k)]
+    else:
+        req += [(Stream.EXPLORE_SLATE, 1), (Stream.EXPLORE_ROTATE, 1), (Stream.EXPLORE_SOFT, 2 * k)]
+    if u.drift_scale > 0:
+        req.append((Stream.DRIFT, normal(f * dim)))
+    if u.shift_hazard > 0:
+        req.append((Stream.SHIFT_HAZARD, f))
+        if rare:
+            req += [(Stream.SHIFT_ITEM, f), (Stream.SHIFT_NOISE, normal(f * dim))]
+    if u.mission_start > 0:
+        req += [(Stream.MISSION_START, 1), (Stream.MISSION_END, 1)]
+        if rare:
+            req += [(Stream.MISSION_ITEM, 1), (Stream.MISSION_NOISE, normal(dim))]
+    if u.organic_rate > 0:
+        req.append((Stream.ORGANIC, 1))
+        if rare:
+            req += [(Stream.ORGANIC_FACET, 1), (Stream.ORGANIC_NOISE, normal(dim))]
+    if u.churn_rate > 0:
+        req.append((Stream.CHURN, 1))
+    return tuple(req)
+
+
 class Simulator:
     """Pure batched dynamics of ``scenario`` over ``catalog``; holds parameters, not state.
 
@@ -103,6 +141,8 @@ class Simulator:
             )
         self.utility_scale = NEIGHBOUR_COS / catalog.neighbour_cos if units == "catalog" else 1.0
         self.population = population.to(self.device) if population is not None else None
+        self._prefetch = step_requests(scenario, self.dim, self.device)
+        self._rng: CounterRNG | None = None  # the last state's generator (see ``draws``)
 
     @property
     def explore_temperature(self) -> float:
@@ -136,7 +176,11 @@ class Simulator:
 
     def draws(self, state: SimState) -> StepDraws:
         """The random draws of the users' current step (shared by ``recommend`` and ``step``)."""
-        return CounterRNG(state.keys, state.episode).at(state.t)
+        rng = self._rng
+        # states are immutable, so the same key and episode tensors mean the same users and episodes
+        if rng is None or rng.keys is not state.keys or rng.episode is not state.episode:
+            rng = self._rng = CounterRNG(state.keys, state.episode)
+        return rng.at(state.t).prefetch(self._prefetch)
 
     def recommend(
         self,
@@ -182,7 +226,7 @@ class Simulator:
         util = dynamics.utility(vecs, state.user, sc.user, self.utility_scale)
         clicks = sample_clicks(util, sc.click, self.exam, draws.uniform(Stream.CLICK, (self.k,)))
         n_clicks = clicks.sum(1)
-        clicked_sum = torch.einsum("nk,nkd->nd", clicks.to(vecs.dtype), vecs)
+        clicked_sum = dynamics.row_combine(clicks.to(vecs.dtype), vecs)
 
         user = dynamics.consume(state.user, sc.user, clicked_sum, n_clicks)
         user = dynamics.drift(user, sc.user, self.E, draws)

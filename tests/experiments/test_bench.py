@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 
 import pytest
 
@@ -21,8 +23,21 @@ def test_bench_quick_runs_and_writes_its_figures(tmp_path, capsys):
         assert p["user_steps_per_s"] > 0 and p["kernel_ms"] > 0 and p["rss_peak_mib"] >= p["rss_start_mib"] > 0
     ref = summary["reference"]
     assert ref["batched_over_loop"] > 0 and ref["batched_over_sync_vector"] > 0
-    assert 0 < summary["ppo"]["env_share"] < 1 and summary["ppo"]["timesteps"] == 4096
+    (ppo,) = summary["ppo"]
+    assert 0 < ppo["env_share"] < 1 and ppo["timesteps"] == 4096 and ppo["catalog"] == "synthetic"
+    assert ppo["user_steps_per_s"] > 0 and ppo["over_first"] == 1.0
+    assert summary["single"]["steps_per_s"] > 0 and "one user (gymnasium.make" in out
     assert (tmp_path / "points.csv").exists()
+
+
+def test_a_recogym_python_that_fails_is_a_one_line_error(tmp_path):
+    from driftrec.experiments.bench import measure_recogym
+
+    with pytest.raises(ValueError, match="could not be run"):
+        measure_recogym(str(tmp_path / "no-such-python"), 0.01)
+    if importlib.util.find_spec("recogym") is None:  # this Python has no RecoGym: the script fails
+        with pytest.raises(ValueError, match="failed to time RecoGym .*is recogym 0.1.3.0 installed"):
+            measure_recogym(sys.executable, 0.01)
 
 
 def test_the_bare_kernel_ranks_like_the_env():

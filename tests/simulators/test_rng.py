@@ -56,3 +56,20 @@ def test_user_seeds_are_distinct_across_batch_seeds():
     assert len(set(a)) == 1000 and not set(a) & set(b)
     assert user_seeds(1, 3) == a[:3]
     assert seed_to_key(torch.tensor([-5, 2**62])).min() >= 0
+
+
+def test_prefetched_draws_are_the_draws_themselves():
+    seeds = list(range(40))
+    plain = _draws(seeds, t=3)
+    requests = ((5, 6), (9, 2 * 14), (11, 4))
+    fast = _draws(seeds, t=3).prefetch(requests)
+    rows = torch.tensor([3, 17, 29])
+    for d, p in ((plain, fast), (plain.take(rows), fast.take(rows))):
+        assert torch.equal(d.bits(5, (2, 3)), p.bits(5, (2, 3)))
+        assert torch.equal(d.uniform(5, (4,)), p.uniform(5, (4,)))  # fewer than prefetched
+        assert torch.equal(d.uniform(5, (6,), torch.float64), p.uniform(5, (6,), torch.float64))
+        assert torch.equal(d.normal(9, (2, 7)), p.normal(9, (2, 7)))
+        assert torch.equal(d.integers(11, 1000, (4,)), p.integers(11, 1000, (4,)))
+        assert torch.equal(d.fine_uniform(11, (2,)), p.fine_uniform(11, (2,)))
+        assert torch.equal(d.uniform(11, (9,)), p.uniform(11, (9,)))  # more than prefetched: hashed
+        assert torch.equal(d.uniform(12, (3,)), p.uniform(12, (3,)))  # not prefetched
