@@ -13,6 +13,12 @@ from converged after 2M user-steps on ``abrupt``). Evaluation is deterministic (
 
 A saved policy is one file: SB3's zip with the driftrec configuration (scenario, training
 settings, hyperparameters) added as ``driftrec.json``, written atomically.
+
+Loading never unpickles. SB3 stores some entries of the zip's ``data`` as cloudpickle blobs, which
+``PPO.load`` would execute; ``load_ppo`` reads ``data`` as plain JSON, rebuilds every serialised
+entry it knows from driftrec's own classes and the entry's readable fields (spaces, constant
+schedules), refuses a file with any other serialised entry, and lets SB3 read the network weights
+with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from driftrec.envs.batched import DriftVecEnv
@@ -55,6 +63,91 @@ def make_ppo(venv: Any, hyper: dict[str, Any] | None = None, seed: int = 0, devi
         raise ValueError(f"unknown PPO settings {sorted(unknown)}; allowed: {', '.join(PPO_DEFAULTS)}")
     net_arch = list(h.pop("net_arch"))
     return PPO("MlpPolicy", venv, policy_kwargs={"net_arch": net_arch}, seed=seed, device=device, verbose=0, **h, **kw)
+
+
+def _box_from_json(key: str, entry: dict[str, Any], low: np.ndarray, high: np.ndarray) -> Any:
+    """driftrec's Box(low, high) after checking that the file's readable fields describe it."""
+    from gymnasium import spaces
+
+    def values(field: str) -> list[float]:
+        text = str(entry.get(field, ""))
+        if "..." in text or not text.startswith("["):
+            raise ValueError(f"its {key} has no readable {field} ({text[:40]!r})")
+        return [float(v) for v in text.strip("[]").split()]
+
+    shape = list(entry.get("_shape") or [])
+    want = [len(low)]
+    if shape != want or values("low") != low.tolist() or values("high") != high.tolist():
+        raise ValueError(
+            f"its {key} is a box of shape {shape} in [{entry.get('low')}, {entry.get('high')}]; driftrec weight "
+            f"policies use shape {want} in [{low.tolist()}, {high.tolist()}]"
+        )
+    return spaces.Box(low, high, (len(low),), np.float32)
+
+
+def _constant_schedule(key: str, entry: dict[str, Any]) -> Any:
+    from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
+
+    m = re.fullmatch(r"ConstantSchedule\(val=([-+0-9.eE]+)\)", str(entry.get("value_schedule", "")))
+    if m is None:
+        raise ValueError(f"its {key} is not a constant schedule ({entry.get('value_schedule')!r})")
+    return FloatSchedule(ConstantSchedule(float(m.group(1))))
+
+
+def safe_custom_objects(data: bytes) -> dict[str, Any]:
+    """Replacements for every cloudpickle entry of the SB3 zip ``data``, so that ``PPO.load`` with
+    them unpickles nothing. Raises ValueError for a file that is not a driftrec weight policy or
+    that holds a serialised entry driftrec does not know."""
+    from stable_baselines3.common.buffers import RolloutBuffer
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            params = json.loads(z.read("data"))
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not an SB3 policy zip ({exc})") from exc
+    if not isinstance(params, dict):
+        raise ValueError("its data entry is not a JSON object")
+    kwargs = params.get("policy_kwargs", {})
+    if not isinstance(kwargs, dict) or set(kwargs) - {"net_arch"}:
+        raise ValueError(f"its policy_kwargs {kwargs!r} hold more than net_arch")
+    rebuild = {
+        "policy_class": lambda e: ActorCriticPolicy,
+        "observation_space": lambda e: _box_from_json(
+            "observation_space", e, FEATURE_LOW.numpy(), FEATURE_HIGH.numpy()
+        ),
+        "action_space": lambda e: _box_from_json("action_space", e, -np.ones(3, np.float32), np.ones(3, np.float32)),
+        "lr_schedule": lambda e: _constant_schedule("lr_schedule", e),
+        "clip_range": lambda e: _constant_schedule("clip_range", e),
+        "rollout_buffer_class": lambda e: RolloutBuffer,
+        # training state that SB3 rebuilds when these are None (a resumed run restarts its users)
+        "_last_obs": lambda e: None,
+        "_last_episode_starts": lambda e: None,
+        "ep_info_buffer": lambda e: None,
+        "ep_success_buffer": lambda e: None,
+    }
+    custom: dict[str, Any] = {}
+    for key, entry in params.items():
+        if isinstance(entry, dict) and ":serialized:" in entry:
+            if key not in rebuild:
+                raise ValueError(
+                    f"it holds a pickled entry {key!r} that driftrec does not know; loading it would run code, "
+                    f"so it is refused (known: {', '.join(rebuild)})"
+                )
+            custom[key] = rebuild[key](entry)
+    if "policy_class" not in custom:
+        raise ValueError("it names no policy class")
+    return custom
+
+
+def load_ppo(data: bytes, device: str = "cpu", **kw: Any) -> Any:
+    """An SB3 PPO from the bytes of a saved policy or checkpoint, without unpickling anything
+    (see the module docstring); ``kw`` go to ``PPO.load`` (env, tensorboard_log, ...)."""
+    from stable_baselines3 import PPO
+
+    return PPO.load(io.BytesIO(data), device=device, custom_objects=safe_custom_objects(data), **kw)
 
 
 class PPOWeights:
@@ -129,12 +222,9 @@ class PPOWeights:
     @classmethod
     def from_bytes(cls, data: bytes, device: str = "cpu", name: str = "ppo") -> PPOWeights:
         """A policy from the bytes of a saved policy file (``to_bytes``)."""
-        from stable_baselines3 import PPO
-
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 config = json.loads(z.read(CONFIG_ENTRY)) if CONFIG_ENTRY in z.namelist() else {}
         except zipfile.BadZipFile as exc:
             raise ValueError("not a zip file") from exc
-        model = PPO.load(io.BytesIO(data), device=device)
-        return cls(model, config, name)
+        return cls(load_ppo(data, device), config, name)

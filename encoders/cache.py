@@ -1,23 +1,30 @@
 """A disk cache of text embeddings keyed by (model id, text hash).
 
 Layout: ``<root>/<model slug>/shard-<id>.npz``. Each shard holds the hex SHA-256 prefixes of its
-texts, their vectors and a checksum over both, and is written atomically (temporary file, then
-``os.replace``), so a killed run leaves only complete shards (plus a stray temporary file that is
-ignored and removed). A shard that cannot be read or whose checksum does not match is reported,
-deleted and its texts re-encoded: a corrupt cache costs time, never a wrong vector or a crash.
+texts, their vectors and an HMAC tag over the model id and both under this user's key
+(``encoders.signing``), and is written atomically (temporary file, then ``os.replace``), so a killed
+run leaves only complete shards (plus a stray temporary file, removed once it is an hour old). A
+shard that cannot be read or whose tag does not match (damaged, written by an older driftrec or
+planted) is reported and its texts re-encoded: a corrupt or foreign cache costs time, never a wrong
+vector or a crash. Such a shard is deleted when it belongs to this user and left alone otherwise
+(another user's cache files are not ours to delete).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from driftrec.encoders.signing import sign, verify
 
 CACHE_ENV = "DRIFTREC_CACHE_DIR"
 """Environment variable that overrides the cache root."""
@@ -36,11 +43,20 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _checksum(keys: np.ndarray, vecs: np.ndarray) -> str:
-    h = hashlib.sha256()
-    h.update(keys.tobytes())
-    h.update(np.ascontiguousarray(vecs).tobytes())
-    return h.hexdigest()
+PURPOSE = "embedding-cache"
+STALE_TMP_S = 3600.0
+"""A temporary file older than this (seconds) was left by a killed writer and is removed."""
+
+
+def _parts(model_id: str, keys: np.ndarray, vecs: np.ndarray) -> tuple[bytes, bytes, bytes]:
+    return model_id.encode(), keys.tobytes(), np.ascontiguousarray(vecs, dtype=np.float32).tobytes()
+
+
+def _owned_by_me(path: Path) -> bool:
+    try:
+        return not hasattr(os, "getuid") or path.stat().st_uid == os.getuid()
+    except FileNotFoundError:
+        return False
 
 
 def _slug(model_id: str) -> str:
@@ -66,21 +82,30 @@ class EmbeddingCache:
             return self._table
         table: dict[str, np.ndarray] = {}
         if self.dir.is_dir():
+            now = time.time()
             for tmp in self.dir.glob(".tmp-*"):
-                tmp.unlink(missing_ok=True)  # left by a killed writer
+                with contextlib.suppress(FileNotFoundError):  # a writer may still be filling a recent one
+                    if now - tmp.stat().st_mtime > STALE_TMP_S:
+                        tmp.unlink(missing_ok=True)
             for shard in sorted(self.dir.glob("shard-*.npz")):
                 try:
                     with np.load(shard, allow_pickle=False) as z:
-                        keys, vecs, check = z["keys"], z["vecs"], str(z["check"])
-                    if vecs.ndim != 2 or len(keys) != len(vecs) or _checksum(keys, vecs) != check:
-                        raise ValueError("checksum mismatch")
-                except Exception as exc:  # any unreadable shard is treated the same way
+                        keys, vecs = z["keys"], z["vecs"]
+                        tag = str(z["sig"]) if "sig" in z.files else ""
+                    if vecs.ndim != 2 or len(keys) != len(vecs) or vecs.dtype != np.float32:
+                        raise ValueError("malformed arrays")
+                    if not verify(tag, PURPOSE, *_parts(self.model_id, keys, vecs)):
+                        raise ValueError("not signed with this user's driftrec key")
+                except Exception as exc:  # any unreadable or untrusted shard is treated the same way
+                    mine = _owned_by_me(shard)
                     warnings.warn(
-                        f"embedding cache file {shard} is corrupt ({type(exc).__name__}: {exc}); "
-                        "deleting it, its texts will be re-encoded",
+                        f"embedding cache file {shard} is not usable ({type(exc).__name__}: {exc}); "
+                        f"{'deleting it' if mine else 'ignoring it (it belongs to another user)'}, "
+                        "its texts will be re-encoded",
                         stacklevel=3,
                     )
-                    shard.unlink(missing_ok=True)
+                    if mine:
+                        shard.unlink(missing_ok=True)
                     continue
                 table.update(zip(keys.astype(str).tolist(), vecs, strict=True))
         self._table = table
@@ -111,11 +136,12 @@ class EmbeddingCache:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.dir)
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, keys=k, vecs=v, check=np.asarray(_checksum(k, v)))
+                tag = sign(PURPOSE, *_parts(self.model_id, k, v))
+                np.savez(f, keys=k, vecs=v, sig=np.asarray(tag))
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache may be shared
-            os.replace(tmp, self.dir / f"shard-{_checksum(k, v)[:16]}.npz")
+            os.replace(tmp, self.dir / f"shard-{tag[:16]}.npz")
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -36,7 +36,7 @@ from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend
 from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population, text_table
 from driftrec.experiments.stats import mean_ci95
-from driftrec.experiments.store import UnitStore, fingerprint, run_units
+from driftrec.experiments.store import UnitStore, fingerprint, register_result, run_units
 from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, best_point, evaluate_grid, grid_points
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
@@ -227,6 +227,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------- evaluation
+@register_result
 @dataclass
 class Evaluation:
     """One agent on one scenario over the evaluation seeds.

@@ -1,29 +1,109 @@
 """A resumable experiment store: one file per finished unit of a sweep, written atomically.
 
 A unit is named by a key (``eval/abrupt/fixed``) and described by a spec (everything its result
-depends on). Its result lives in ``ROOT/<key with / as __>.<digest>.pkl``, where the digest hashes
+depends on). Its result lives in ``ROOT/<key with / as __>.<digest>.json``, where the digest hashes
 the spec, so a re-run with other settings never reuses a stale result. A run killed at any moment
 leaves only complete files (each is written to a temporary file and renamed), so it loses at most
 the units in flight; the next run of the same command reuses every finished unit.
+
+Unit files are data, never code: JSON with tagged values for what JSON lacks (tensors and arrays
+as dtype, shape and base64 bytes; bytes; tuples; dicts with non-string keys; the result dataclasses
+registered with ``register_result``), decoded without executing anything. Each carries an HMAC tag
+under this user's key (``driftrec.encoders.signing``): a unit file that this user's driftrec did
+not write (dropped into a shared runs folder, copied from elsewhere, edited) is ignored with a
+warning and the unit runs again.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import json
-import pickle
 import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from driftrec.encoders.signing import sign, verify
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend, UnitFn
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
+
+FORMAT = "driftrec-unit/1"
+PURPOSE = "unit-store"
+_RESULT_TYPES: dict[str, type] = {}
+
+
+def register_result(cls: type) -> type:
+    """Allow the dataclass ``cls`` in stored unit results (a class decorator)."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    _RESULT_TYPES[cls.__name__] = cls
+    return cls
+
+
+def encode(obj: Any) -> Any:
+    """``obj`` as JSON-ready data (see the module docstring); raises TypeError for anything else."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (list, tuple)):
+        items = [encode(v) for v in obj]
+        return items if isinstance(obj, list) else {"__tuple__": items}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: encode(v) for k, v in obj.items()}
+        return {"__dict__": [[encode(k), encode(v)] for k, v in obj.items()]}
+    if isinstance(obj, bytes):
+        return {"__bytes__": base64.b64encode(obj).decode()}
+    if isinstance(obj, (torch.Tensor, np.ndarray)):
+        kind = "__tensor__" if isinstance(obj, torch.Tensor) else "__ndarray__"
+        arr = obj.detach().cpu().numpy() if isinstance(obj, torch.Tensor) else obj
+        arr = np.ascontiguousarray(arr)
+        return {kind: {"dtype": arr.dtype.str, "shape": list(arr.shape), "data": base64.b64encode(arr).decode()}}
+    if dataclasses.is_dataclass(obj) and type(obj).__name__ in _RESULT_TYPES:
+        fields = {f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {"__dataclass__": type(obj).__name__, "fields": fields}
+    raise TypeError(f"a unit result cannot hold a {type(obj).__name__} (store data: numbers, text, tensors, bytes)")
+
+
+def decode(obj: Any) -> Any:
+    """The inverse of ``encode``; builds only numbers, text, containers, arrays and registered
+    dataclasses. Raises ValueError on anything else."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, list):
+        return [decode(v) for v in obj]
+    if not isinstance(obj, dict):
+        raise ValueError(f"unexpected {type(obj).__name__} in a unit file")
+    if "__tuple__" in obj:
+        return tuple(decode(v) for v in obj["__tuple__"])
+    if "__dict__" in obj:
+        return {decode(k): decode(v) for k, v in obj["__dict__"]}
+    if "__bytes__" in obj:
+        return base64.b64decode(obj["__bytes__"], validate=True)
+    for kind in ("__tensor__", "__ndarray__"):
+        if kind in obj:
+            spec = obj[kind]
+            dtype = np.dtype(spec["dtype"])
+            if dtype.hasobject:
+                raise ValueError("object arrays are not allowed in a unit file")
+            arr = np.frombuffer(base64.b64decode(spec["data"], validate=True), dtype=dtype)
+            arr = arr.reshape([int(n) for n in spec["shape"]]).copy()
+            return torch.from_numpy(arr) if kind == "__tensor__" else arr
+    if "__dataclass__" in obj:
+        cls = _RESULT_TYPES.get(obj["__dataclass__"])
+        if cls is None:
+            raise ValueError(f"unknown result type {obj['__dataclass__']!r} in a unit file")
+        return cls(**{k: decode(v) for k, v in obj["fields"].items()})
+    return {k: decode(v) for k, v in obj.items()}
 
 
 def _jsonable(obj: Any) -> Any:
@@ -54,30 +134,36 @@ class UnitStore:
         if self.root is None:
             return None
         name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", key.replace("/", "__"))
-        return self.root / f"{name}.{digest(spec)}.pkl"
+        return self.root / f"{name}.{digest(spec)}.json"
 
     def load(self, key: str, spec: Any) -> tuple[bool, Any]:
         """(True, result) when ``key`` finished with this spec before, else (False, None). A file
-        that cannot be read is reported and treated as missing (the unit runs again)."""
+        that cannot be read, or that this user's driftrec did not write, is reported and treated as
+        missing (the unit runs again). Nothing in it is executed."""
         p = self.path(key, spec)
         if p is None or not p.is_file():
             return False, None
         try:
-            with open(p, "rb") as fh:
-                record = pickle.load(fh)
-        except Exception as exc:  # noqa: BLE001 - any damage means "run it again"
-            warnings.warn(f"ignoring unreadable unit file {str(p)!r} ({exc}); running the unit again", stacklevel=2)
+            outer = json.loads(p.read_text(encoding="utf-8"))
+            if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+                raise ValueError(f"not a {FORMAT} file")
+            text = outer["record"]
+            if not isinstance(text, str) or not verify(outer.get("sig", ""), PURPOSE, text.encode()):
+                raise ValueError("not signed with this user's driftrec key")
+            record = json.loads(text)
+            if record.get("key") != key or record.get("digest") != digest(spec):
+                raise ValueError("it belongs to another unit")
+            return True, decode(record["result"])
+        except Exception as exc:  # noqa: BLE001 - any damage or doubt means "run it again"
+            warnings.warn(f"ignoring unit file {str(p)!r} ({exc}); running the unit again", stacklevel=2)
             return False, None
-        if not isinstance(record, dict) or record.get("key") != key or record.get("digest") != digest(spec):
-            return False, None
-        return True, record["result"]
 
     def save(self, key: str, spec: Any, result: Any) -> None:
         p = self.path(key, spec)
         if p is None:
             return
-        record = {"key": key, "digest": digest(spec), "result": result}
-        io.write_bytes(p, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
+        text = json.dumps({"key": key, "digest": digest(spec), "result": encode(result)}, allow_nan=True)
+        io.write_json(p, {"format": FORMAT, "sig": sign(PURPOSE, text.encode()), "record": text})
 
 
 def run_units(

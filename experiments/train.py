@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights, make_ppo
+from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights, load_ppo, make_ppo
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
 from driftrec.experiments.runner import build_catalog, build_population
@@ -104,7 +104,6 @@ def train(
     all; the environment restarts from fresh users, so a resumed run is close to, not identical
     with, an uninterrupted one.
     """
-    from stable_baselines3 import PPO
 
     device = str(resolve_device(cfg.device))
     if catalog is None:
@@ -117,7 +116,10 @@ def train(
     if resume is not None:
         if not Path(resume).is_file():
             raise FileNotFoundError(f"no such checkpoint: {str(resume)!r}")
-        model = PPO.load(resume, env=venv, device="cpu", tensorboard_log=tb)
+        try:
+            model = load_ppo(Path(resume).read_bytes(), "cpu", env=venv, tensorboard_log=tb)
+        except ValueError as exc:
+            raise ValueError(f"checkpoint {str(resume)!r} cannot be resumed: {exc}") from exc
         start = int(model.num_timesteps)
         if start >= cfg.timesteps:
             raise ValueError(

@@ -10,6 +10,8 @@ import pytest
 
 # the embedding cache of test runs lives in the repo's (git-ignored) pytest cache, not in ~/.cache
 os.environ.setdefault("DRIFTREC_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "embeddings"))
+# and so does the key that signs it and the stored units (encoders.signing), not in ~/.config
+os.environ.setdefault("DRIFTREC_KEY_FILE", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "driftrec-key"))
 
 from driftrec.encoders import TransformerEncoder, model_available  # noqa: E402
 from driftrec.envs import default_catalog  # noqa: E402

@@ -86,3 +86,69 @@ def test_bad_policy_files(tmp_path):
     junk.write_text("not a zip")
     with pytest.raises(ValueError, match="not a saved policy"):
         PPOWeights.load(junk)
+
+
+class _Payload:
+    """Unpickling this runs code: it creates the file ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').close()",))
+
+
+def _with_data(policy: bytes, edit) -> bytes:
+    """The policy zip with its SB3 ``data`` JSON changed by ``edit(dict)``."""
+    import io
+
+    src, out = zipfile.ZipFile(io.BytesIO(policy)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name in src.namelist():
+            body = src.read(name)
+            if name == "data":
+                params = json.loads(body)
+                edit(params)
+                body = json.dumps(params).encode()
+            z.writestr(name, body)
+    return out.getvalue()
+
+
+def test_a_crafted_policy_file_runs_no_code(tmp_path):
+    import base64
+    import pickle
+
+    marker = tmp_path / "ran"
+    blob = base64.b64encode(pickle.dumps(_Payload(str(marker)))).decode()
+    pickle.loads(base64.b64decode(blob))  # the payload is live: unpickling it runs it
+    assert marker.exists()
+    marker.unlink()
+    policy = PPOWeights(train(TrainConfig(**{**SMALL, "timesteps": 128}), progress=False).model).to_bytes()
+
+    # in an entry driftrec rebuilds itself: never unpickled, the policy loads
+    def in_known(p):
+        p["policy_class"][":serialized:"] = blob
+
+    PPOWeights.from_bytes(_with_data(policy, in_known)).act(torch.rand(2, 11), {})
+
+    # in an entry driftrec does not know: refused
+    def in_unknown(p):
+        p["extra"] = {":type:": "<class 'object'>", ":serialized:": blob}
+
+    with pytest.raises(ValueError, match="pickled entry 'extra' .* refused"):
+        PPOWeights.from_bytes(_with_data(policy, in_unknown))
+    crafted = tmp_path / "step_999.zip"
+    crafted.write_bytes(_with_data(policy, in_unknown))
+    with pytest.raises(ValueError, match="cannot be resumed: it holds a pickled entry 'extra'"):
+        train(TrainConfig(**{**SMALL, "timesteps": 4096}), tmp_path / "r", resume=crafted, progress=False)
+    assert not marker.exists()
+
+
+def test_a_policy_with_foreign_spaces_is_refused():
+    policy = PPOWeights(train(TrainConfig(**{**SMALL, "timesteps": 128}), progress=False).model).to_bytes()
+
+    def wide_actions(p):
+        p["action_space"].update({"low": "[-5. -5. -5.]", "high": "[5. 5. 5.]"})
+
+    with pytest.raises(ValueError, match=r"action_space is a box of shape \[3\] in \[\[-5. -5. -5.\]"):
+        PPOWeights.from_bytes(_with_data(policy, wide_actions))

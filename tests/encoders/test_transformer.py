@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -51,7 +55,7 @@ def test_cache_is_used_and_survives_corruption(minilm, tmp_path):
     # a corrupt shard is reported, deleted, and its texts re-encoded to the same vectors
     shards[0].write_bytes(shards[0].read_bytes()[:100])
     third = TransformerEncoder(cache=tmp_path, progress=False)
-    with pytest.warns(UserWarning, match="corrupt"):
+    with pytest.warns(UserWarning, match="is not usable"):
         out = third.encode(SAMPLE)
     assert torch.allclose(out, first, atol=1e-6) and third._model is not None
 
@@ -87,20 +91,34 @@ def test_embedding_cache_without_a_model(tmp_path):
     keys = [text_key(t) for t in ("a", "b", "c")]
     vecs = torch.nn.functional.normalize(torch.randn(3, 8, generator=torch.Generator().manual_seed(0)), dim=1)
     cache.put(keys[:2], vecs[:2])
-    (cache.dir / ".tmp-killed-writer.npz").write_bytes(b"partial")  # what a killed writer leaves
+    killed = cache.dir / ".tmp-killed-writer.npz"  # what a killed writer leaves
+    killed.write_bytes(b"partial")
+    os.utime(killed, (time.time() - 2 * 3600,) * 2)
+    writing = cache.dir / ".tmp-live-writer.npz"  # another process still writing: left alone
+    writing.write_bytes(b"partial")
     fresh = EmbeddingCache("some-model", tmp_path)
     missing, found = fresh.get(keys)
-    assert missing == [2] and torch.equal(found[:2], vecs[:2]) and not list(cache.dir.glob(".tmp-*"))
-    # a shard whose checksum does not match its content is dropped
+    assert missing == [2] and torch.equal(found[:2], vecs[:2])
+    assert not killed.exists() and writing.exists()
+    # a shard whose content does not match its tag is dropped
     shard = next(cache.dir.glob("shard-*.npz"))
     with np.load(shard) as z:
         data = dict(z)
     data["vecs"] = data["vecs"] + 1.0
     with open(shard, "wb") as f:
         np.savez(f, **data)
-    with pytest.warns(UserWarning, match="checksum mismatch"):
+    with pytest.warns(UserWarning, match="not signed with this user's driftrec key"):
         missing, found = EmbeddingCache("some-model", tmp_path).get(keys)
     assert missing == [0, 1, 2] and found is None and not shard.exists()
+    # a planted shard: well-formed, with a valid keyless checksum (the format before signing), but no
+    # tag under this user's key: its vectors are never used
+    planted = (keys[0].encode(), np.full((1, 8), 0.5, np.float32))
+    check = hashlib.sha256(np.asarray([planted[0]], "S32").tobytes() + planted[1].tobytes()).hexdigest()
+    with open(cache.dir / "shard-planted.npz", "wb") as f:
+        np.savez(f, keys=np.asarray([planted[0]], "S32"), vecs=planted[1], check=np.asarray(check))
+    with pytest.warns(UserWarning, match="not signed"):
+        missing, found = EmbeddingCache("some-model", tmp_path).get(keys)
+    assert missing == [0, 1, 2] and found is None
     # another model id has its own directory
     assert EmbeddingCache("other-model", tmp_path).dir != cache.dir
 

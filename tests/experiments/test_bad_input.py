@@ -31,6 +31,27 @@ def _yaml(obj: Any) -> Any:
     return lambda p: p.write_text(obj if isinstance(obj, str) else json.dumps(obj))
 
 
+def _pickled_policy(p: Path) -> None:
+    """A policy zip with an extra cloudpickle entry (which loading would have to unpickle)."""
+    import io
+    import zipfile
+
+    from driftrec.agents.ppo import PPOWeights, make_ppo
+    from driftrec.envs import make_vec_env
+
+    model = make_ppo(make_vec_env("abrupt", 4, num_items=100, dim=16).to_sb3(), {"n_steps": 8, "batch_size": 32})
+    src, out = zipfile.ZipFile(io.BytesIO(PPOWeights(model).to_bytes())), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name in src.namelist():
+            body = src.read(name)
+            if name == "data":
+                params = json.loads(body)
+                params["extra"] = {":type:": "<class 'object'>", ":serialized:": "gASVAAAAAAAAAAA="}
+                body = json.dumps(params).encode()
+            z.writestr(name, body)
+    p.write_bytes(out.getvalue())
+
+
 CMP = {"scenarios": ["abrupt"], "agents": ["fixed"], "users": 4, "steps": 3}
 
 # (name, files to write {name: writer}, argv ({tmp} is the folder), expected message)
@@ -122,6 +143,9 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
      ["simulate", "--scenario", "{tmp}/s.json", *SMALL], "unknown scenario keys ['speed']; allowed:"),
     ("policy: not a zip", {"p.zip": _csv("not a policy")},
      ["simulate", "--policy", "{tmp}/p.zip", *SMALL[:-1], "ppo"], "is not a saved policy"),
+    ("policy: pickled entry", {"p.zip": _pickled_policy},
+     ["simulate", "--policy", "{tmp}/p.zip", *SMALL[:-1], "ppo"],
+     "holds a pickled entry 'extra' that driftrec does not know; loading it would run code, so it is refused"),
     # --- logs
     ("log: missing file", {}, ["ope", "--logs", "{tmp}/none.parquet", "--out", "{tmp}/o"], "no such"),
     ("log: pscore above 1", {"l.csv": _csv("action,position,reward,pscore\n1,0,1,1.5\n")},

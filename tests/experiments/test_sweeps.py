@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 from driftrec.experiments.backends import LocalBackend, RayBackend, make_backend
@@ -62,8 +63,72 @@ def test_unit_store_reuses_only_the_same_spec(tmp_path: Path) -> None:
     path = store.path("eval/a", spec)
     assert path is not None
     path.write_bytes(b"truncated")
-    with pytest.warns(UserWarning, match="unreadable unit file"):
+    with pytest.warns(UserWarning, match="ignoring unit file"):
         assert store.load("eval/a", spec) == (False, None)
+
+
+def test_unit_results_round_trip_as_data(tmp_path: Path) -> None:
+    from driftrec.experiments.compare import Evaluation
+
+    ev = Evaluation("abrupt", "fixed", {101: 0.5, 102: 0.25}, torch.rand(2, 5), None, torch.arange(3.0), None, 4, 10,
+                    1.5)  # fmt: skip
+    results = {
+        "tune": [0.1, 0.2, float("nan")],
+        "train": {"policy": b"PK\x03\x04", "train": {"hyper": {"net_arch": [64, 64]}, "pair": (1, 2)}},
+        "eval": ev,
+    }
+    store = UnitStore(tmp_path)
+    for key, result in results.items():
+        store.save(key, {"k": key}, result)
+        found, back = store.load(key, {"k": key})
+        assert found and type(back) is type(result)
+    back = store.load("eval", {"k": "eval"})[1]
+    assert back.per_seed == {101: 0.5, 102: 0.25} and torch.equal(back.curves, ev.curves) and back.weights is None
+    assert store.load("train", {"k": "train"})[1]["train"]["pair"] == (1, 2)
+    with pytest.raises(TypeError, match="cannot hold a set"):
+        store.save("bad", {"k": "bad"}, {1, 2})
+
+
+def test_a_crafted_unit_file_runs_no_code_and_a_forged_one_is_not_reused(tmp_path: Path) -> None:
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').close()",))
+
+    store = UnitStore(tmp_path / "units")
+    spec = {"kind": "eval", "seeds": [101]}
+    path = store.path("eval/abrupt/fixed", spec)
+    path.parent.mkdir(parents=True)
+    # a pickle dropped where the unit would be: never unpickled
+    path.write_bytes(pickle.dumps(Payload()))
+    with pytest.warns(UserWarning, match="ignoring unit file"):
+        assert store.load("eval/abrupt/fixed", spec) == (False, None)
+    assert not marker.exists()
+    # a well-formed record claiming 9.99 clicks per step, without this user's signature
+    record = json.dumps({"key": "eval/abrupt/fixed", "digest": digest(spec), "result": {"mean": 9.99}})
+    path.write_text(json.dumps({"format": "driftrec-unit/1", "sig": "0" * 64, "record": record}))
+    with pytest.warns(UserWarning, match="not signed with this user's driftrec key"):
+        assert store.load("eval/abrupt/fixed", spec) == (False, None)
+    # the same record signed under another key (another user's, or a copied folder's) is not reused
+    store.save("eval/abrupt/fixed", spec, {"mean": 1.0})
+    signed = json.loads(path.read_text())
+    from driftrec.encoders import signing
+
+    other = tmp_path / "other-key"
+    other.write_bytes(b"k" * 32)
+    try:
+        signing._key_at.cache_clear()
+        old, os.environ[signing.KEY_ENV] = os.environ[signing.KEY_ENV], str(other)
+        assert not signing.verify(signed["sig"], "unit-store", signed["record"].encode())
+        with pytest.warns(UserWarning, match="not signed"):
+            assert store.load("eval/abrupt/fixed", spec) == (False, None)
+    finally:
+        os.environ[signing.KEY_ENV] = old
+        signing._key_at.cache_clear()
+    assert store.load("eval/abrupt/fixed", spec) == (True, {"mean": 1.0})
 
 
 def test_run_units_reports_reuse_and_runs_the_rest(tmp_path: Path) -> None:
@@ -137,7 +202,7 @@ def test_killed_compare_resumes_to_the_same_summary(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     full_s = time.perf_counter() - began
     expected = comparable(json.loads((tmp_path / "full" / "summary.json").read_text()))
-    units = len(list((tmp_path / "full" / "units").glob("*.pkl")))
+    units = len(list((tmp_path / "full" / "units").glob("*.json")))
     rng = random.Random(7)
     reused_counts = []
     for i in range(20):
@@ -148,7 +213,7 @@ def test_killed_compare_resumes_to_the_same_summary(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.0, full_s))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        finished = len(list((out / "units").glob("*.pkl"))) if (out / "units").is_dir() else 0
+        finished = len(list((out / "units").glob("*.json"))) if (out / "units").is_dir() else 0
         again = subprocess.run(_cli(out, config, workers), capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
         # every unit finished before the kill is reused, none is lost
@@ -156,5 +221,5 @@ def test_killed_compare_resumes_to_the_same_summary(tmp_path: Path) -> None:
         assert reused == finished, (i, reused, finished, again.stdout)
         reused_counts.append(finished)
         assert comparable(json.loads((out / "summary.json").read_text())) == expected, f"kill {i}"
-        assert len(list((out / "units").glob("*.pkl"))) == units
+        assert len(list((out / "units").glob("*.json"))) == units
     assert max(reused_counts) > 0, "no kill came after a finished unit: the kill points are too early"
