@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from driftrec.encoders.atomic import atomic_write
 from driftrec.envs.batched import DriftVecEnv
 
 PPO_DEFAULTS: dict[str, Any] = {
@@ -196,17 +195,7 @@ class PPOWeights:
         if p.suffix != ".zip":
             p = p.with_name(p.name + ".zip")
         data = self.to_bytes()
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp.zip", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        return p
+        return atomic_write(p, lambda tmp: Path(tmp).write_bytes(data))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", name: str = "ppo") -> PPOWeights:

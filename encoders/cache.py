@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from driftrec.encoders.atomic import atomic_write
 from driftrec.encoders.signing import sign, verify
 
 CACHE_ENV = "DRIFTREC_CACHE_DIR"
@@ -132,19 +132,13 @@ class EmbeddingCache:
             return
         k = np.asarray(keys, dtype="S32")
         v = vecs.detach().to("cpu", torch.float32).numpy()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                tag = sign(PURPOSE, *_parts(self.model_id, k, v))
+        tag = sign(PURPOSE, *_parts(self.model_id, k, v))
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
                 np.savez(f, keys=k, vecs=v, sig=np.asarray(tag))
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache may be shared
-            os.replace(tmp, self.dir / f"shard-{tag[:16]}.npz")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(self.dir / f"shard-{tag[:16]}.npz", write, prefix=".tmp-")
         if self._table is not None:
             self._table.update(zip(k.astype(str).tolist(), v, strict=True))
 

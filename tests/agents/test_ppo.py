@@ -39,7 +39,7 @@ def test_training_is_deterministic_on_cpu():
 
 def test_saved_policy_evaluates_like_the_one_in_memory(tmp_path):
     agent = train(TrainConfig(**SMALL, checkpoint_every=16 * 8), tmp_path, progress=False)
-    assert (tmp_path / "policy.zip").is_file() and not list(tmp_path.glob(".*.tmp.zip"))
+    assert (tmp_path / "policy.zip").is_file() and not list(tmp_path.glob(".*.tmp"))
     loaded = PPOWeights.load(tmp_path / "policy.zip")
     assert loaded.config["scenario"] == "abrupt" and loaded.config["ppo"]["n_steps"] == 8
     assert _evaluate(loaded) == _evaluate(agent)
