@@ -40,7 +40,7 @@ from driftrec.experiments.store import UnitStore, fingerprint, register_result, 
 from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, best_point, evaluate_grid, grid_points
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
-from driftrec.simulators.rng import user_seeds
+from driftrec.simulators.rng import check_seeds, shared_users, user_seeds
 from driftrec.simulators.scenarios import make_scenario
 from driftrec.simulators.state import WEIGHT_NAMES
 
@@ -76,8 +76,7 @@ class TuningConfig:
     def __post_init__(self) -> None:
         _positive_int("tuning.users", self.users)
         _positive_int("tuning.steps", self.steps)
-        if not self.seeds:
-            raise ValueError("tuning.seeds needs at least one seed")
+        object.__setattr__(self, "seeds", check_seeds("tuning.seeds", self.seeds))
 
 
 @dataclass(frozen=True)
@@ -135,18 +134,26 @@ class CompareConfig:
     ppo: PPOSource = field(default_factory=PPOSource)
 
     def __post_init__(self) -> None:
+        for key in ("scenarios", "agents"):
+            value = getattr(self, key)
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                raise TypeError(f"{key} must be a list of names, got {type(value).__name__}: {value!r}")
         if not self.scenarios:
             raise ValueError("give at least one scenario")
         for name in self.agents:
             if name not in COMPARE_AGENTS:
                 raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(COMPARE_AGENTS)}")
-        if len(self.seeds) < 2:
+        if isinstance(self.seeds, (list, tuple)) and len(self.seeds) < 2:
             raise ValueError(f"compare needs at least 2 evaluation seeds for intervals, got {self.seeds}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        object.__setattr__(self, "seeds", check_seeds("seeds", self.seeds, 2))
         clash = sorted(set(self.seeds) & set(self.tuning.seeds))
         if clash:
             raise ValueError(f"evaluation seeds {clash} are also tuning seeds; evaluation must use held-out seeds")
+        same = shared_users(self.seeds, self.tuning.seeds)
+        if same:
+            raise ValueError(
+                f"evaluation seed {same[0][0]} gives the same users as tuning seed {same[0][1]}; use held-out seeds"
+            )
         if "ppo" in self.agents and self.ppo.seed in self.seeds and not self.ppo.policy and not self.ppo.policies:
             raise ValueError(f"evaluation seed {self.ppo.seed} is the PPO training seed; use held-out seeds")
         for key in ("users", "steps", "items", "dim"):

@@ -24,6 +24,7 @@ from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.data import load_catalog, load_population
 from driftrec.simulators.geometry import DEFAULT_TRANSFORM
 from driftrec.simulators.population import Population
+from driftrec.simulators.rng import check_seeds
 from driftrec.simulators.scenarios import make_scenario
 
 AGENTS: dict[str, str] = {
@@ -102,8 +103,7 @@ class SimulateConfig:
         for name in self.agents:
             if name not in AGENTS:
                 raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        object.__setattr__(self, "seeds", check_seeds("seeds", self.seeds))
         for key in ("users", "steps", "items", "dim"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:

@@ -43,6 +43,46 @@ def seed_to_key(seed: torch.Tensor) -> torch.Tensor:
     return mix32(mix32(lo) ^ mix32(hi ^ _GOLDEN))
 
 
+MAX_SEED = 2**63 - 1
+"""Seeds are integers in [0, MAX_SEED]: each one its own users (no two values alias)."""
+
+
+def check_seed(name: str, seed: object) -> int:
+    """``seed`` if it is an int in [0, MAX_SEED] (not a bool, float or str), else a clear error."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"{name} must be an integer seed in [0, 2**63 - 1], got {type(seed).__name__}: {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name}={seed} is outside the allowed seed range [0, 2**63 - 1]")
+    return seed
+
+
+def check_seeds(name: str, seeds: object, min_count: int = 1) -> list[int]:
+    """``seeds`` as a list after checking that it is a list of at least ``min_count`` distinct
+    seeds (``check_seed``) whose users are distinct too (distinct user keys)."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple)):
+        raise TypeError(f"{name} must be a list of integer seeds, got {type(seeds).__name__}: {seeds!r}")
+    out = [check_seed(f"{name}[{i}]", s) for i, s in enumerate(seeds)]
+    if len(out) < min_count:
+        raise ValueError(f"{name} needs at least {min_count} seed(s), got {out}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must be distinct, got {out}")
+    same = shared_users(out, out)
+    if same:
+        raise ValueError(f"{name}: seeds {same[0][0]} and {same[0][1]} give the same users; use other seeds")
+    return out
+
+
+def shared_users(a: list[int], b: list[int]) -> list[tuple[int, int]]:
+    """Pairs (x, y), x in ``a``, y in ``b``, x != y, whose users coincide (the same 32-bit user key;
+    ``seed_to_key``), so that a held-out check on the seeds alone would miss them."""
+    ka = seed_to_key(torch.tensor(a, dtype=torch.int64)).tolist() if a else []
+    kb = seed_to_key(torch.tensor(b, dtype=torch.int64)).tolist() if b else []
+    where = {}
+    for y, k in zip(b, kb, strict=True):
+        where.setdefault(k, []).append(y)
+    return [(x, y) for x, k in zip(a, ka, strict=True) for y in where.get(k, []) if y != x]
+
+
 def user_seeds(seed: int, num_users: int) -> list[int]:
     """The per-user seeds that a batched env's ``reset(seed=seed)`` gives its ``num_users`` users.
 
@@ -51,7 +91,7 @@ def user_seeds(seed: int, num_users: int) -> list[int]:
     """
     if isinstance(num_users, bool) or not isinstance(num_users, int) or num_users <= 0:
         raise ValueError(f"num_users must be a positive integer, got {num_users!r}")
-    s = torch.tensor(int(seed) & ((1 << 63) - 1), dtype=torch.int64)
+    s = torch.tensor(check_seed("seed", int(seed)), dtype=torch.int64)
     base = seed_to_key(s)
     i = torch.arange(num_users, dtype=torch.int64)
     return mix32(mix32(i ^ base) ^ _GOLDEN).tolist()

@@ -73,3 +73,23 @@ def test_prefetched_draws_are_the_draws_themselves():
         assert torch.equal(d.fine_uniform(11, (2,)), p.fine_uniform(11, (2,)))
         assert torch.equal(d.uniform(11, (9,)), p.uniform(11, (9,)))  # more than prefetched: hashed
         assert torch.equal(d.uniform(12, (3,)), p.uniform(12, (3,)))  # not prefetched
+
+
+def test_seeds_are_strict_and_never_alias():
+    import pytest
+
+    from driftrec.experiments.compare import CompareConfig, TuningConfig
+    from driftrec.simulators.rng import check_seeds, shared_users
+
+    with pytest.raises(ValueError, match=r"seed=-1 is outside the allowed seed range"):
+        user_seeds(-1, 2)
+    with pytest.raises(ValueError, match="outside the allowed seed range"):
+        check_seeds("seeds", [2**63])
+    # seeds below 2**32 map to distinct users one to one; larger ones can meet smaller ones
+    a, b = 66963, 4294993244
+    assert int(seed_to_key(torch.tensor(a))) == int(seed_to_key(torch.tensor(b)))
+    assert shared_users([a], [b, 5]) == [(a, b)]
+    with pytest.raises(ValueError, match=f"seeds {a} and {b} give the same users"):
+        check_seeds("seeds", [a, b])
+    with pytest.raises(ValueError, match=f"evaluation seed {b} gives the same users as tuning seed {a}"):
+        CompareConfig(["abrupt"], ["fixed"], seeds=[b, 7], tuning=TuningConfig(seeds=[a]))
