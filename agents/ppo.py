@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -52,14 +53,97 @@ PPO_DEFAULTS: dict[str, Any] = {
 CONFIG_ENTRY = "driftrec.json"
 
 
+_RANGES: dict[str, tuple[type, float, float, str]] = {
+    "n_steps": (int, 1, math.inf, ">= 1"),
+    "batch_size": (int, 2, math.inf, ">= 2"),
+    "n_epochs": (int, 1, math.inf, ">= 1"),
+    "learning_rate": (float, 0.0, 1.0, "in (0, 1]"),
+    "gamma": (float, 0.0, 1.0, "in (0, 1]"),
+    "gae_lambda": (float, 0.0, 1.0, "in [0, 1]"),
+    "clip_range": (float, 0.0, math.inf, "> 0"),
+    "ent_coef": (float, 0.0, math.inf, ">= 0"),
+}
+_OPEN_LOW = {"learning_rate", "gamma", "clip_range"}
+
+
+def check_ppo_settings(hyper: dict[str, Any]) -> dict[str, Any]:
+    """``PPO_DEFAULTS`` updated by ``hyper`` after checking every name, type and range (one-line
+    errors naming the setting, the value and what is allowed)."""
+    if not isinstance(hyper, dict):
+        raise TypeError(f"PPO settings must be a mapping of names to values, got {type(hyper).__name__}")
+    unknown = set(hyper) - set(PPO_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown PPO settings {sorted(unknown)}; allowed: {', '.join(PPO_DEFAULTS)}")
+    h = {**PPO_DEFAULTS, **hyper}
+    for key, (kind, lo, hi, allowed) in _RANGES.items():
+        v = h[key]
+        ok_type = isinstance(v, int) if kind is int else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok_type:
+            raise TypeError(f"PPO setting {key} must be {'an integer' if kind is int else 'a number'}, got {v!r}")
+        low_ok = v > lo if key in _OPEN_LOW else v >= lo
+        if not (math.isfinite(v) and low_ok and v <= hi):
+            raise ValueError(f"PPO setting {key}={v!r} is not allowed; it must be {allowed}")
+    arch = h["net_arch"]
+    if (
+        not isinstance(arch, (list, tuple))
+        or not arch
+        or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in arch)
+    ):
+        raise ValueError(f"PPO setting net_arch={arch!r} is not allowed; it must be a list of positive layer widths")
+    return h
+
+
+def apply_resume_settings(model: Any, checkpoint: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any]:
+    """Apply the PPO settings ``hyper`` that a resumed run can change to the loaded ``model``;
+    raise for those it cannot (the network shape, the rollout length). ``checkpoint``: the
+    checkpoint's own settings. Returns the settings the resumed run trains with."""
+    from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
+
+    check_ppo_settings(hyper)
+    effective = dict(checkpoint)
+    for key, value in hyper.items():
+        if key in ("net_arch", "n_steps"):
+            same = list(value) == list(checkpoint[key]) if key == "net_arch" else value == checkpoint[key]
+            if not same:
+                raise ValueError(
+                    f"--resume cannot change {key} (the checkpoint has {checkpoint[key]!r}, got {value!r}); "
+                    "train a new policy instead"
+                )
+            continue
+        effective[key] = value
+        if key == "learning_rate":
+            model.learning_rate = value
+            model.lr_schedule = FloatSchedule(ConstantSchedule(float(value)))
+        elif key == "clip_range":
+            model.clip_range = FloatSchedule(ConstantSchedule(float(value)))
+        else:
+            setattr(model, key, value)
+            if key in ("gamma", "gae_lambda"):
+                setattr(model.rollout_buffer, key, value)
+    return effective
+
+
+def checkpoint_settings(model: Any) -> dict[str, Any]:
+    """The PPO settings a loaded SB3 PPO trains with (the keys of ``PPO_DEFAULTS``)."""
+    arch = model.policy_kwargs.get("net_arch", PPO_DEFAULTS["net_arch"])
+    return {
+        "n_steps": int(model.n_steps),
+        "batch_size": int(model.batch_size),
+        "n_epochs": int(model.n_epochs),
+        "learning_rate": float(model.lr_schedule(1.0)),
+        "gamma": float(model.gamma),
+        "gae_lambda": float(model.gae_lambda),
+        "clip_range": float(model.clip_range(1.0)),
+        "ent_coef": float(model.ent_coef),
+        "net_arch": list(arch),
+    }
+
+
 def make_ppo(venv: Any, hyper: dict[str, Any] | None = None, seed: int = 0, device: str = "cpu", **kw: Any) -> Any:
     """A fresh SB3 PPO with ``PPO_DEFAULTS`` updated by ``hyper`` on the SB3 VecEnv ``venv``."""
     from stable_baselines3 import PPO
 
-    h = {**PPO_DEFAULTS, **(hyper or {})}
-    unknown = set(h) - set(PPO_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown PPO settings {sorted(unknown)}; allowed: {', '.join(PPO_DEFAULTS)}")
+    h = check_ppo_settings(hyper or {})
     net_arch = list(h.pop("net_arch"))
     return PPO("MlpPolicy", venv, policy_kwargs={"net_arch": net_arch}, seed=seed, device=device, verbose=0, **h, **kw)
 

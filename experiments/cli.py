@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="checkpoint (or policy.zip) to continue from; 'latest' takes the newest OUT/checkpoints/step_*.zip "
-        "(after a crash or kill, re-run the same command with --resume latest)",
+        "(after a crash or kill, re-run the same command with --resume latest); --ppo settings apply from the "
+        "checkpoint on, except net_arch and n_steps, which are refused",
     )
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     t.add_argument(

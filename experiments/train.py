@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights, load_ppo, make_ppo
+from driftrec.agents.ppo import (
+    PPO_DEFAULTS,
+    PPOWeights,
+    apply_resume_settings,
+    check_ppo_settings,
+    checkpoint_settings,
+    load_ppo,
+    make_ppo,
+)
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
 from driftrec.experiments.runner import build_catalog, build_population
@@ -52,9 +60,7 @@ class TrainConfig:
             raise ValueError(f"checkpoint_every must be an integer, got {self.checkpoint_every!r}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        unknown = set(self.hyper) - set(PPO_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown PPO settings {sorted(unknown)}; allowed: {', '.join(PPO_DEFAULTS)}")
+        check_ppo_settings(self.hyper)
         make_scenario(self.scenario, **self.overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +126,7 @@ def train(
             model = load_ppo(Path(resume).read_bytes(), "cpu", env=venv, tensorboard_log=tb)
         except ValueError as exc:
             raise ValueError(f"checkpoint {str(resume)!r} cannot be resumed: {exc}") from exc
+        settings = apply_resume_settings(model, checkpoint_settings(model), cfg.hyper)
         start = int(model.num_timesteps)
         if start >= cfg.timesteps:
             raise ValueError(
@@ -127,6 +134,7 @@ def train(
             )
     else:
         model = make_ppo(venv, cfg.hyper, seed=cfg.seed, device="cpu", tensorboard_log=tb)
+        settings = check_ppo_settings(cfg.hyper)
         start = 0
     began = time.perf_counter()
     model.learn(
@@ -137,7 +145,7 @@ def train(
     )
     wall = time.perf_counter() - began
     env_s = venv.venv.env_seconds if hasattr(venv, "venv") else venv.env_seconds
-    config = {**cfg.to_dict(), "catalog_meta": {**catalog.meta, "num_items": catalog.num_items}}
+    config = {**cfg.to_dict(), "ppo": settings, "catalog_meta": {**catalog.meta, "num_items": catalog.num_items}}
     config["timing"] = {"learn_wall_s": round(wall, 2), "env_s": round(env_s, 2), "env_share": round(env_s / wall, 4)}
     if resume is not None:
         config["resumed_from"] = str(resume)

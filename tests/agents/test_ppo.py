@@ -63,6 +63,20 @@ def test_resume_continues_from_a_checkpoint(tmp_path):
     assert resumed.config["resumed_from"] == str(first)
     with pytest.raises(ValueError, match="not fewer than --timesteps"):
         train(TrainConfig(**{**SMALL, "timesteps": 16}), tmp_path / "c", resume=first, progress=False)
+    # the settings a resumed run can change are applied and recorded as applied; the others refused
+    hyper = {**SMALL["hyper"], "learning_rate": 0.5, "n_epochs": 2, "gamma": 0.9}
+    again = train(TrainConfig(**{**SMALL, "timesteps": SMALL["timesteps"] * 2, "hyper": hyper}), tmp_path / "d",
+                  resume=first, progress=False)  # fmt: skip
+    assert again.model.lr_schedule(1.0) == 0.5 and again.model.n_epochs == 2 and again.model.rollout_buffer.gamma == 0.9
+    for group in again.model.policy.optimizer.param_groups:
+        assert group["lr"] == 0.5
+    recorded = json.loads((tmp_path / "d" / "train.json").read_text())["ppo"]
+    assert recorded["learning_rate"] == 0.5 and recorded["net_arch"] == [64, 64] and recorded["n_steps"] == 8
+    with pytest.raises(
+        ValueError, match=r"--resume cannot change net_arch \(the checkpoint has \[64, 64\], got \[8\]\)"
+    ):
+        train(TrainConfig(**{**SMALL, "timesteps": 4096, "hyper": {**SMALL["hyper"], "net_arch": [8]}}),
+              tmp_path / "e", resume=first, progress=False)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -72,6 +86,11 @@ def test_resume_continues_from_a_checkpoint(tmp_path):
         ({"hyper": {"lr": 1}}, r"unknown PPO settings \['lr'\]"),
         ({"scenario": "nope"}, "unknown scenario 'nope'"),
         ({"checkpoint_every": -1}, "checkpoint_every must be >= 0"),
+        ({"hyper": {"gamma": 2}}, r"PPO setting gamma=2 is not allowed; it must be in \(0, 1\]"),
+        ({"hyper": {"n_steps": 0}}, "PPO setting n_steps=0 is not allowed; it must be >= 1"),
+        ({"hyper": {"batch_size": 1}}, "PPO setting batch_size=1 is not allowed; it must be >= 2"),
+        ({"hyper": {"learning_rate": 1e12}}, r"PPO setting learning_rate=1000000000000.0 is not allowed"),
+        ({"hyper": {"net_arch": [0]}}, "net_arch=\\[0\\] is not allowed"),
     ],
 )
 def test_bad_train_configs(kw, message):
