@@ -20,6 +20,7 @@ Evaluation seeds must differ from the tuning seeds and the training seed; traini
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -604,8 +605,23 @@ def _train_config(scenario: str, cfg: CompareConfig) -> Any:
     )
 
 
-def _safe(scenario: str) -> str:
-    return Path(scenario).stem if scenario.endswith(".json") else scenario
+def scenario_labels(scenarios: Sequence[str]) -> dict[str, str]:
+    """A distinct label per scenario for unit keys and folders: a preset's name, a scenario file's
+    stem, or, where two files share a stem (``sa/x.json``, ``sb/x.json``) or a stem is a preset's
+    name, the file's path as given with separators as ``__``."""
+    stems = [Path(s).stem for s in scenarios if s.endswith(".json")]
+    taken = {s for s in scenarios if not s.endswith(".json")}
+    out = {}
+    for s in scenarios:
+        if not s.endswith(".json"):
+            out[s] = s
+            continue
+        stem = Path(s).stem
+        unique = stems.count(stem) == 1 and stem not in taken
+        out[s] = stem if unique else re.sub(r"[^A-Za-z0-9_.=-]+", "__", str(Path(s).with_suffix(""))).strip("_")
+    if len(set(out.values())) != len(out):
+        raise ValueError(f"scenarios {sorted(out)} cannot be told apart; give distinct scenario files")
+    return out
 
 
 def compare(
@@ -649,14 +665,19 @@ def compare(
     context = fingerprint(catalog, population)
     tc = cfg.tuning
     points = grid_points(tc.grid)
+    label = scenario_labels(cfg.scenarios)
+    # the resolved parameters (a scenario file's content, the overrides applied) are part of every
+    # unit's spec, so editing a file recomputes its units
+    resolved = {s: make_scenario(s, **cfg.overrides).to_dict() for s in cfg.scenarios}
 
     # stage 1: tuning grids and PPO training
     specs: dict[str, dict[str, Any]] = {}
     for scenario in cfg.scenarios:
         for seed in tc.seeds:
-            specs[f"tune/{_safe(scenario)}/{seed}"] = {
+            specs[f"tune/{label[scenario]}/{seed}"] = {
                 "kind": "tune", "scenario": scenario, "seed": seed, "points": points, "users": tc.users,
                 "steps": tc.steps, "device": device, "overrides": cfg.overrides, "context": context,
+                "resolved": resolved[scenario],
             }  # fmt: skip
     policies: dict[str, dict[str, Any]] = {}
     policy_bytes: dict[str, bytes] = {}
@@ -668,14 +689,15 @@ def compare(
                 policies[scenario] = {"source": "file", "path": str(saved)}
             else:
                 tcfg = _train_config(scenario, cfg)
-                specs[f"train/{_safe(scenario)}"] = {
-                    "kind": "train", "config": dataclasses.asdict(tcfg), "threads": backend.threads, "context": context
+                specs[f"train/{label[scenario]}"] = {
+                    "kind": "train", "config": dataclasses.asdict(tcfg), "threads": backend.threads, "context": context,
+                    "resolved": resolved[scenario],
                 }  # fmt: skip
     results, reused = run_units(backend, store, run_unit, shared, specs, say=say, progress=progress, desc="tune+train")
     tuned: dict[str, dict[str, Any]] = {}
     tables: dict[str, pd.DataFrame] = {}
     for scenario in cfg.scenarios:
-        keys = [f"tune/{_safe(scenario)}/{seed}" for seed in tc.seeds]
+        keys = [f"tune/{label[scenario]}/{seed}" for seed in tc.seeds]
         scores = torch.tensor([results[k] for k in keys])
         best, table = best_point(points, tc.seeds, scores)
         tables[scenario] = table
@@ -686,13 +708,13 @@ def compare(
             "tuning_seeds": list(tc.seeds),
         }
         say(f"{scenario}: best fixed weights alpha={best[0]}, mix={best[1]}, explore={best[2]} (tuning seeds)")
-        key = f"train/{_safe(scenario)}"
+        key = f"train/{label[scenario]}"
         if key in results:
             policy_bytes[scenario] = results[key]["policy"]
             info = {"source": "reused" if key in reused else "trained", "timesteps": cfg.ppo.timesteps}
             info["train_s"] = results[key]["train_s"]
             if out_path is not None:
-                where = out_path / "policies" / _safe(scenario) / "policy.zip"
+                where = out_path / "policies" / label[scenario] / "policy.zip"
                 io.write_bytes(where, policy_bytes[scenario])
                 info["path"] = str(where)
             policies[scenario] = info
@@ -708,11 +730,11 @@ def compare(
             spec: dict[str, Any] = {
                 "kind": "eval", "scenario": scenario, "agent": name, "seeds": list(cfg.seeds), "users": cfg.users,
                 "steps": cfg.steps, "device": device, "overrides": cfg.overrides, "context": context,
-                "weights": list(best if name == BEST_FIXED else cfg.fixed_weights),
+                "weights": list(best if name == BEST_FIXED else cfg.fixed_weights), "resolved": resolved[scenario],
             }  # fmt: skip
             if name == "ppo":
                 spec["policy"] = policy_bytes[scenario]
-            specs[f"eval/{_safe(scenario)}/{name}"] = spec
+            specs[f"eval/{label[scenario]}/{name}"] = spec
     results, _ = run_units(backend, store, run_unit, shared, specs, say=say, progress=progress, desc="evaluate")
     evals: list[Evaluation] = list(results.values())
     summary = paired_summary(evals)

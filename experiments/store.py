@@ -23,6 +23,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,25 @@ def run_units(
     return {k: results[k] for k in specs}, reused
 
 
+SUBPACKAGES = ("encoders", "simulators", "envs", "agents", "experiments")
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A hash of driftrec's own source (every .py file of its subpackages and ``__init__.py``), so
+    that editing the code, a preset default for instance, recomputes stored units."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    files = [root / "__init__.py", *(f for sub in SUBPACKAGES for f in sorted((root / sub).rglob("*.py")))]
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, str]:
-    """Hashes of the catalog and population tensors, the driftrec version and the simulation
-    model's version: part of every unit's spec, so a stored unit is reused only for the same data
-    and code."""
+    """Hashes of the catalog and population tensors, the driftrec version, the simulation model's
+    version and driftrec's source (``code_digest``): part of every unit's spec, so a stored unit is
+    reused only for the same data and code."""
     from driftrec import MODEL_VERSION, __version__
 
     def sha(*tensors: torch.Tensor) -> str:
@@ -214,7 +230,12 @@ def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, st
             h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-    out = {"driftrec": __version__, "model_version": str(MODEL_VERSION), "catalog": sha(catalog.embeddings)}
+    out = {
+        "driftrec": __version__,
+        "model_version": str(MODEL_VERSION),
+        "code": code_digest(),
+        "catalog": sha(catalog.embeddings),
+    }
     if population is not None:
         out["population"] = sha(population.anchors, population.counts.float(), population.prior)
     return out

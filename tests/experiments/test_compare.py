@@ -222,3 +222,30 @@ def test_evaluation_of_a_loaded_policy_equals_in_memory(tmp_path, small_catalog)
     a = evaluate("abrupt", agent, [5, 6], 8, 20, small_catalog)
     b = evaluate("abrupt", loaded, [5, 6], 8, 20, small_catalog)
     assert a.per_seed == b.per_seed and torch.equal(a.weights, b.weights)
+
+
+def test_same_stem_scenario_files_stay_apart_and_edits_recompute_only_their_units(tmp_path, small_catalog):
+    from driftrec.experiments.compare import CompareConfig, TuningConfig, compare, scenario_labels
+    from driftrec.simulators.scenarios import make_scenario
+
+    for folder, hazard in (("sa", 0.0), ("sb", 0.2)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.json").write_text(json.dumps(make_scenario("abrupt", shift_hazard=hazard).to_dict()))
+    sa, sb = str(tmp_path / "sa" / "x.json"), str(tmp_path / "sb" / "x.json")
+    labels = scenario_labels([sa, sb, "abrupt"])
+    assert len(set(labels.values())) == 3 and labels["abrupt"] == "abrupt"
+    grid = {"alpha": [0.3, 1.0], "mix": [0.8], "explore": [0.0]}
+    cfg = CompareConfig([sa, sb], ["fixed"], seeds=[101, 102], users=8, steps=12,
+                        tuning=TuningConfig(seeds=[9001], users=8, steps=12, grid=grid))  # fmt: skip
+    said: list[str] = []
+    first = compare(cfg, tmp_path / "out", progress=False, catalog=small_catalog, log=said.append)
+    assert set(first.results) == {sa, sb}
+    assert first.results[sa]["fixed"]["mean"] != first.results[sb]["fixed"]["mean"]
+    assert first.tuned[sa]["tuning_clicks_per_step"] != first.tuned[sb]["tuning_clicks_per_step"]
+    # editing one file recomputes its units (1 tuning, 2 evaluations) and reuses the other's
+    (tmp_path / "sb" / "x.json").write_text(json.dumps(make_scenario("abrupt", shift_hazard=0.1).to_dict()))
+    said.clear()
+    second = compare(cfg, tmp_path / "out", progress=False, catalog=small_catalog, log=said.append)
+    assert "tune+train: reused 1 of 2 finished units" in " ".join(said)
+    assert "evaluate: reused 2 of 4 finished units" in " ".join(said)
+    assert second.results[sa] == first.results[sa] and second.results[sb] != first.results[sb]
