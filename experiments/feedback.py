@@ -10,6 +10,7 @@ policy's action distribution by Monte Carlo from its Beta priors.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,12 @@ class BanditFeedback:
 
 def load_obd(path: str | Path, n_actions: int | None = None, len_list: int | None = None) -> BanditFeedback:
     """Read an Open Bandit Dataset log: a CSV file, or a folder holding ``<name>.csv`` (e.g.
-    ``obd/random/all``). ``n_actions`` and ``len_list`` default to the largest item id + 1 and the
-    largest position seen. Errors name the file, the column and the first bad row."""
+    ``obd/random/all``). ``n_actions`` defaults to the item count the data declares: the rows of
+    ``item_context.csv`` beside the log (OBD ships one); without it, the largest item id + 1, with a
+    warning (items never shown would be missed). ``len_list`` defaults to the largest position
+    seen. Errors name the file, the column and the first bad row."""
     p = Path(path)
+    declared = _declared_items(p.parent if p.is_file() else p) if n_actions is None else None
     if p.is_dir():
         csv = p / f"{p.name}.csv"
         if not csv.is_file():
@@ -85,7 +89,17 @@ def load_obd(path: str | Path, n_actions: int | None = None, len_list: int | Non
             raise ValueError(
                 f"{str(p)!r}: column {name} is {arr[bad[0]].item()!r} at row {int(bad[0])}; allowed: {allowed[name]}"
             )
-    n_act = int(action.max()) + 1 if n_actions is None else int(n_actions)
+    if n_actions is not None:
+        n_act = int(n_actions)
+    elif declared is not None:
+        n_act = declared
+    else:
+        n_act = int(action.max()) + 1
+        warnings.warn(
+            f"{str(p)!r}: no item_context.csv beside it, so n_actions={n_act} is the largest item id + 1; items "
+            "that were never logged are missed (pass n_actions to set it)",
+            stacklevel=2,
+        )
     n_pos = int(position.max()) + 1 if len_list is None else int(len_list)
     if action.max() >= n_act or position.max() >= n_pos:
         raise ValueError(f"{str(p)!r} has item ids or positions beyond n_actions={n_act}, len_list={n_pos}")
@@ -94,6 +108,18 @@ def load_obd(path: str | Path, n_actions: int | None = None, len_list: int | Non
     if user_cols:
         context = np.stack([pd.factorize(frame[c])[0] for c in user_cols], axis=1).astype(np.int64)
     return BanditFeedback(len(frame), n_act, n_pos, action, position, reward, pscore, context)
+
+
+def _declared_items(folder: Path) -> int | None:
+    """The item count of ``folder/item_context.csv`` (ids must be 0..n-1), or None without one."""
+    ctx = folder / "item_context.csv"
+    if not ctx.is_file():
+        return None
+    ids = pd.read_csv(ctx, usecols=["item_id"])["item_id"]
+    values = pd.to_numeric(ids, errors="coerce")
+    if values.isna().any() or sorted(values.astype(int)) != list(range(len(values))):
+        raise ValueError(f"{str(ctx)!r}: item_id must list the items 0..n-1 once each")
+    return len(values)
 
 
 def bts_action_dist(alpha: Any, beta: Any, len_list: int = 3, n_sim: int = 100_000, seed: int = 12345) -> np.ndarray:

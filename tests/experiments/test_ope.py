@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from driftrec.experiments.feedback import bts_action_dist, load_obd, read_bts_priors
@@ -176,3 +177,20 @@ def test_obd_paths_and_priors(tmp_path):
     a = bts_action_dist([2.0, 1.0, 1.0], [1.0, 2.0, 2.0], 2, n_sim=5000, seed=3)
     assert np.array_equal(a, bts_action_dist([2.0, 1.0, 1.0], [1.0, 2.0, 2.0], 2, n_sim=5000, seed=3))
     assert a[0, 0] > a[1, 0] and np.allclose(a.sum(0), 1.0)
+
+
+def test_obd_n_actions_comes_from_the_declared_items(tmp_path):
+    full = load_obd(OBD / "random" / "all")
+    assert full.n_actions == 80
+    # a log whose higher item ids never appear keeps the 80 declared items
+    folder = tmp_path / "all"
+    folder.mkdir()
+    frame = pd.read_csv(OBD / "random" / "all" / "all.csv", index_col=0)
+    frame[frame.item_id < 10].to_csv(folder / "all.csv")
+    (folder / "item_context.csv").write_text((OBD / "random" / "all" / "item_context.csv").read_text())
+    assert load_obd(folder).n_actions == 80
+    # without the item list: the largest id + 1, said in a warning
+    (folder / "item_context.csv").unlink()
+    with pytest.warns(UserWarning, match="n_actions=10 is the largest item id"):
+        assert load_obd(folder).n_actions == 10
+    assert load_obd(folder, n_actions=80).n_actions == 80
