@@ -38,6 +38,7 @@ from driftrec.experiments.cliargs import (
     add_transform_arg,
     agent_help,
     backend_from_args,
+    check_out,
     float_list,
     int_list,
     name_list,
@@ -481,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning
     try:
+        if isinstance(getattr(args, "out", None), Path):
+            check_out(args.out, is_file=args.command == "log")
         if args.command == "quickstart":
             return _run_compare(args, QUICKSTART_CONFIG, "quickstart")
         if args.command == "compare":
@@ -502,6 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("DRIFTREC_DEBUG"):
             raise
         print(f"driftrec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a folder that became read-only, ...: one line, not a traceback
+        if os.environ.get("DRIFTREC_DEBUG"):
+            raise
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"driftrec {args.command}: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     return 0
 

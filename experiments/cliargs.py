@@ -94,6 +94,25 @@ def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens"
     )
 
 
+def check_out(path: Path, is_file: bool = False) -> None:
+    """Fail before any work if ``--out`` cannot be written: a file where a folder is meant (or the
+    reverse), or a place whose nearest existing folder is not writable (read-only file system, no
+    permission). Creates nothing."""
+    import os
+
+    if is_file and path.is_dir():
+        raise UserError(f"--out {str(path)!r} is a folder; give the file to write")
+    if not is_file and path.exists() and not path.is_dir():
+        raise UserError(f"--out {str(path)!r} is a file, not a folder; give a folder for the results")
+    base = (path.parent if is_file else path).absolute()
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise UserError(f"--out {str(path)!r} cannot be created: {str(base)!r} is a file")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"--out {str(path)!r} cannot be written: {str(base)!r} is not writable")
+
+
 def agent_help(agents: dict[str, str]) -> str:
     """Agents' descriptions as one help string ('%' escaped, since argparse %-formats help)."""
     return "; ".join(f"{k}: {v}" for k, v in agents.items()).replace("%", "%%")

@@ -77,6 +77,8 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
      "PPO setting gamma=2 is not allowed; it must be in (0, 1]"),
     ("flag: PPO batch of one", {}, ["train", "--ppo", "batch_size=1", "--timesteps", "100", "--no-progress"],
      "PPO setting batch_size=1 is not allowed; it must be >= 2"),
+    ("flag: --out is a file", {"taken": _csv("not a folder")}, ["simulate", *SMALL, "--out", "{tmp}/taken"],
+     "is a file, not a folder; give a folder for the results"),
     ("flag: seed outside the range", {},
      ["simulate", "--seeds=-1,9223372036854775807", "--items", "100", "--dim", "16", "--no-progress"],
      "seeds[0]=-1 is outside the allowed seed range [0, 2**63 - 1]"),
