@@ -47,6 +47,7 @@ from driftrec.experiments.cliargs import (
     scenario_list,
 )
 from driftrec.experiments.compare import COMPARE_AGENTS
+from driftrec.experiments.outlock import hold
 from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate, text_table
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 
@@ -482,25 +483,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning
     try:
-        if isinstance(getattr(args, "out", None), Path):
-            check_out(args.out, is_file=args.command == "log")
-        if args.command == "quickstart":
-            return _run_compare(args, QUICKSTART_CONFIG, "quickstart")
-        if args.command == "compare":
-            return _run_compare(args, args.config, "compare")
-        if args.command == "simulate":
-            return _run_simulate(args, scenario_list(args.scenario), "simulate")
-        if args.command == "scenarios":
-            return _run_scenarios(args)
-        if args.command == "calibrate":
-            return _run_calibrate(args)
-        if args.command == "train":
-            return _run_train(args)
-        if args.command in ("log", "ope", "replay"):
-            return cli_offline.run(args)
-        if args.command in ("bench", "soak", "portability", "geometry"):
-            return cli_bench.run(args)
-        parser.error(f"unknown command {args.command!r}")
+        out = getattr(args, "out", None)
+        if isinstance(out, Path):
+            check_out(out, is_file=args.command == "log")
+            if args.command != "log":  # a folder of results: one run at a time, marked until complete
+                with hold(out, " ".join(["driftrec", *(argv if argv is not None else sys.argv[1:])])):
+                    return _dispatch(parser, args)
+        return _dispatch(parser, args)
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:
         if os.environ.get("DRIFTREC_DEBUG"):
             raise
@@ -512,6 +501,27 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"driftrec {args.command}: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the subcommand ``args.command``; its exit status."""
+    if args.command == "quickstart":
+        return _run_compare(args, QUICKSTART_CONFIG, "quickstart")
+    if args.command == "compare":
+        return _run_compare(args, args.config, "compare")
+    if args.command == "simulate":
+        return _run_simulate(args, scenario_list(args.scenario), "simulate")
+    if args.command == "scenarios":
+        return _run_scenarios(args)
+    if args.command == "calibrate":
+        return _run_calibrate(args)
+    if args.command == "train":
+        return _run_train(args)
+    if args.command in ("log", "ope", "replay"):
+        return cli_offline.run(args)
+    if args.command in ("bench", "soak", "portability", "geometry"):
+        return cli_bench.run(args)
+    parser.error(f"unknown command {args.command!r}")
     return 0
 
 
