@@ -322,7 +322,7 @@ def _parse_ppo(pairs: list[str]) -> dict[str, Any]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from driftrec.experiments.train import TrainConfig, train
+    from driftrec.experiments.train import TrainConfig, latest_checkpoint, train
 
     cfg = TrainConfig(
         scenario=args.scenario,
@@ -363,10 +363,9 @@ def _run_train(args: argparse.Namespace) -> int:
         raise UserError("--backend and --workers apply to a --seeds sweep; one training run uses this process")
     resume = args.resume
     if resume is not None and str(resume) == "latest":
-        found = sorted((args.out / "checkpoints").glob("step_*.zip"))
-        if not found:
+        resume = latest_checkpoint(args.out / "checkpoints")
+        if resume is None:
             raise UserError(f"--resume latest: no checkpoint in {args.out}/checkpoints/ (is --out the killed run's?)")
-        resume = found[-1]
         print(f"resuming from {resume}")
     train(cfg, args.out, resume=resume, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
     print(

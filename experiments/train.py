@@ -9,6 +9,7 @@ and evaluation users do not overlap.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,16 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "ppo": {**PPO_DEFAULTS, **self.hyper}}
+
+
+CHECKPOINT_NAME = re.compile(r"step_(\d{10})\.zip")
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint with the most steps among ``folder``'s ``step_NNNNNNNNNN.zip`` files (the
+    names ``train`` writes; other files are ignored), or None."""
+    found = [(int(m.group(1)), p) for p in folder.glob("step_*.zip") if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return max(found)[1] if found else None
 
 
 def _callback(cfg: TrainConfig, out: Path | None, progress: bool, start: int) -> Any:

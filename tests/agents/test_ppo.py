@@ -171,3 +171,12 @@ def test_a_policy_with_foreign_spaces_is_refused():
 
     with pytest.raises(ValueError, match=r"action_space is a box of shape \[3\] in \[\[-5. -5. -5.\]"):
         PPOWeights.from_bytes(_with_data(policy, wide_actions))
+
+
+def test_resume_latest_takes_the_most_steps_and_ignores_other_names(tmp_path):
+    from driftrec.experiments.train import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) is None
+    for name in ("step_0000000128.zip", "step_0000001024.zip", "step_9999.zip", "step_zzz.zip", "step_0000000512.zip"):
+        (tmp_path / name).write_bytes(b"")
+    assert latest_checkpoint(tmp_path).name == "step_0000001024.zip"
