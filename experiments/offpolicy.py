@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,14 @@ def prepare(
         frame = check_log(apply_mapping(frame, columns, first_position), str(p))
         n_actions = meta.get("num_items") if meta else None
         fb = feedback_from_frame(frame, n_actions, meta.get("slate_size") if meta else None)
+        mode = ((meta or {}).get("config") or {}).get("explore_mode")
+        if mode == "slot":
+            warnings.warn(
+                f"{str(p)!r} was logged with explore_mode=slot: a greedy item never shows at another position, so "
+                "targets that reorder the logged slates have no support and their estimates are biased; log with "
+                "--explore-mode slate or softmax",
+                stacklevel=2,
+            )
     targets: list[Target] = []
     sim_specs = []
     for spec in policies:

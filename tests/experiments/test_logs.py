@@ -269,3 +269,17 @@ def test_log_and_ope_commands(tmp_path, capsys):
         assert main(["ope", "--logs", logs, "--policy", policy, "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
     assert os.path.exists(out / "estimates.png")
+
+
+def test_ope_warns_about_a_slot_mode_log(tmp_path, capsys):
+    from driftrec.experiments.cli import main
+
+    small = ["--users", "8", "--steps", "5", "--items", "100", "--dim", "16", "--no-progress"]
+    for mode in ("slot", "slate"):
+        log = tmp_path / f"{mode}.parquet"
+        assert main(["log", "--explore-mode", mode, *small, "--out", str(log)]) == 0
+        capsys.readouterr()
+        ope = ["ope", "--logs", str(log), "--policy", "logged", "--out", str(tmp_path / mode), "--no-progress"]
+        assert main(ope) == 0
+        warned = "was logged with explore_mode=slot" in capsys.readouterr().err
+        assert warned == (mode == "slot")
