@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from driftrec.encoders.base import TextEncoder
 from driftrec.encoders.hashing import HashingEncoder
@@ -253,9 +254,27 @@ def load_catalog(
         raise ValueError(f"unknown catalog {str(source)!r}; use one of {', '.join(CATALOG_SOURCES)} or a file path")
     table = read_table(p)
     if VECTOR_COLUMN in table.columns:
-        return catalog_from_vectors(table, id_column, text_column, source=str(p)).transformed(transform)
+        return _warn_duplicates(catalog_from_vectors(table, id_column, text_column, source=str(p)), p).transformed(
+            transform
+        )
     enc = encoder if encoder is not None else default_encoder(progress=progress)
-    return catalog_from_table(table, enc, id_column, text_column, source=str(p)).transformed(transform)
+    return _warn_duplicates(catalog_from_table(table, enc, id_column, text_column, source=str(p)), p).transformed(
+        transform
+    )
+
+
+def _warn_duplicates(catalog: Catalog, path: Path) -> Catalog:
+    """``catalog``, after a warning if some of its items share a vector (duplicate texts, or
+    duplicate rows of an embedding column): no policy can tell such items apart."""
+    m = catalog.num_items
+    distinct = int(torch.unique(catalog.raw if catalog.raw is not None else catalog.embeddings, dim=0).shape[0])
+    if distinct < m:
+        warnings.warn(
+            f"catalog {str(path)!r}: {m - distinct} of its {m} items share their vector with another item (duplicate "
+            f"texts or embeddings; {distinct} distinct); no policy can tell those apart",
+            stacklevel=3,
+        )
+    return catalog
 
 
 def movielens_timelines(ratings: pd.DataFrame | None = None, min_rating: float = 0.0) -> dict[int, list[str]]:

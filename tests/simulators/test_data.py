@@ -164,3 +164,23 @@ BAD_POPULATIONS = [
 def test_bad_populations(small_catalog, build, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         build(small_catalog)
+
+
+def test_a_catalog_of_duplicate_texts_is_reported(tmp_path):
+    import warnings
+
+    import pandas as pd
+
+    from driftrec.encoders import HashingEncoder
+    from driftrec.simulators import load_catalog
+
+    path = tmp_path / "dup.csv"
+    pd.DataFrame({"id": [f"i{k}" for k in range(30)], "text": ["same text"] * 28 + ["other", "third"]}).to_csv(
+        path, index=False
+    )
+    with pytest.warns(UserWarning, match="27 of its 30 items share their vector with another item"):
+        load_catalog(path, HashingEncoder(16))
+    pd.DataFrame({"id": ["a", "b"], "text": ["one", "two"]}).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_catalog(path, HashingEncoder(16))
