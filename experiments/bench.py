@@ -311,15 +311,17 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     if cfg.recogym_python:
         single["recogym"] = measure_recogym(cfg.recogym_python, cfg.min_time)
         single["driftrec_over_recogym"] = single["steps_per_s"] / single["recogym"]["steps_per_s"]
-    ppo = []
+    ppo: list[dict[str, Any]] = []
+    first: dict[str, Any] | None = None  # the first timed catalog: the others' speed reference
     for cat in cfg.ppo_catalogs if cfg.ppo_steps else []:
         try:
             row = _in_fresh_process(measure_ppo, cfg.ppo_steps, "abrupt", cat)
         except ModelUnavailableError as exc:  # a language-model catalog on a machine without the model
             ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
             continue
-        timed_rows = [p for p in ppo if "skipped" not in p]
-        row["over_first"] = row["user_steps_per_s"] / (timed_rows[0] if timed_rows else row)["user_steps_per_s"]
+        first = first or row
+        row["reference"] = first["catalog"]
+        row["over_first"] = row["user_steps_per_s"] / first["user_steps_per_s"]
         ppo.append(row)
     return BenchResult(cfg.to_dict(), points, ref, ppo, machine_info(device), single, time.perf_counter() - start)
 
@@ -362,7 +364,6 @@ def format_bench(res: BenchResult) -> str:
             f"(driftrec at {one['driftrec_over_recogym']:.2f}x)"
         )
     lines.append(line)
-    timed_rows = [p for p in res.ppo if "skipped" not in p]
     for p in res.ppo:
         if "skipped" in p:
             lines.append(f"PPO on {p['catalog']}: skipped ({p['skipped']})")
@@ -371,6 +372,6 @@ def format_bench(res: BenchResult) -> str:
         lines.append(
             f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users, {p['catalog']}{dims}): "
             f"{p['learn_wall_s']:.1f}s, {p['user_steps_per_s']:,.0f} user-steps/s "
-            f"({p['over_first']:.2f}x {timed_rows[0]['catalog']}), {p['env_share']:.0%} of it in the env"
+            f"({p['over_first']:.2f}x {p['reference']}), {p['env_share']:.0%} of it in the env"
         )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +99,6 @@ def check_out(path: Path, is_file: bool = False) -> None:
     """Fail before any work if ``--out`` cannot be written: a file where a folder is meant (or the
     reverse), or a place whose nearest existing folder is not writable (read-only file system, no
     permission). Creates nothing."""
-    import os
-
     if is_file and path.is_dir():
         raise UserError(f"--out {str(path)!r} is a folder; give the file to write")
     if not is_file and path.exists() and not path.is_dir():

@@ -264,10 +264,10 @@ def load_catalog(
 
 
 def _warn_duplicates(catalog: Catalog, path: Path) -> Catalog:
-    """``catalog``, after a warning if some of its items share a vector (duplicate texts, or
-    duplicate rows of an embedding column): no policy can tell such items apart."""
+    """``catalog`` (as read, before any transform), after a warning if some of its items share a
+    vector (duplicate texts, or duplicate rows of an embedding column): no policy can tell them apart."""
     m = catalog.num_items
-    distinct = int(torch.unique(catalog.raw if catalog.raw is not None else catalog.embeddings, dim=0).shape[0])
+    distinct = int(torch.unique(catalog.embeddings, dim=0).shape[0])
     if distinct < m:
         warnings.warn(
             f"catalog {str(path)!r}: {m - distinct} of its {m} items share their vector with another item (duplicate "

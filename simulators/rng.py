@@ -103,6 +103,11 @@ def _element_hashes(stream: int, count: int, device: torch.device) -> torch.Tens
     return mix32(idx ^ int(mix32(torch.tensor(stream & MASK32)) ^ _GOLDEN))
 
 
+def normal_uniforms(count: int) -> int:
+    """Uniforms a ``StepDraws.normal`` draw of ``count`` values uses (Box-Muller pairs)."""
+    return 2 * ((count + 1) // 2)
+
+
 def _to_uniform(bits: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """32-bit integers -> odd multiples of 2**-24 in (0, 1), in ``dtype``."""
     return ((bits >> 8) | 1).to(dtype) * 2.0**-24
@@ -157,30 +162,35 @@ class StepDraws:
             return StepDraws(self.prefix[rows])
         return StepDraws(self.prefix[rows], self._bank[rows], self._where, self._ubank[rows])  # type: ignore[index]
 
+    def _banked(self, bank: torch.Tensor | None, stream: int, shape: tuple[int, ...]) -> torch.Tensor | None:
+        """``stream``'s first prod(shape) prefetched values from ``bank`` (bits or uniforms) as
+        (N, *shape), or None when the stream was not prefetched with that many."""
+        hit = self._where.get(stream)
+        count = math.prod(shape)
+        if bank is None or hit is None or count > hit[1]:
+            return None
+        return bank[:, hit[0] : hit[0] + count].reshape((self.prefix.shape[0], *shape))
+
     def bits(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Uniform 32-bit integers in int64, shape (N, *shape)."""
-        count = math.prod(shape)
-        hit = self._where.get(stream)
-        if hit is not None and count <= hit[1]:
-            return self._bank[:, hit[0] : hit[0] + count].reshape((self.prefix.shape[0], *shape))  # type: ignore[index]
-        c = _element_hashes(stream, count, self.prefix.device)
+        banked = self._banked(self._bank, stream, shape)
+        if banked is not None:
+            return banked
+        c = _element_hashes(stream, math.prod(shape), self.prefix.device)
         return mix32(mix32(self.prefix[:, None] ^ c[None, :])).reshape((self.prefix.shape[0], *shape))
 
     def uniform(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Uniform floats in the open interval (0, 1): odd multiples of 2**-24, exact in float32
         (so a float64 draw holds the same values)."""
-        hit = self._where.get(stream)
-        count = math.prod(shape)
-        if hit is not None and count <= hit[1]:
-            u = self._ubank[:, hit[0] : hit[0] + count].reshape((self.prefix.shape[0], *shape))  # type: ignore[index]
-            return u.to(dtype)
+        banked = self._banked(self._ubank, stream, shape)
+        if banked is not None:
+            return banked.to(dtype)
         return _to_uniform(self.bits(stream, shape), dtype)
 
     def normal(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Standard normal draws (Box-Muller, both outputs of each pair used), shape (N, *shape)."""
         count = math.prod(shape)
-        half = (count + 1) // 2
-        u = self.uniform(stream, (2, half), torch.float32)
+        u = self.uniform(stream, (2, normal_uniforms(count) // 2), torch.float32)
         r = torch.sqrt(-2.0 * torch.log(u[:, 0]))
         theta = (2.0 * math.pi) * u[:, 1]
         z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=1)[:, :count]

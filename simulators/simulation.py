@@ -22,7 +22,7 @@ from driftrec.simulators.catalog import NEIGHBOUR_COS, Catalog
 from driftrec.simulators.click import attraction, choose_one, examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.population import Population
-from driftrec.simulators.rng import CounterRNG, StepDraws
+from driftrec.simulators.rng import CounterRNG, StepDraws, normal_uniforms
 from driftrec.simulators.scenarios import Scenario
 from driftrec.simulators.state import SimState, scatter_rows
 
@@ -65,9 +65,6 @@ def step_requests(scenario: Scenario, dim: int, device: torch.device) -> tuple[t
     u, r, k = scenario.user, scenario.rec, scenario.slate_size
     f = u.num_facets
 
-    def normal(count: int) -> int:  # a normal draw of count values uses 2 * ceil(count / 2) uniforms
-        return 2 * ((count + 1) // 2)
-
     rare = device.type != "cpu"
     req = [(Stream.CLICK, k)]
     if r.explore_mode == "slot":
@@ -77,19 +74,19 @@ def step_requests(scenario: Scenario, dim: int, device: torch.device) -> tuple[t
     else:
         req += [(Stream.EXPLORE_SLATE, 1), (Stream.EXPLORE_ROTATE, 1), (Stream.EXPLORE_SOFT, 2 * k)]
     if u.drift_scale > 0:
-        req.append((Stream.DRIFT, normal(f * dim)))
+        req.append((Stream.DRIFT, normal_uniforms(f * dim)))
     if u.shift_hazard > 0:
         req.append((Stream.SHIFT_HAZARD, f))
         if rare:
-            req += [(Stream.SHIFT_ITEM, f), (Stream.SHIFT_NOISE, normal(f * dim))]
+            req += [(Stream.SHIFT_ITEM, f), (Stream.SHIFT_NOISE, normal_uniforms(f * dim))]
     if u.mission_start > 0:
         req += [(Stream.MISSION_START, 1), (Stream.MISSION_END, 1)]
         if rare:
-            req += [(Stream.MISSION_ITEM, 1), (Stream.MISSION_NOISE, normal(dim))]
+            req += [(Stream.MISSION_ITEM, 1), (Stream.MISSION_NOISE, normal_uniforms(dim))]
     if u.organic_rate > 0:
         req.append((Stream.ORGANIC, 1))
         if rare:
-            req += [(Stream.ORGANIC_FACET, 1), (Stream.ORGANIC_NOISE, normal(dim))]
+            req += [(Stream.ORGANIC_FACET, 1), (Stream.ORGANIC_NOISE, normal_uniforms(dim))]
     if u.churn_rate > 0:
         req.append((Stream.CHURN, 1))
     return tuple(req)
