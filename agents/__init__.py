@@ -7,6 +7,7 @@ from driftrec.agents.heuristics import ChangeDetection, InverseT
 from driftrec.agents.oracle import Oracle
 from driftrec.agents.ppo import PPO_DEFAULTS, PPOWeights
 from driftrec.agents.random import RandomSlate
+from driftrec.agents.weights_oracle import WeightsOracle
 
 __all__ = [
     "PPO_DEFAULTS",
@@ -18,4 +19,5 @@ __all__ = [
     "Oracle",
     "PPOWeights",
     "RandomSlate",
+    "WeightsOracle",
 ]

@@ -5,7 +5,9 @@ info dict of the last reset/step and returns an action tensor: (N, 3) weights in
 (``action_mode = "weights"``) or (N, k) item indices (``action_mode = "slate"``). ``reset`` is
 called once per run with the env and a seed for the agent's own randomness.
 ``needs_hidden = True`` marks agents that read the hidden state (the env must reveal it);
-they are upper bounds, not recommenders.
+they are upper bounds, not recommenders. ``needs_shifts = True`` (optional; False when absent)
+marks agents told when the hidden interest shifted (``info["shift"]``, env ``reveal_shifts=True``):
+references for weighting, not recommenders either.
 """
 
 from __future__ import annotations

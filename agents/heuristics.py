@@ -26,7 +26,8 @@ _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 DETECTORS = ("cosine", "ctr")
 
 
-def _weights(values: tuple[float, float, float], name: str) -> tuple[float, float, float]:
+def weight_triple(values: tuple[float, float, float], name: str) -> tuple[float, float, float]:
+    """``values`` as three floats (alpha, mix, explore), each checked to lie in [0, 1]."""
     if len(values) != 3:
         raise ValueError(f"{name} needs 3 values (alpha, mix, explore), got {list(values)}")
     for key, v in zip(("alpha", "mix", "explore"), values, strict=True):
@@ -62,7 +63,7 @@ class ChangeDetection:
         check_number("threshold", threshold, -1.0 if detector == "cosine" else 0.0, 1.0)
         check_int("patience", patience, 1)
         self.detector, self.threshold, self.patience = detector, float(threshold), patience
-        self.calm, self.alert = _weights(calm, "calm"), _weights(alert, "alert")
+        self.calm, self.alert = weight_triple(calm, "calm"), weight_triple(alert, "alert")
         self.name = name or f"change-{detector}"
         self._calm: torch.Tensor | None = None
         self._alert: torch.Tensor | None = None

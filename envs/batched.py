@@ -14,8 +14,9 @@ with that seed reproduces user i exactly (same draws, whatever N is).
 Hidden state is never in the observation; ``reveal_hidden=True`` adds ``info["intent"]`` (N, d)
 and ``info["item_utility"]`` (N, M), for oracles and regret; ``reveal_shifts=True`` adds
 ``info["shift"]`` (N,) bool, whether the user's interest moved abruptly at this step (for
-shift-aligned analysis; agents must not read it). ``last_step`` holds the last step's full
-``StepResult`` (the weights used and the organic events too: what trajectory logging records).
+shift-aligned analysis and the weights-oracle reference; policies must not read it).
+``last_step`` holds the last step's full ``StepResult`` (the weights used and the organic events
+too: what trajectory logging records).
 
 Example:
     >>> import driftrec
@@ -100,7 +101,7 @@ class DriftVecEnv:
         device: 'cpu', 'cuda', 'cuda:N' or 'auto'.
         action_mode: 'weights' or 'slate'.
         reveal_hidden: put the true intent and item utilities in ``info`` (oracles only).
-        reveal_shifts: put the hidden shift indicator in ``info["shift"]`` (analysis only).
+        reveal_shifts: put the hidden shift indicator in ``info["shift"]`` (analysis and references only).
         autoreset: reset ended users inside ``step`` (default). Without it, stepping an ended user
             raises; call ``reset_done()`` or ``reset()``.
         score_chunk: items scored at a time (bounds memory for large catalogs).

@@ -46,6 +46,7 @@ from driftrec.simulators.scenarios import make_scenario
 from driftrec.simulators.state import WEIGHT_NAMES
 
 BEST_FIXED = "best-fixed"
+WEIGHTS_ORACLE = "weights-oracle"
 COMPARE_AGENTS: dict[str, str] = {
     BEST_FIXED: "FixedWeights at the best point of the tuning grid (tuned per scenario on the tuning seeds)",
     **AGENTS,
@@ -338,10 +339,15 @@ def evaluate(
 # ----------------------------------------------------------------------------------- statistics
 def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str, Any]]]:
     """results[scenario][agent] = {"mean", "ci95", "n_seeds", "per_seed", "diff_vs_best_fixed":
-    {"mean", "ci95", "abs_mean", "abs_ci95"}, "oracle_gap_closed"} of clicks per step.
+    {"mean", "ci95", "abs_mean", "abs_ci95"}, "oracle_gap_closed", "weights_oracle_gain_captured"} of
+    clicks per step.
 
     diff_vs_best_fixed is the paired per-seed difference to ``best-fixed`` relative to its mean
-    (0.15 = 15% more clicks); abs_* in clicks per step. oracle_gap_closed is None without an oracle.
+    (0.15 = 15% more clicks); abs_* in clicks per step. oracle_gap_closed is
+    ``(agent - best-fixed) / (oracle - best-fixed)``, None without an oracle.
+    weights_oracle_gain_captured is ``(agent - best-fixed) / (weights-oracle - best-fixed)``: the share
+    of the weights-oracle's advantage the agent captures; None without a weights-oracle or where it
+    does not beat best-fixed.
     """
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for e in evals:
@@ -356,6 +362,7 @@ def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str,
     for agents in out.values():
         base = agents[BEST_FIXED]
         oracle = agents.get("oracle")
+        w_oracle = agents.get(WEIGHTS_ORACLE)
         for entry in agents.values():
             diffs = [entry["per_seed"][s] - base["per_seed"][s] for s in base["per_seed"]]
             dm, dlo, dhi = mean_ci95(diffs)
@@ -367,6 +374,8 @@ def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str,
             }
             gap = oracle["mean"] - base["mean"] if oracle is not None else 0.0
             entry["oracle_gap_closed"] = (entry["mean"] - base["mean"]) / gap if gap > 0 else None
+            gain = w_oracle["mean"] - base["mean"] if w_oracle is not None else 0.0
+            entry["weights_oracle_gain_captured"] = (entry["mean"] - base["mean"]) / gain if gain > 0 else None
     return out
 
 
@@ -405,8 +414,11 @@ def format_leaders(lead: dict[str, dict[str, Any]]) -> str:
 
 def format_compare_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """Plain-text table: per scenario and agent, clicks per step with its CI, the paired
-    difference vs best-fixed with its CI, and the share of the oracle gap closed."""
-    rows = [("scenario", "agent", "clicks/step", "95% CI", "vs best-fixed", "95% CI", "gap closed", "seeds")]
+    difference vs best-fixed with its CI, the share of the oracle gap closed and, when the
+    weights-oracle ran, the share of its gain captured ("w-oracle gain")."""
+    with_w = any(WEIGHTS_ORACLE in agents for agents in results.values())
+    head = ("scenario", "agent", "clicks/step", "95% CI", "vs best-fixed", "95% CI", "gap closed")
+    rows = [(*head, *(("w-oracle gain",) if with_w else ()), "seeds")]
     for scenario, agents in results.items():
         for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
             lo, hi = e["ci95"]
@@ -422,10 +434,15 @@ def format_compare_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
                     f"[{lo:.4f}, {hi:.4f}]",
                     *diff,
                     "-" if gap is None or agent in (BEST_FIXED, "oracle") else f"{gap:.0%}",
+                    *((_share(e.get("weights_oracle_gain_captured"), agent),) if with_w else ()),
                     str(e["n_seeds"]),
                 )
             )
     return text_table(rows)
+
+
+def _share(value: float | None, agent: str) -> str:
+    return "-" if value is None or agent in (BEST_FIXED, "oracle", WEIGHTS_ORACLE) else f"{value:.0%}"
 
 
 # ----------------------------------------------------------------------------------- the run
@@ -730,7 +747,8 @@ def compare(
             spec: dict[str, Any] = {
                 "kind": "eval", "scenario": scenario, "agent": name, "seeds": list(cfg.seeds), "users": cfg.users,
                 "steps": cfg.steps, "device": device, "overrides": cfg.overrides, "context": context,
-                "weights": list(best if name == BEST_FIXED else cfg.fixed_weights), "resolved": resolved[scenario],
+                "weights": list(best if name in (BEST_FIXED, WEIGHTS_ORACLE) else cfg.fixed_weights),
+                "resolved": resolved[scenario],
             }  # fmt: skip
             if name == "ppo":
                 spec["policy"] = policy_bytes[scenario]

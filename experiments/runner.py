@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from driftrec.agents import ChangeDetection, FixedWeights, InverseT, Oracle, PPOWeights, RandomSlate
+from driftrec.agents import ChangeDetection, FixedWeights, InverseT, Oracle, PPOWeights, RandomSlate, WeightsOracle
 from driftrec.agents.bandits import KINDS as BANDIT_KINDS
 from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
@@ -30,6 +30,10 @@ from driftrec.simulators.scenarios import make_scenario
 AGENTS: dict[str, str] = {
     "fixed": "FixedWeights: the fixed-alpha baseline (constant alpha, mix, explore; --fixed-weights)",
     "oracle": "Oracle: top-k by true utility, reads the hidden state (upper bound)",
+    "weights-oracle": (
+        "WeightsOracle: told when the hidden interest shifted; after a shift, explores every slot until "
+        "the user clicks (at most 50 steps), else the fixed weights (compare: best-fixed); a reference for weighting"
+    ),
     "random": "RandomSlate: k distinct items uniformly at random (floor)",
     "ppo": "PPOWeights: a trained PPO weight policy (--policy FILE from driftrec train)",
     "change-cosine": "ChangeDetection: alert weights when new evidence has cosine < 0.5 with the short profile",
@@ -49,6 +53,8 @@ def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05), po
         return FixedWeights(alpha=a, mix=m, explore=e)
     if name == "oracle":
         return Oracle()
+    if name == "weights-oracle":
+        return WeightsOracle(calm=tuple(fixed_weights))
     if name == "random":
         return RandomSlate()
     if name in ("change-cosine", "change-ctr"):
@@ -151,6 +157,7 @@ def run_one(
         device=cfg.device,
         action_mode=agent.action_mode,
         reveal_hidden=agent.needs_hidden,
+        reveal_shifts=getattr(agent, "needs_shifts", False),
         population=population,
         **cfg.overrides,
     )

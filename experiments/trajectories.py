@@ -98,10 +98,10 @@ class LogConfig:
             raise ValueError("set explore_mode with its own field (--explore-mode), not as an override")
         make_scenario(self.scenario, **self.overrides)
         agent = build_agent(self.agent, self.fixed_weights, self.policy)
-        if agent.action_mode != "weights" or agent.needs_hidden:
+        if agent.action_mode != "weights" or agent.needs_hidden or getattr(agent, "needs_shifts", False):
             raise ValueError(
                 f"agent {self.agent!r} cannot log: a logging policy must choose weights (its propensities come "
-                "from the explore weight), and must not read the hidden state"
+                "from the explore weight), and must not read the hidden state or the shift flags"
             )
         if self.agent == "fixed" and not self.fixed_weights[2] > 0:
             raise ValueError(

@@ -95,6 +95,18 @@ def test_paired_statistics_against_best_fixed():
     assert "s: ppo leads best-fixed by +26.7%" in format_leaders({"s": lead})
     no_oracle = paired_summary([_ev("best-fixed", base), _ev("ppo", ppo)])["s"]
     assert no_oracle["ppo"]["oracle_gap_closed"] is None
+    assert no_oracle["ppo"]["weights_oracle_gain_captured"] is None and "w-oracle" not in format_compare_table(
+        {"s": no_oracle}
+    )
+    # the share of the weights-oracle's gain over best-fixed each agent captures
+    w_oracle = {1: 1.5, 2: 1.7, 3: 1.3}
+    res = paired_summary([_ev("best-fixed", base), _ev("ppo", ppo), _ev("weights-oracle", w_oracle)])["s"]
+    assert res["ppo"]["weights_oracle_gain_captured"] == pytest.approx((res["ppo"]["mean"] - 1.0) / 0.5)
+    assert res["weights-oracle"]["weights_oracle_gain_captured"] == pytest.approx(1.0)
+    line = next(r for r in format_compare_table({"s": res}).splitlines() if " ppo " in r)
+    assert "w-oracle gain" in format_compare_table({"s": res}) and line.split()[-2] == "53%"
+    worse = paired_summary([_ev("best-fixed", base), _ev("ppo", ppo), _ev("weights-oracle", base)])["s"]
+    assert worse["ppo"]["weights_oracle_gain_captured"] is None  # no gain to share
 
 
 @pytest.mark.parametrize(
@@ -148,7 +160,7 @@ def test_shipped_configs_are_valid():
 
 TINY = """
 scenarios: [abrupt, stable]
-agents: [fixed, change-ctr, d-linucb, ppo, oracle, random]
+agents: [fixed, change-ctr, d-linucb, ppo, oracle, weights-oracle, random]
 seeds: [101, 102, 103]
 users: 8
 steps: 60
@@ -176,7 +188,8 @@ def test_compare_command_end_to_end(tmp_path, capsys):
     assert set(summary["leaders"]) == {"abrupt", "stable"}
     for scenario in ("abrupt", "stable"):
         res = summary["results"][scenario]
-        assert set(res) == {"best-fixed", "fixed", "change-ctr", "d-linucb", "ppo", "oracle", "random"}
+        agents = {"best-fixed", "fixed", "change-ctr", "d-linucb", "ppo", "oracle", "weights-oracle", "random"}
+        assert set(res) == agents
         for e in res.values():
             assert {"mean", "ci95", "n_seeds", "per_seed", "diff_vs_best_fixed", "oracle_gap_closed"} <= set(e)
             assert set(e["diff_vs_best_fixed"]) >= {"mean", "ci95"} and e["n_seeds"] == 3
@@ -186,7 +199,10 @@ def test_compare_command_end_to_end(tmp_path, capsys):
     for name in ("runs", "curves", "aligned", "weights", "tuning"):
         assert not pd.read_csv(out / f"{name}.csv").empty
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 2 * 7 * 3
+    assert len(runs) == 2 * 8 * 3
+    # the weights-oracle starts from best-fixed's tuned weights: without shifts it is best-fixed
+    stable = summary["results"]["stable"]
+    assert stable["weights-oracle"]["per_seed"] == stable["best-fixed"]["per_seed"]
     al = pd.read_csv(out / "aligned.csv")
     assert (al[al.scenario == "abrupt"].n_shifts > 0).all() and (al[al.scenario == "stable"].n_shifts == 0).all()
     for png in ("clicks_over_time.png", "shift_aligned.png", "weights_over_time.png"):
