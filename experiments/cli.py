@@ -48,7 +48,14 @@ from driftrec.experiments.cliargs import (
 )
 from driftrec.experiments.compare import COMPARE_AGENTS
 from driftrec.experiments.outlock import hold
-from driftrec.experiments.runner import AGENTS, SimulateConfig, format_table, simulate, text_table
+from driftrec.experiments.runner import (
+    AGENTS,
+    SimulateConfig,
+    format_metrics_table,
+    format_table,
+    simulate,
+    text_table,
+)
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 
 METRIC = "clicks_per_step: clicks in the k-item slate, averaged over users and steps"
@@ -139,9 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="run agents on scenarios over seeds; table, summary.json, CSV, plot",
         description="Run each agent on each scenario for each seed with common random numbers, "
-        "print mean clicks per step with 95% CIs over seeds, and write config.json, "
-        "summary.json (results[scenario][agent] = {mean, ci95, n_seeds, per_seed}), "
-        "runs.csv, curves.csv and clicks_over_time.png to --out.",
+        "print mean clicks per step with 95% CIs over seeds and the beyond-click metrics (catalog coverage, "
+        "intra-list diversity, novelty, session length, churn rate), and write config.json, "
+        "summary.json (results[scenario][agent] = {mean, ci95, n_seeds, per_seed, metrics}), "
+        "runs.csv, curves.csv, clicks_over_time.png and beyond_clicks.png to --out.",
     )
     s.add_argument(
         "--scenario",
@@ -206,10 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="For each scenario: tune the fixed weights on a grid (tuning seeds) to get best-fixed, "
         "train (or load) a PPO policy, then run every agent on the same users of every evaluation seed "
         "(common random numbers). Prints mean clicks per step with 95% CIs over seeds, the paired "
-        "difference against best-fixed with its 95% CI, and the share of the oracle gap closed. Writes "
+        "difference against best-fixed with its 95% CI, the share of the oracle gap closed (and of the "
+        "weights-oracle's gain, when it runs), and the beyond-click metrics. Writes "
         "config.json (resolved), summary.json, runs.csv, curves.csv, aligned.csv, weights.csv, "
-        "tuning.csv, clicks_over_time.png, shift_aligned.png (clicks and alpha around interest shifts) "
-        "and weights_over_time.png to --out. Settings come from --config (YAML or JSON with the keys "
+        "tuning.csv, clicks_over_time.png, shift_aligned.png (clicks and alpha around interest shifts), "
+        "beyond_clicks.png and weights_over_time.png to --out. Settings come from --config (YAML or JSON with the keys "
         "scenarios, agents, seeds, users, steps, catalog, population, items, dim, fixed_weights, "
         "overrides, tuning {seeds, users, steps, grid}, ppo {policy | policies | timesteps, users, "
         "seed, hyper}); the flags below override it.",
@@ -285,9 +294,10 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
     io.write_json(out / "config.json", config)
     io.write_csv(out / "runs.csv", res.runs)
     io.write_csv(out / "curves.csv", res.curves)
-    from driftrec.experiments.plots import plot_clicks_over_time
+    from driftrec.experiments.plots import plot_beyond_clicks, plot_clicks_over_time
 
     plot_clicks_over_time(res.curves, out / "clicks_over_time.png")
+    plot_beyond_clicks(res.results, out / "beyond_clicks.png")
     io.write_summary(
         out / "summary.json",
         {"command": command, "metric": METRIC, "results": res.results, "wall_s": round(time.perf_counter() - start, 2)},
@@ -299,8 +309,9 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         f"({cat['dim']} dims), loaded in {cat['load_s']:.1f}s{users}\n"
     )
     print(format_table(res.results))
+    print("\nbeyond clicks (means over seeds; intervals in summary.json):\n" + format_metrics_table(res.results))
     print(
-        f"\nwrote {out}/summary.json, runs.csv, curves.csv, config.json, clicks_over_time.png "
+        f"\nwrote {out}/summary.json, runs.csv, curves.csv, config.json, clicks_over_time.png, beyond_clicks.png "
         f"({time.perf_counter() - start:.1f}s)"
     )
     return 0
@@ -423,6 +434,7 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
     )
     print(format_compare_table(res.results))
     print("\n" + format_leaders(leaders(res.results)))
+    print("\nbeyond clicks (means over seeds; intervals in summary.json):\n" + format_metrics_table(res.results))
     print(f"\nwrote {args.out}/ {', '.join(files)} ({res.wall_s:.1f}s)")
     return 0
 

@@ -35,7 +35,15 @@ from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend
-from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population, text_table
+from driftrec.experiments.metrics import BeyondClicks, popularity
+from driftrec.experiments.runner import (
+    AGENTS,
+    build_agent,
+    build_catalog,
+    build_population,
+    metric_summary,
+    text_table,
+)
 from driftrec.experiments.stats import mean_ci95
 from driftrec.experiments.store import UnitStore, fingerprint, register_result, run_units
 from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, best_point, evaluate_grid, grid_points
@@ -245,6 +253,7 @@ class Evaluation:
     at each step, per seed.  weights: (T, 3) mean weights chosen at each step (None for slate
     agents).  aligned_clicks, aligned_alpha: (PRE + POST + 1,) mean clicks (and alpha) per user at
     offsets -PRE..POST from an interest shift, over every shift with a full window; n_shifts of them.
+    metrics: per seed, the beyond-click metrics of its users (``experiments.metrics``).
     """
 
     scenario: str
@@ -257,6 +266,7 @@ class Evaluation:
     n_shifts: int
     slate_size: int
     wall_s: float
+    metrics: dict[int, dict[str, float | None]] = field(default_factory=dict)
 
 
 def aligned(values: torch.Tensor, shifts: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -306,6 +316,8 @@ def evaluate(
     obs, info = env.reset(seed=[u for s in seeds for u in user_seeds(s, users)])
     agent.reset(env, int(seeds[0]))
     n = env.num_users
+    groups = torch.arange(len(seeds), device=env.device).repeat_interleave(users)
+    beyond = BeyondClicks(env.sim.E, popularity(env), groups, len(seeds))
     rewards = torch.zeros(steps, n, device=env.device)
     shifts = torch.zeros(steps, n, dtype=torch.bool, device=env.device)
     weights = torch.zeros(steps, n, 3, device=env.device) if agent.action_mode == "weights" else None
@@ -315,6 +327,7 @@ def evaluate(
         rewards[t] = reward
         # a user replaced at episode end is a new user, not an interest shift
         shifts[t] = info["shift"] & ~(terminated | truncated)
+        beyond.update(info["items"], terminated, truncated)
         if weights is not None:
             weights[t] = action.expand(n, 3) if action.dim() == 1 else action
     s_count = len(seeds)
@@ -333,6 +346,7 @@ def evaluate(
         n_shifts,
         env.slate_size,
         time.perf_counter() - start,
+        dict(zip((int(s) for s in seeds), beyond.result(), strict=True)),
     )
 
 
@@ -340,7 +354,7 @@ def evaluate(
 def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str, Any]]]:
     """results[scenario][agent] = {"mean", "ci95", "n_seeds", "per_seed", "diff_vs_best_fixed":
     {"mean", "ci95", "abs_mean", "abs_ci95"}, "oracle_gap_closed", "weights_oracle_gain_captured"} of
-    clicks per step.
+    clicks per step, and "metrics": the beyond-click metrics (``runner.metric_summary``).
 
     diff_vs_best_fixed is the paired per-seed difference to ``best-fixed`` relative to its mean
     (0.15 = 15% more clicks); abs_* in clicks per step. oracle_gap_closed is
@@ -358,6 +372,7 @@ def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str,
             "ci95": [lo, hi],
             "n_seeds": len(vals),
             "per_seed": {str(s): v for s, v in e.per_seed.items()},
+            "metrics": metric_summary({str(s): m for s, m in e.metrics.items()}),
         }
     for agents in out.values():
         base = agents[BEST_FIXED]
@@ -472,6 +487,7 @@ class CompareResult:
                         "clicks_per_step": v,
                         "ctr": v / e.slate_size,
                         "wall_s": e.wall_s / len(e.per_seed),
+                        **e.metrics.get(seed, {}),
                     }
                 )
                 curves += [
@@ -510,7 +526,12 @@ class CompareResult:
         """Write config.json, summary.json, runs/curves/aligned/weights/tuning CSVs and the plots
         into ``out`` (each file atomically). Returns the file names."""
         from driftrec import __version__
-        from driftrec.experiments.plots import plot_clicks_over_time, plot_shift_aligned, plot_weights_over_time
+        from driftrec.experiments.plots import (
+            plot_beyond_clicks,
+            plot_clicks_over_time,
+            plot_shift_aligned,
+            plot_weights_over_time,
+        )
 
         out = Path(out)
         cfg = self.config
@@ -531,7 +552,8 @@ class CompareResult:
         plot_clicks_over_time(frames["curves"], out / "clicks_over_time.png")
         plot_shift_aligned(frames["aligned"], out / "shift_aligned.png", pre=PRE)
         files = ["config.json", "summary.json", *(f"{n}.csv" for n in frames), "clicks_over_time.png"]
-        files.append("shift_aligned.png")
+        plot_beyond_clicks(self.results, out / "beyond_clicks.png")
+        files += ["shift_aligned.png", "beyond_clicks.png"]
         if not frames["weights"].empty:
             plot_weights_over_time(frames["weights"], out / "weights_over_time.png")
             files.append("weights_over_time.png")

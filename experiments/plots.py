@@ -22,6 +22,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "d-linucb": {"color": "#ff7f0e"},
     "linucb-restart": {"color": "#bcbd22"},
     "oracle": {"color": "black", "ls": ":"},
+    "weights-oracle": {"color": "#555555", "ls": "-."},
     "random": {"color": "#7f7f7f", "ls": "--"},
 }
 _EXTRA = ("#17becf", "#393b79", "#e7ba52", "#843c39", "#7b4173", "#637939")
@@ -238,3 +239,42 @@ def plot_portability(rows: pd.DataFrame, path: str | Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylim(0, 1)
     return _save(fig, path, [axes[0]])
+
+
+_PANELS = {
+    "clicks": "clicks per step",
+    "coverage": "coverage (share of items shown)",
+    "diversity": "intra-list diversity",
+    "novelty": "novelty (bits)",
+    "session_length": "session length (steps)",
+    "churn_rate": "churn per user-step",
+}
+
+
+def plot_beyond_clicks(results: dict[str, dict[str, dict[str, Any]]], path: str | Path) -> Path:
+    """Clicks per step and each beyond-click metric (one panel each): a bar per agent and scenario
+    with its 95% interval over seeds. ``results`` is ``results[scenario][agent]`` of ``simulate``
+    or ``compare`` (entries with "mean", "ci95" and "metrics"); undefined values are left out."""
+    plt = _pyplot()
+    scenarios = list(results)
+    agents = list(dict.fromkeys(a for sc in results.values() for a in sc))
+    fig, axes = plt.subplots(2, 3, figsize=(4.6 * 3, 2 * 3.2 + 0.8), squeeze=False)
+    width = 0.8 / max(len(agents), 1)
+    for ax, (metric, title) in zip(axes.flat, _PANELS.items(), strict=True):
+        for i, agent in enumerate(agents):
+            xs, ys, lo, hi = [], [], [], []
+            for j, scenario in enumerate(scenarios):
+                e = results[scenario].get(agent)
+                m = e if metric == "clicks" else (e or {}).get("metrics", {}).get(metric)
+                if not m or m.get("mean") is None:
+                    continue
+                xs.append(j + (i - (len(agents) - 1) / 2) * width)
+                ys.append(m["mean"])
+                ci = m["ci95"] if all(c == c for c in m["ci95"]) else [m["mean"], m["mean"]]
+                lo.append(m["mean"] - ci[0])
+                hi.append(ci[1] - m["mean"])
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=agent_style(agent)["color"], label=agent)
+        ax.set_xticks(range(len(scenarios)), scenarios, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path, [axes.flat[0]])

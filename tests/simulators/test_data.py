@@ -184,3 +184,10 @@ def test_a_catalog_of_duplicate_texts_is_reported(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_catalog(path, HashingEncoder(16))
+
+
+def test_movielens_popularity_counts_each_movies_ratings(movielens_catalog):
+    pop = dict(zip(movielens_catalog.ids, movielens_catalog.popularity.tolist(), strict=True))
+    assert pop["356"] == 341 and max(pop.values()) == 341  # Forrest Gump, the most rated
+    assert sum(pop.values()) == 100_004 - 7  # every rating but those of the 5 untitled movies
+    assert min(pop.values()) >= 1 and movielens_catalog.meta["popularity"] == "ratings per movie"
