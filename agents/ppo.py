@@ -295,9 +295,21 @@ class PPOWeights:
     @classmethod
     def from_bytes(cls, data: bytes, device: str = "cpu", name: str = "ppo") -> PPOWeights:
         """A policy from the bytes of a saved policy file (``to_bytes``)."""
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                config = json.loads(z.read(CONFIG_ENTRY)) if CONFIG_ENTRY in z.namelist() else {}
-        except zipfile.BadZipFile as exc:
-            raise ValueError("not a zip file") from exc
-        return cls(load_ppo(data, device), config, name)
+        return cls(load_ppo(data, device), policy_config(data), name)
+
+
+def policy_config(data: bytes) -> dict[str, Any]:
+    """The driftrec configuration (what it was trained on) in the bytes of a saved policy file,
+    without loading the network; {} for a bare SB3 zip."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            if CONFIG_ENTRY not in z.namelist():
+                return {}
+            config = json.loads(z.read(CONFIG_ENTRY))
+    except zipfile.BadZipFile as exc:
+        raise ValueError("not a zip file") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"its {CONFIG_ENTRY} is not JSON") from exc
+    if not isinstance(config, dict):
+        raise ValueError(f"its {CONFIG_ENTRY} is not a JSON object")
+    return config

@@ -309,12 +309,22 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         f"({cat['dim']} dims), loaded in {cat['load_s']:.1f}s{users}\n"
     )
     print(format_table(res.results))
+    _print_transfers(res.results)
     print("\nbeyond clicks (means over seeds; intervals in summary.json):\n" + format_metrics_table(res.results))
     print(
         f"\nwrote {out}/summary.json, runs.csv, curves.csv, config.json, clicks_over_time.png, beyond_clicks.png "
         f"({time.perf_counter() - start:.1f}s)"
     )
     return 0
+
+
+def _print_transfers(results: dict[str, dict[str, dict[str, Any]]]) -> None:
+    from driftrec.experiments.transfer import transfer_notes
+
+    moved = {s: {a: e["transfer"] for a, e in agents.items() if e.get("transfer")} for s, agents in results.items()}
+    notes = transfer_notes({s: a for s, a in moved.items() if a})
+    if notes:
+        print("\n" + notes)
 
 
 def _parse_ppo(pairs: list[str]) -> dict[str, Any]:
@@ -433,6 +443,7 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
         f"x {cfg.users} users x {cfg.steps} steps\n"
     )
     print(format_compare_table(res.results))
+    _print_transfers(res.results)
     print("\n" + format_leaders(leaders(res.results)))
     print("\nbeyond clicks (means over seeds; intervals in summary.json):\n" + format_metrics_table(res.results))
     print(f"\nwrote {args.out}/ {', '.join(files)} ({res.wall_s:.1f}s)")

@@ -32,12 +32,14 @@ import torch
 
 from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.agents.base import Agent
+from driftrec.agents.ppo import policy_config
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend
 from driftrec.experiments.metrics import BeyondClicks, popularity
 from driftrec.experiments.runner import (
     AGENTS,
+    agent_label,
     build_agent,
     build_catalog,
     build_population,
@@ -46,6 +48,7 @@ from driftrec.experiments.runner import (
 )
 from driftrec.experiments.stats import mean_ci95
 from driftrec.experiments.store import UnitStore, fingerprint, register_result, run_units
+from driftrec.experiments.transfer import transfer
 from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, best_point, evaluate_grid, grid_points
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
@@ -444,7 +447,7 @@ def format_compare_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             rows.append(
                 (
                     scenario,
-                    agent,
+                    agent_label(agent, e),
                     f"{e['mean']:.4f}",
                     f"[{lo:.4f}, {hi:.4f}]",
                     *diff,
@@ -778,4 +781,7 @@ def compare(
     results, _ = run_units(backend, store, run_unit, shared, specs, say=say, progress=progress, desc="evaluate")
     evals: list[Evaluation] = list(results.values())
     summary = paired_summary(evals)
+    for scenario, data in policy_bytes.items():
+        moved = transfer(policy_config(data), scenario, catalog, cfg.overrides)
+        summary[scenario]["ppo"]["transfer"] = policies[scenario]["transfer"] = moved
     return CompareResult(cfg, summary, evals, tuned, tables, policies, meta, time.perf_counter() - start)

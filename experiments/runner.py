@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,9 +19,11 @@ from driftrec.agents import ChangeDetection, FixedWeights, InverseT, Oracle, PPO
 from driftrec.agents.bandits import KINDS as BANDIT_KINDS
 from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
+from driftrec.agents.ppo import policy_config
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.metrics import METRICS, BeyondClicks, popularity
 from driftrec.experiments.stats import mean_ci95
+from driftrec.experiments.transfer import transfer
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.data import load_catalog, load_population
 from driftrec.simulators.geometry import DEFAULT_TRANSFORM
@@ -299,7 +302,18 @@ def simulate(
     meta = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim, "load_s": round(load_s, 2)}
     if population is not None:
         meta["population"] = {**population.meta, "members": population.num_members}
-    return SimulateResult(runs, curves, summarise(records), meta)
+    results = summarise(records)
+    if "ppo" in cfg.agents and cfg.policy is not None:
+        config = policy_config(Path(cfg.policy).read_bytes())
+        for scenario in cfg.scenarios:
+            results[scenario]["ppo"]["transfer"] = transfer(config, scenario, catalog, cfg.overrides)
+    return SimulateResult(runs, curves, results, meta)
+
+
+def agent_label(agent: str, entry: dict[str, Any]) -> str:
+    """The agent's name in tables, marked "(transfer)" where it ran a policy trained on another
+    scenario or catalog (``entry["transfer"]``, see ``experiments.transfer``)."""
+    return f"{agent} (transfer)" if entry.get("transfer") else agent
 
 
 def format_table(results: dict[str, dict[str, dict[str, Any]]], slate_size: int | None = None) -> str:
@@ -308,7 +322,9 @@ def format_table(results: dict[str, dict[str, dict[str, Any]]], slate_size: int 
     for scenario, agents in results.items():
         for agent, e in sorted(agents.items(), key=lambda kv: -kv[1]["mean"]):
             lo, hi = e["ci95"]
-            rows.append((scenario, agent, f"{e['mean']:.4f}", f"[{lo:.4f}, {hi:.4f}]", str(e["n_seeds"])))
+            rows.append(
+                (scenario, agent_label(agent, e), f"{e['mean']:.4f}", f"[{lo:.4f}, {hi:.4f}]", str(e["n_seeds"]))
+            )
     return text_table(rows)
 
 
@@ -323,7 +339,7 @@ def format_metrics_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             for name in METRICS:
                 v = e.get("metrics", {}).get(name, {}).get("mean")
                 cells.append("-" if v is None else format(v, formats[name]))
-            rows.append((scenario, agent, *cells))
+            rows.append((scenario, agent_label(agent, e), *cells))
     return text_table(rows)
 
 

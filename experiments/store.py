@@ -33,6 +33,7 @@ import torch
 from driftrec.encoders.signing import sign, verify
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend, UnitFn
+from driftrec.experiments.transfer import catalog_digest
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 
@@ -234,7 +235,7 @@ def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, st
         "driftrec": __version__,
         "model_version": str(MODEL_VERSION),
         "code": code_digest(),
-        "catalog": sha(catalog.embeddings),
+        "catalog": catalog_digest(catalog),
     }
     if catalog.popularity is not None:
         out["popularity"] = sha(catalog.popularity)

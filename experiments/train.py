@@ -27,6 +27,7 @@ from driftrec.agents.ppo import (
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
 from driftrec.experiments.runner import build_catalog, build_population
+from driftrec.experiments.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
@@ -156,7 +157,12 @@ def train(
     )
     wall = time.perf_counter() - began
     env_s = venv.venv.env_seconds if hasattr(venv, "venv") else venv.env_seconds
-    config = {**cfg.to_dict(), "ppo": settings, "catalog_meta": {**catalog.meta, "num_items": catalog.num_items}}
+    config = {
+        **cfg.to_dict(),
+        "ppo": settings,
+        "scenario_params": make_scenario(cfg.scenario, **cfg.overrides).to_dict(),
+        "catalog_meta": {**catalog.meta, **describe_catalog(catalog)},
+    }
     config["timing"] = {"learn_wall_s": round(wall, 2), "env_s": round(env_s, 2), "env_share": round(env_s / wall, 4)}
     if resume is not None:
         config["resumed_from"] = str(resume)

@@ -98,7 +98,10 @@ def test_same_seeds_give_the_same_summary(tmp_path):
 
 BAD_CLI = [
     (["simulate", "--scenario", "nope"], "unknown scenario 'nope'; known scenarios: stable"),
-    (["simulate", "--agents", "fixed,dqn"], "unknown agent 'dqn'; known agents: fixed, oracle, weights-oracle, random, ppo"),
+    (
+        ["simulate", "--agents", "fixed,dqn"],
+        "unknown agent 'dqn'; known agents: fixed, oracle, weights-oracle, random, ppo",
+    ),
     (["simulate", "--agents", "ppo"], "agent 'ppo' needs a trained policy: pass --policy FILE"),
     (["simulate", "--agents", "ppo", "--policy", "nope.zip"], "no such policy file: 'nope.zip'"),
     (["train", "--ppo", "lr=1"], "unknown PPO setting 'lr' in --ppo"),

@@ -221,6 +221,11 @@ def test_compare_command_end_to_end(tmp_path, capsys):
     from_file = _compare(tmp_path, tmp_path / "b", "--scenario", "abrupt", "--policy", str(saved))
     assert from_file["results"]["abrupt"]["ppo"]["per_seed"] == summary["results"]["abrupt"]["ppo"]["per_seed"]
     assert from_file["policies"]["abrupt"]["source"] == "file"
+    assert from_file["results"]["abrupt"]["ppo"]["transfer"] is None  # trained on this scenario and catalog
+    elsewhere = _compare(tmp_path, tmp_path / "c", "--scenario", "stable", "--policy", str(saved))
+    assert elsewhere["results"]["stable"]["ppo"]["transfer"]["differs"] == ["scenario"]
+    assert elsewhere["policies"]["stable"]["transfer"]["trained_on"].startswith("abrupt on synthetic")
+    assert "ppo (transfer)" in capsys.readouterr().out
 
 
 def test_evaluation_of_a_loaded_policy_equals_in_memory(tmp_path, small_catalog):
