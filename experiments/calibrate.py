@@ -1,4 +1,5 @@
-"""Calibrate interest drift on real timelines: measure it on MovieLens, fit the simulator to it.
+"""Calibrate interest drift on real timelines: measure it on MovieLens or any interaction log
+(``experiments.interactions``), fit the simulator to it.
 
 A user's timeline is the sequence of items they rated, in time order. Cut it into blocks of
 ``block`` consecutive items; a block's *centroid* is the normalised mean of its item vectors.
@@ -26,6 +27,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -261,7 +263,12 @@ def within_spread(real: DriftStats, sim: DriftStats) -> dict[str, bool]:
 
 
 def plot_calibration(
-    real: DriftStats, sim: DriftStats, path: str, block: int, random_level: Sequence[float] | None = None
+    real: DriftStats,
+    sim: DriftStats,
+    path: str,
+    block: int,
+    random_level: Sequence[float] | None = None,
+    real_label: str = "MovieLens",
 ) -> None:
     """Real vs simulated: the lag curve (median, 10th-90th band; dashed: random item sequences)
     and per-user histograms of movement per block and jump rate."""
@@ -275,7 +282,7 @@ def plot_calibration(
     r, s = real.summary(), sim.summary()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     lags = np.arange(1, real.lag_cos.shape[1] + 1)
-    for st, summ, label, color in ((real, r, "MovieLens (real)", "C0"), (sim, s, "simulated", "C1")):
+    for st, summ, label, color in ((real, r, f"{real_label} (real)", "C0"), (sim, s, "simulated", "C1")):
         ax = axes[0]
         ax.plot(lags, summ["lag_cos"]["median"], "o-", color=color, label=f"{label} median")
         ax.fill_between(lags, summ["lag_cos"]["p10"], summ["lag_cos"]["p90"], color=color, alpha=0.15)
@@ -321,7 +328,7 @@ def plot_calibration(
 class CalibrateConfig:
     """Settings of ``calibrate``: real-data blocking, simulation size, and the fit grid."""
 
-    dataset: str = "movielens"
+    timelines: str = "movielens"
     block: int = 5
     max_lag: int = 8
     users: int = 128
@@ -334,8 +341,10 @@ class CalibrateConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.dataset != "movielens":
-            raise ValueError(f"unknown dataset {self.dataset!r}; calibrate supports: movielens")
+        if self.timelines != "movielens" and not Path(self.timelines).expanduser().is_file():
+            raise ValueError(
+                f"timelines {self.timelines!r} is neither movielens nor an existing file (CSV, TSV or parquet)"
+            )
         for key in ("block", "max_lag", "users", "steps"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -385,9 +394,13 @@ def calibrate(
             on_point=bar.update,
         )
     fitted = base.replace(**result.best)
-    fitted = dataclasses.replace(fitted, name="movielens", description=MOVIELENS_DESCRIPTION)
+    if cfg.timelines == "movielens":
+        fitted = dataclasses.replace(fitted, name="movielens", description=MOVIELENS_DESCRIPTION)
+    else:
+        name = scenario_name(cfg.timelines)
+        fitted = dataclasses.replace(fitted, name=name, description=f"fitted by driftrec calibrate to {cfg.timelines}")
     return {
-        "dataset": cfg.dataset,
+        "timelines": cfg.timelines,
         "settings": dataclasses.asdict(cfg),
         "fitted": result.best,
         "tau": tau,
@@ -452,3 +465,8 @@ def format_calibration(res: dict[str, Any]) -> str:
 
 
 MOVIELENS_DESCRIPTION = PRESETS["movielens"].description
+
+
+def scenario_name(timelines: str) -> str:
+    """The name of the scenario fitted to ``timelines`` (and its file's stem: NAME_scenario.json)."""
+    return "movielens" if timelines == "movielens" else Path(timelines).stem

@@ -233,16 +233,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "calibrate",
-        help="measure real interest drift on MovieLens and fit the simulator to it",
-        description="Measure how the embedding centroid of each MovieLens user's recent items moves "
+        help="measure real interest drift (MovieLens or your log) and fit the simulator to it",
+        description="Measure how the embedding centroid of each user's recent items moves (MovieLens, or an "
+        "interaction log given with --timelines and its --catalog file) "
         "(blocks of --block rated items: cosine between centroids L blocks apart, movement per block, "
         "jump rate; per active day too), simulate self-directed timelines (each user picks one item "
         "per step with probability proportional to its attraction), grid-search beta, drift_scale "
         "and shift_hazard to match the real medians, and write summary.json (fitted parameters next "
         "to the real and simulated statistics, and whether each simulated median lies within the "
-        "real 10th-90th percentile), grid.csv, movielens_scenario.json and calibration.png to --out.",
+        "real 10th-90th percentile), grid.csv, NAME_scenario.json (movielens_scenario.json, or the log file's "
+        "stem) and calibration.png to --out.",
     )
-    c.add_argument("--dataset", default="movielens", help="real timelines to measure: movielens [movielens]")
+    c.add_argument(
+        "--timelines",
+        "--dataset",
+        default="movielens",
+        help="movielens, or an interaction log (CSV, TSV or parquet: one row per event, each user's events in "
+        "time order; timestamps in seconds for the per-day statistics) whose columns --columns names [movielens]",
+    )
+    c.add_argument(
+        "--columns",
+        default=None,
+        metavar="FIELD=COLUMN,...",
+        help="the log's columns for user, item, timestamp and optionally rating "
+        "[user=user,item=item,timestamp=timestamp]",
+    )
+    c.add_argument(
+        "--min-rating", type=float, default=None, help="keep only events rated at or above this [every event]"
+    )
+    c.add_argument(
+        "--catalog",
+        default=None,
+        help="the items: movielens, or a catalog file (id and text columns, or an embedding column) whose ids "
+        "are the log's items [movielens; required with a log]",
+    )
+    add_transform_arg(c, "centre")
+    c.add_argument(
+        "--population",
+        choices=("auto", "items"),
+        default="auto",
+        help="where simulated users start: auto (the real users' first 10 items: MovieLens' histories or the "
+        "log's) or items (near random items) [auto]",
+    )
     add_common(c, "runs/calibrate")
     c.add_argument("--block", type=positive, default=5, help="rated items per centroid block [5]")
     c.add_argument("--max-lag", type=positive, default=8, help="largest lag, in blocks [8]")
@@ -452,11 +484,19 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
 
 def _run_calibrate(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
-    from driftrec.experiments.calibrate import CalibrateConfig, calibrate, format_calibration, plot_calibration
+    from driftrec.experiments.calibrate import (
+        CalibrateConfig,
+        calibrate,
+        format_calibration,
+        plot_calibration,
+        scenario_name,
+    )
+    from driftrec.experiments.interactions import parse_columns, read_interactions
     from driftrec.simulators.data import load_catalog, load_movielens, load_population
+    from driftrec.simulators.population import Population
 
     cfg = CalibrateConfig(
-        dataset=args.dataset,
+        timelines=args.timelines,
         block=args.block,
         max_lag=args.max_lag,
         users=args.users,
@@ -468,20 +508,39 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         device=str(resolve_device(args.device)),
     )
     start = time.perf_counter()
-    catalog = load_catalog("movielens", progress=not args.no_progress)
-    population = load_population("movielens", catalog)
-    res = calibrate(cfg, catalog, population, load_movielens(), progress=not args.no_progress)
+    if cfg.timelines == "movielens":
+        if args.columns is not None:
+            raise UserError("--columns maps the columns of a timelines file; MovieLens needs none")
+        catalog = load_catalog(args.catalog or "movielens", progress=not args.no_progress, transform=args.transform)
+        population = load_population("movielens" if args.population == "auto" else "items", catalog)
+        events = load_movielens()
+        if args.min_rating is not None:
+            events = events[events.rating >= args.min_rating]
+    else:
+        if args.catalog is None:
+            raise UserError("--timelines FILE needs --catalog: the catalog file whose ids are the log's items")
+        catalog = load_catalog(args.catalog, progress=not args.no_progress, transform=args.transform)
+        events = read_interactions(cfg.timelines, catalog, parse_columns(args.columns), args.min_rating)
+        histories = {u: g.tolist() for u, g in events.groupby("user", sort=True)["item"]}
+        population = Population.from_histories(catalog, histories) if args.population == "auto" else None
+    res = calibrate(cfg, catalog, population, events, progress=not args.no_progress)
     out: Path = args.out
     plot_calibration(
-        res.pop("_real"), res.pop("_sim"), str(out / "calibration.png"), cfg.block, res["random_sequences_lag_cos"]
+        res.pop("_real"),
+        res.pop("_sim"),
+        str(out / "calibration.png"),
+        cfg.block,
+        res["random_sequences_lag_cos"],
+        "MovieLens" if cfg.timelines == "movielens" else scenario_name(cfg.timelines),
     )
     io.write_csv(out / "grid.csv", res.pop("_grid"))
     res["catalog"] = {**catalog.meta, "num_items": catalog.num_items, "dim": catalog.dim}
     res["wall_s"] = round(time.perf_counter() - start, 2)
-    io.write_json(out / "movielens_scenario.json", res["scenario"])
+    scenario_file = f"{scenario_name(cfg.timelines)}_scenario.json"
+    io.write_json(out / scenario_file, res["scenario"])
     io.write_summary(out / "summary.json", res)
     print(format_calibration(res))
-    print(f"\nwrote {out}/summary.json, grid.csv, movielens_scenario.json, calibration.png ({res['wall_s']:.1f}s)")
+    print(f"\nwrote {out}/summary.json, grid.csv, {scenario_file}, calibration.png ({res['wall_s']:.1f}s)")
     return 0
 
 

@@ -150,9 +150,10 @@ def add_parsers(sub: Any) -> None:
 
     rp = sub.add_parser(
         "replay",
-        help="replay weighting strategies over real MovieLens timelines: HR@10 and NDCG@10 with CIs",
-        description="Run each weighting strategy over real users' chronological histories (liked movies, rating "
-        ">= --min-rating): the first --warmup items give the prior, then at each later item the strategy "
+        help="replay weighting strategies over real timelines (MovieLens or your log): HR@10 and NDCG@10 with CIs",
+        description="Run each weighting strategy over real users' chronological histories (MovieLens' liked "
+        "movies, rating >= --min-rating, or the events of a --timelines log whose items are ids of a --catalog "
+        "file): the first --warmup items give the prior, then at each later item the strategy "
         "chooses weights from the simulator's 11 observation features, the recommender ranks the catalog "
         "(items already liked left out), the real next item is scored (HR@k, NDCG@k), and the profiles "
         "absorb it at the chosen alpha. Strategies: fixed weights at each --alphas, change-ctr, "
@@ -160,7 +161,20 @@ def add_parsers(sub: Any) -> None:
         "event). Prints means with 95% intervals over users and the paired NDCG difference against the "
         "best fixed alpha; writes config.json, summary.json, per_user.csv and replay.png to --out.",
     )
-    rp.add_argument("--dataset", default="movielens", help="real timelines: movielens [movielens]")
+    rp.add_argument(
+        "--timelines",
+        "--dataset",
+        default="movielens",
+        help="movielens, or an interaction log (CSV, TSV or parquet: one row per event, each user's events in "
+        "time order) whose columns --columns names [movielens]",
+    )
+    rp.add_argument(
+        "--columns",
+        default=None,
+        metavar="FIELD=COLUMN,...",
+        help="the log's columns for user, item, timestamp (numbers) and optionally rating, e.g. "
+        "user=uid,item=movie,timestamp=ts,rating=stars [user=user,item=item,timestamp=timestamp]",
+    )
     rp.add_argument(
         "--agents",
         type=name_list,
@@ -178,7 +192,12 @@ def add_parsers(sub: Any) -> None:
         help="mix (and explore, unused) of agent fixed; also the calm weights' fallback [0.3,0.7,0.05]",
     )  # fmt: skip
     rp.add_argument("--policy", default=None, help="saved PPO policy (policy.zip from driftrec train) for agent ppo")
-    rp.add_argument("--min-rating", type=float, default=4.0, help="ratings that count as liked [4.0]")
+    rp.add_argument(
+        "--min-rating",
+        type=float,
+        default=None,
+        help="ratings that count as liked [4.0 on MovieLens; a log's events all count unless given]",
+    )
     rp.add_argument("--warmup", type=positive, default=5, help="liked items that build the prior [5]")
     rp.add_argument("--k", type=positive, default=10, help="list length of HR@k and NDCG@k [10]")
     rp.add_argument("--max-users", type=positive, default=None, help="replay only the first N users by id [all]")
@@ -186,7 +205,7 @@ def add_parsers(sub: Any) -> None:
         "--catalog",
         default="movielens",
         help="movielens (all-MiniLM-L6-v2 embeddings, cached after the first run) or a CSV/parquet catalog "
-        "whose ids are MovieLens movieIds [movielens]",
+        "file with id and text columns whose ids are the timelines' items [movielens]",
     )
     rp.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
     rp.add_argument("--out", type=Path, default=Path("runs/replay"), help="output folder [runs/replay]")
@@ -329,13 +348,15 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 def _run_replay(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
+    from driftrec.experiments.interactions import parse_columns
     from driftrec.experiments.plots import plot_replay
     from driftrec.experiments.replay import ReplayConfig, format_replay, replay
 
     if len(args.fixed_weights) != 3:
         raise UserError(f"--fixed-weights needs 3 values (alpha, mix, explore), got {args.fixed_weights}")
     cfg = ReplayConfig(
-        dataset=args.dataset,
+        timelines=args.timelines,
+        columns=parse_columns(args.columns),
         agents=args.agents,
         alphas=args.alphas,
         fixed_weights=tuple(args.fixed_weights),
@@ -348,9 +369,11 @@ def _run_replay(args: argparse.Namespace) -> int:
         policy=args.policy,
     )
     res = replay(cfg, progress=not args.no_progress)
+    source = "MovieLens" if cfg.timelines == "movielens" else repr(cfg.timelines)
+    liked = "every event" if cfg.liked_at is None else f"rating >= {cfg.liked_at:g}"
     print(
-        f"replayed {res.num_users} MovieLens users, {res.num_events:,} next-item events (liked = rating >= "
-        f"{cfg.min_rating:g}, first {cfg.warmup} liked items as the prior)\n"
+        f"replayed {res.num_users} {source} users, {res.num_events:,} next-item events (liked = {liked}, first "
+        f"{cfg.warmup} liked items as the prior)\n"
     )
     print(format_replay(res, cfg.k))
     out: Path = args.out

@@ -1,6 +1,8 @@
-"""Sequential replay on real timelines: weighting strategies over MovieLens users' histories.
+"""Sequential replay on real timelines: weighting strategies over real users' histories.
 
-Each user's liked movies (rating >= ``min_rating``) in time order form a timeline. The first
+The timelines are MovieLens (the default) or any interaction log with a catalog file
+(``experiments.interactions``). Each user's liked items (rating >= ``min_rating``; every event of
+a log without ratings) in time order form a timeline. The first
 ``warmup`` of them give the recommender's prior (their normalised mean: both profiles start
 there). Then, at every later item, the strategy chooses weights from the same 11 observation
 features as in the simulator, the recommender ranks the catalog by its query (``mix`` of the short-
@@ -22,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,7 @@ from gymnasium import spaces
 
 from driftrec.agents import FixedWeights
 from driftrec.agents.base import Agent
+from driftrec.experiments.interactions import check_enough, parse_columns, read_interactions
 from driftrec.experiments.runner import build_agent, build_catalog, text_table
 from driftrec.experiments.stats import mean_ci95
 from driftrec.simulators import recommender
@@ -41,7 +45,6 @@ from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATU
 from driftrec.simulators.state import take_rows, where_rows
 
 REPLAY_AGENTS = ("fixed", "change-ctr", "change-cosine", "1/t", "ppo", "popularity")
-DATASETS = ("movielens",)
 POPULARITY_BLOCK = 256
 
 
@@ -49,17 +52,21 @@ POPULARITY_BLOCK = 256
 class ReplayConfig:
     """What ``replay`` runs.
 
-    agents: from ``REPLAY_AGENTS``; "fixed" runs once per alpha in ``alphas`` (mix and explore
-    from ``fixed_weights``). min_rating: ratings that count as liked. warmup: liked items that
+    timelines: "movielens" or an interaction log file (``experiments.interactions``) whose
+    ``columns`` mapping names its user, item, timestamp and optional rating columns; its items
+    are ids of ``catalog`` (then a catalog file). agents: from ``REPLAY_AGENTS``; "fixed" runs
+    once per alpha in ``alphas`` (mix and explore from ``fixed_weights``). min_rating: ratings that
+    count as liked (None: 4.0 on MovieLens, every event of a log). warmup: liked items that
     build the prior. k: list length of HR@k and NDCG@k. max_users: the first users by id (None:
     all). policy: the saved PPO policy for "ppo".
     """
 
-    dataset: str = "movielens"
+    timelines: str = "movielens"
+    columns: dict[str, str] = field(default_factory=dict)
     agents: list[str] = field(default_factory=lambda: ["fixed", "change-ctr", "popularity"])
     alphas: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.3, 0.6, 0.9])
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
-    min_rating: float = 4.0
+    min_rating: float | None = None
     warmup: int = 5
     k: int = 10
     max_users: int | None = None
@@ -68,8 +75,10 @@ class ReplayConfig:
     policy: str | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset {self.dataset!r} is unknown; allowed: {', '.join(DATASETS)}")
+        check_timelines(self.timelines)
+        object.__setattr__(self, "columns", parse_columns(self.columns))
+        if self.timelines == "movielens" and self.columns:
+            raise ValueError("--columns maps the columns of a timelines file; MovieLens needs none")
         if not self.agents:
             raise ValueError("give at least one agent")
         for a in self.agents:
@@ -88,14 +97,25 @@ class ReplayConfig:
                 raise ValueError(f"{key} must be an integer >= {lo}, got {v!r}")
         if self.max_users is not None and (not isinstance(self.max_users, int) or self.max_users < 1):
             raise ValueError(f"max_users must be a positive integer or None, got {self.max_users!r}")
-        if not 0.5 <= self.min_rating <= 5.0:
+        if self.timelines == "movielens" and not 0.5 <= self.liked_at <= 5.0:  # type: ignore[operator]
             raise ValueError(f"min_rating={self.min_rating!r} is outside MovieLens' 0.5..5 stars")
         FixedWeights(*self.fixed_weights)
         if "ppo" in self.agents:
             build_agent("ppo", policy=self.policy)
 
+    @property
+    def liked_at(self) -> float | None:
+        """The rating at or above which an event counts as liked (None: every event)."""
+        if self.min_rating is None and self.timelines == "movielens":
+            return MOVIELENS_MIN_RATING
+        return self.min_rating
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+MOVIELENS_MIN_RATING = 4.0
+"""MovieLens ratings (0.5..5 stars) at or above this count as liked unless ``min_rating`` says otherwise."""
 
 
 @dataclass
@@ -109,18 +129,33 @@ class Timelines:
     user: np.ndarray
 
 
+def check_timelines(source: str) -> None:
+    """A one-line error unless ``source`` is "movielens" or an existing file."""
+    if source != "movielens" and not Path(source).expanduser().is_file():
+        raise ValueError(f"timelines {source!r} is neither movielens nor an existing file (CSV, TSV or parquet)")
+
+
+def liked_events(cfg: ReplayConfig, catalog: Catalog) -> pd.DataFrame:
+    """The liked events of ``cfg.timelines`` (columns user, item, timestamp, ...) in time order."""
+    if cfg.timelines == "movielens":
+        return liked_ratings(cfg.liked_at)  # type: ignore[arg-type]
+    likes = read_interactions(cfg.timelines, catalog, cfg.columns, cfg.liked_at)
+    check_enough(likes, cfg.warmup, cfg.timelines)
+    return likes
+
+
 def movielens_timelines(
     catalog: Catalog, min_rating: float, warmup: int, max_users: int | None, likes: pd.DataFrame | None = None
 ) -> Timelines:
-    """Liked MovieLens items per user in time order, as catalog rows; users with fewer than
-    ``warmup`` + 1 liked catalog items are dropped. ``likes``: the ratings >= ``min_rating``
-    (``liked_ratings``), when the caller has them already."""
+    """Liked items per user in time order, as catalog rows; users with fewer than ``warmup`` + 1
+    liked catalog items are dropped. ``likes``: the liked events (MovieLens ratings >=
+    ``min_rating`` by default, ``liked_ratings``; or a log's, ``liked_events``)."""
     df = liked_ratings(min_rating) if likes is None else likes
     row = catalog_rows(catalog)
     df = df.assign(row=df["item"].map(row)).dropna(subset=["row"])
     if df.empty:
-        raise ValueError("no liked MovieLens item is in the catalog; replay needs the MovieLens catalog's ids")
-    groups = [(int(u), g) for u, g in df.groupby("user", sort=True) if len(g) > warmup]
+        raise ValueError("no liked item is in the catalog; replay needs a catalog with the timelines' item ids")
+    groups = [(u, g) for u, g in df.groupby("user", sort=True) if len(g) > warmup]
     if max_users is not None:
         groups = groups[:max_users]
     if not groups:
@@ -281,7 +316,8 @@ def summarise(per_user: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], str | 
             d = (g.set_index("user")["ndcg"] - ref["ndcg"]).dropna()
             m, lo, hi = mean_ci95(d.tolist())
             base = out[best]["ndcg"]
-            out[str(agent)]["diff_ndcg_vs_best_fixed"] = {"mean": m / base, "ci95": [lo / base, hi / base]}
+            rel = {"mean": m / base, "ci95": [lo / base, hi / base]} if base > 0 else {"mean": None, "ci95": None}
+            out[str(agent)]["diff_ndcg_vs_best_fixed"] = rel
     return out, best
 
 
@@ -295,8 +331,8 @@ def replay(cfg: ReplayConfig, catalog: Catalog | None = None, progress: bool = T
     catalog = build_catalog(cfg.catalog, progress=progress) if catalog is None else catalog
     dev = resolve_device(cfg.device)
     E = catalog.embeddings.to(dev, torch.float32)
-    likes = liked_ratings(cfg.min_rating)  # read once: the timelines and popularity share it
-    tl = movielens_timelines(catalog, cfg.min_rating, cfg.warmup, cfg.max_users, likes)
+    likes = liked_events(cfg, catalog)  # read once: the timelines and popularity share it
+    tl = movielens_timelines(catalog, 0.0, cfg.warmup, cfg.max_users, likes)
     agents: list[tuple[str, Agent | None]] = []
     for name in cfg.agents:
         if name == "fixed":
@@ -330,6 +366,7 @@ def format_replay(res: ReplayResult, k: int) -> str:
     rows = []
     for agent, r in res.results.items():
         d = r.get("diff_ndcg_vs_best_fixed")
+        d = None if d is None or d["mean"] is None else d
         rows.append([
             agent,
             f"{r['hr']:.4f}", f"[{r['hr_ci95'][0]:.4f}, {r['hr_ci95'][1]:.4f}]",

@@ -124,7 +124,7 @@ BAD_CLI = [
     (["compare", "--agents", "fixd"], "unknown agent 'fixd'; known agents: best-fixed"),
     (["compare", "--scenario", "nope"], "unknown scenario 'nope'"),
     (["compare", "--agents", "ppo", "--policy", "nope.zip"], "no such policy file: 'nope.zip'"),
-    (["calibrate", "--dataset", "netflix"], "unknown dataset 'netflix'; calibrate supports: movielens"),
+    (["calibrate", "--timelines", "netflix"], "timelines .netflix. is neither movielens nor an existing file"),
     (["calibrate", "--steps", "4"], r"steps=4 gives fewer than two blocks of 5"),
 ]
 
