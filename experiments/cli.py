@@ -162,16 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser(
         "train",
-        help="train a PPO weight policy on one scenario (TensorBoard logs, checkpoints, resume)",
+        help="train a PPO weight policy on a scenario, or one policy on a mixture (TensorBoard, checkpoints, resume)",
         description="Train a stable-baselines3 PPO policy that picks the weights (alpha, mix, explore) for each "
         "user at each step from the 11 observation features, on the batched env (one SB3 env per user). "
         "Writes policy.zip (the policy and its config, one file), train.json, checkpoints/step_*.zip every "
         "--checkpoint-every steps and TensorBoard logs (tensorboard --logdir OUT/tb) to --out. "
         "--resume CKPT continues from a checkpoint up to --timesteps in all (--resume latest: the newest "
         "checkpoint in --out). --seeds S1,S2,... runs one training per seed as units on --backend (local "
-        "processes or Ray) into OUT/seed_S/, and a re-run reuses the finished seeds. Steps are user-steps.",
+        "processes or Ray) into OUT/seed_S/, and a re-run reuses the finished seeds. Steps are user-steps. "
+        "A comma-separated --scenario and/or --catalog trains one policy on a mixture: every (scenario, "
+        "catalog) pair gets an even share of the --users, side by side in every rollout.",
     )
-    t.add_argument("--scenario", default="abrupt", help=f"preset or scenario .json file: {', '.join(PRESETS)} [abrupt]")
+    t.add_argument(
+        "--scenario",
+        default="abrupt",
+        help=f"preset or scenario .json file, or several comma-separated (a mixture): {', '.join(PRESETS)} [abrupt]",
+    )
     t.add_argument("--timesteps", type=positive, default=2_000_000, help="user-steps to train in all [2000000]")
     t.add_argument("--users", type=positive, default=256, help="parallel users (SB3 envs) [256]")
     t.add_argument("--seed", type=int, default=0, help="training seed (policy init and training users) [0]")
@@ -202,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a PPO setting (repeatable): " + ", ".join(f"{k}={v}" for k, v in PPO_DEFAULTS.items()),
     )
     add_common(t, "runs/train")
-    add_data_args(t, catalog_default="synthetic")
+    add_data_args(t, catalog_default="synthetic", mixture=True)
     t.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
     t.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")

@@ -77,13 +77,14 @@ def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens") -> None:
+def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens", mixture: bool = False) -> None:
+    mixture_help = "; several comma-separated train one policy on all of them" if mixture else ""
     p.add_argument(
         "--catalog",
         default=catalog_default,
         help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
         "'courses' (3,649 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
-        f"--items and --dim), or a CSV/parquet file with 'id' and 'text' columns [{catalog_default}]",
+        f"--items and --dim), or a CSV/parquet file with 'id' and 'text' columns{mixture_help} [{catalog_default}]",
     )
     add_transform_arg(p, "centre")
     p.add_argument(

@@ -37,7 +37,12 @@ from driftrec.simulators.scenarios import make_scenario
 class TrainConfig:
     """What ``train`` does: PPO on ``scenario`` with ``users`` parallel users for ``timesteps``
     user-steps. ``hyper`` overrides ``PPO_DEFAULTS``; ``checkpoint_every`` (user-steps, 0 = never)
-    sets how often a checkpoint is written; catalog/population/items/dim as in ``SimulateConfig``."""
+    sets how often a checkpoint is written; catalog/population/items/dim as in ``SimulateConfig``.
+
+    A training mixture: ``scenario`` and ``catalog`` may each list several, comma-separated
+    ("abrupt,stable,missions", "synthetic,movielens"). Every (scenario, catalog) pair is a
+    component; the users are split between the components in that order (catalog-major), as
+    evenly as they go, and one policy learns on all of them at once."""
 
     scenario: str = "abrupt"
     users: int = 256
@@ -63,10 +68,40 @@ class TrainConfig:
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         check_ppo_settings(self.hyper)
-        make_scenario(self.scenario, **self.overrides)
+        for name in self.scenarios:
+            make_scenario(name, **self.overrides)
+        if len(self.components) > self.users:
+            raise ValueError(
+                f"a mixture of {len(self.components)} (scenario, catalog) components needs at least that many "
+                f"users, got users={self.users}"
+            )
+
+    @property
+    def scenarios(self) -> list[str]:
+        """The scenarios trained on (one, or a mixture's)."""
+        return _names(self.scenario, "scenario")
+
+    @property
+    def catalogs(self) -> list[str]:
+        """The catalogs trained on (one, or a mixture's)."""
+        return _names(self.catalog, "catalog")
+
+    @property
+    def components(self) -> list[tuple[str, str, int]]:
+        """(scenario, catalog, users) of every component, catalog-major; users split evenly."""
+        pairs = [(s, c) for c in self.catalogs for s in self.scenarios]
+        n = len(pairs)
+        return [(s, c, self.users // n + (i < self.users % n)) for i, (s, c) in enumerate(pairs)]
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "ppo": {**PPO_DEFAULTS, **self.hyper}}
+
+
+def _names(value: str, what: str) -> list[str]:
+    names = [v.strip() for v in str(value).split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise ValueError(f"{what} {value!r} must be one name or distinct comma-separated names")
+    return names
 
 
 CHECKPOINT_NAME = re.compile(r"step_(\d{10})\.zip")
@@ -124,11 +159,25 @@ def train(
     """
 
     device = str(resolve_device(cfg.device))
-    if catalog is None:
-        catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform)
-        population = build_population(cfg.population, catalog)
-    env = DriftVecEnv(cfg.scenario, cfg.users, catalog=catalog, device=device, population=population, **cfg.overrides)
-    venv = env.to_sb3()
+    mixture = len(cfg.components) > 1
+    if catalog is not None and len(cfg.catalogs) > 1:
+        raise ValueError("a given catalog trains one catalog; a mixture of catalogs loads each by name")
+    catalogs: dict[str, tuple[Catalog, Population | None]] = {}
+    for name in cfg.catalogs:
+        if catalog is None:
+            cat = build_catalog(name, cfg.items, cfg.dim, progress, cfg.transform)
+            catalogs[name] = (cat, build_population(cfg.population, cat))
+        else:
+            catalogs[name] = (catalog, population)
+    envs = [
+        DriftVecEnv(s, n, catalog=catalogs[c][0], device=device, population=catalogs[c][1], **cfg.overrides)
+        for s, c, n in cfg.components
+    ]
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from driftrec.envs.sb3 import SB3VecEnv
+
+    venv = VecMonitor(SB3VecEnv(envs))
     out_path = Path(out) if out is not None else None
     tb = str(out_path / "tb") if (tensorboard and out_path is not None) else None
     if resume is not None:
@@ -156,13 +205,25 @@ def train(
         tb_log_name="ppo",
     )
     wall = time.perf_counter() - began
-    env_s = venv.venv.env_seconds if hasattr(venv, "venv") else venv.env_seconds
+    env_s = venv.venv.env_seconds
+    first = catalogs[cfg.catalogs[0]][0]
     config = {
         **cfg.to_dict(),
         "ppo": settings,
-        "scenario_params": make_scenario(cfg.scenario, **cfg.overrides).to_dict(),
-        "catalog_meta": {**catalog.meta, **describe_catalog(catalog)},
+        "scenario_params": make_scenario(cfg.scenarios[0], **cfg.overrides).to_dict(),
+        "catalog_meta": {**first.meta, **describe_catalog(first)},
     }
+    if mixture:
+        config["components"] = [
+            {
+                "scenario": s,
+                "catalog": c,
+                "users": n,
+                "scenario_params": make_scenario(s, **cfg.overrides).to_dict(),
+                "catalog_meta": describe_catalog(catalogs[c][0]),
+            }
+            for s, c, n in cfg.components
+        ]
     config["timing"] = {"learn_wall_s": round(wall, 2), "env_s": round(env_s, 2), "env_share": round(env_s / wall, 4)}
     if resume is not None:
         config["resumed_from"] = str(resume)

@@ -53,6 +53,20 @@ def transfer(
     if "scenario" not in config:
         return {"differs": ["unknown"], "trained_on": "unknown (no training record)", "evaluated_on": evaluated_on}
     params = make_scenario(scenario, **(overrides or {})).to_dict()
+    if "components" in config:  # a training mixture: at home on any of its (scenario, catalog) pairs
+        parts = config["components"]
+        if any(p["scenario_params"] == params and p["catalog_meta"]["digest"] == here["digest"] for p in parts):
+            return None
+        differs = [
+            key
+            for key, same in (
+                ("scenario", any(p["scenario_params"] == params for p in parts)),
+                ("catalog", any(p["catalog_meta"]["digest"] == here["digest"] for p in parts)),
+            )
+            if not same
+        ] or ["scenario and catalog pair"]
+        labels = "; ".join(_label(p["scenario"], p["catalog_meta"]) for p in parts)
+        return {"differs": differs, "trained_on": f"a mixture of {len(parts)}: {labels}", "evaluated_on": evaluated_on}
     trained_params = config.get("scenario_params")
     if trained_params is None:  # policies saved before the resolved parameters were recorded
         try:

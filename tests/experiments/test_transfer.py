@@ -44,3 +44,43 @@ def test_simulate_marks_a_transferred_policy_in_its_tables(policy, small_catalog
     assert res.results["stable"]["ppo"]["transfer"]["differs"] == ["scenario"]
     for table in (format_table(res.results), format_metrics_table(res.results)):
         assert "stable    ppo (transfer)" in table and "abrupt    ppo (transfer)" not in table
+
+
+def test_a_stacked_vecenv_steps_each_env_as_alone(small_catalog):
+    import numpy as np
+
+    from driftrec.envs import DriftVecEnv
+    from driftrec.envs.sb3 import SB3VecEnv
+
+    def make():
+        return [DriftVecEnv("abrupt", 3, catalog=small_catalog), DriftVecEnv("stable", 2, catalog=small_catalog)]
+
+    both, alone = SB3VecEnv(make()), [SB3VecEnv([e]) for e in make()]
+    both.seed(5)
+    alone[0].seed(5)
+    alone[1].seed(8)  # SB3 seeds env i with seed + i: the second block starts at 5 + 3
+    obs = both.reset()
+    assert np.array_equal(obs, np.concatenate([a.reset() for a in alone]))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        act = rng.uniform(-1, 1, (5, 3)).astype(np.float32)
+        o, r, d, _ = both.step(act)
+        parts = [alone[0].step(act[:3]), alone[1].step(act[3:])]
+        assert np.array_equal(o, np.concatenate([p[0] for p in parts]))
+        assert np.array_equal(r, np.concatenate([p[1] for p in parts]))
+
+
+def test_one_policy_trains_on_a_mixture_and_is_at_home_on_each_part(tmp_path, small_catalog):
+    cfg = TrainConfig(scenario="abrupt,stable", users=9, timesteps=144, hyper={"n_steps": 8, "batch_size": 36})
+    assert [(s, c, n) for s, c, n in cfg.components] == [("abrupt", "synthetic", 5), ("stable", "synthetic", 4)]
+    agent = train(cfg, None, progress=False, tensorboard=False, catalog=small_catalog)
+    parts = agent.config["components"]
+    assert [p["scenario"] for p in parts] == ["abrupt", "stable"] and [p["users"] for p in parts] == [5, 4]
+    assert transfer(agent.config, "abrupt", small_catalog) is None
+    assert transfer(agent.config, "stable", small_catalog) is None
+    moved = transfer(agent.config, "missions", small_catalog)
+    assert moved["differs"] == ["scenario"] and moved["trained_on"].startswith("a mixture of 2: abrupt on")
+    with pytest.raises(ValueError, match="must be one name or distinct comma-separated names"):
+        TrainConfig(scenario="abrupt,abrupt")
+    with pytest.raises(ValueError, match="needs at least that many users"):
+        TrainConfig(scenario="abrupt,stable,missions", users=2)
