@@ -4,7 +4,8 @@ import math
 import pandas as pd
 import pytest
 
-from driftrec.experiments.cli import main
+from driftrec.experiments.cli import QUICKSTART_CONFIG, main
+from driftrec.experiments.compare import load_config
 from driftrec.experiments.stats import mean_ci95, t975
 
 
@@ -243,12 +244,15 @@ def test_quickstart_runs_the_shipped_config_with_overrides(tmp_path, capsys):
     out = tmp_path / "qs"
     argv = ["quickstart", "--scenario", "stable", "--seeds", "1,2", "--users", "4", "--steps", "55"]
     argv += ["--timesteps", "512", "--tuning-seeds", "7", "--out", str(out), "--no-progress", "--device", "cpu"]
-    assert main(argv) == 0
+    assert main([*argv, "--catalog", "synthetic", "--transform", "centre"]) == 0
     printed = capsys.readouterr().out
     assert "vs best-fixed" in printed and "catalog: synthetic" in printed
     config = json.loads((out / "config.json").read_text())
     assert config["command"] == "quickstart" and config["config_file"].endswith("quickstart.yaml")
-    assert config["config"]["agents"] == ["fixed", "change-ctr", "ppo", "oracle", "random"]
+    assert config["config"]["agents"] == ["fixed", "change-ctr", "ppo", "oracle", "weights-oracle", "random"]
+    shipped = load_config(QUICKSTART_CONFIG)
+    assert shipped["catalog"] == "movielens" and shipped["transform"] == "pca:64"
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["results"]["stable"]) == {"best-fixed", "fixed", "change-ctr", "ppo", "oracle", "random"}
+    agents = {"best-fixed", "fixed", "change-ctr", "ppo", "oracle", "weights-oracle", "random"}
+    assert set(summary["results"]["stable"]) == agents
     assert (out / "policies" / "stable" / "policy.zip").is_file()

@@ -151,11 +151,14 @@ def test_bad_config_files(tmp_path, name, text, message):
 def test_shipped_configs_are_valid():
     from driftrec.experiments.cli import QUICKSTART_CONFIG
 
-    for path in (QUICKSTART_CONFIG, QUICKSTART_CONFIG.parent / "headline.yaml"):
+    folder = QUICKSTART_CONFIG.parent
+    for path in (QUICKSTART_CONFIG, folder / "headline.yaml", folder / "headline_movielens.yaml"):
         cfg = CompareConfig.from_dict(load_config(path))
         assert "ppo" in cfg.agents and "oracle" in cfg.agents and len(cfg.seeds) >= 3
-    headline = CompareConfig.from_dict(load_config(QUICKSTART_CONFIG.parent / "headline.yaml"))
-    assert len(headline.seeds) >= 10 and len(headline.scenarios) == 7
+    for name, catalog in (("headline.yaml", "synthetic"), ("headline_movielens.yaml", "movielens")):
+        headline = CompareConfig.from_dict(load_config(folder / name))
+        assert len(headline.seeds) >= 10 and len(headline.scenarios) == 7 and headline.catalog == catalog
+    assert "weights-oracle" in headline.agents
 
 
 TINY = """
