@@ -33,7 +33,6 @@ import torch
 from driftrec.encoders.signing import sign, verify
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend, UnitFn
-from driftrec.experiments.transfer import catalog_digest
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 
@@ -235,7 +234,7 @@ def fingerprint(catalog: Catalog, population: Population | None) -> dict[str, st
         "driftrec": __version__,
         "model_version": str(MODEL_VERSION),
         "code": code_digest(),
-        "catalog": catalog_digest(catalog),
+        "catalog": catalog.digest,
     }
     if catalog.popularity is not None:
         out["popularity"] = sha(catalog.popularity)

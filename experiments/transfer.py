@@ -8,19 +8,10 @@ and record the difference in summary.json, instead of running a policy on anothe
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
-
-import torch
 
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.scenarios import make_scenario
-
-
-def catalog_digest(catalog: Catalog) -> str:
-    """sha256 (16 hex digits) of the catalog's vectors: equal digests, the same items in the same space."""
-    h = hashlib.sha256(catalog.embeddings.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def describe_catalog(catalog: Catalog) -> dict[str, Any]:
@@ -30,7 +21,7 @@ def describe_catalog(catalog: Catalog) -> dict[str, Any]:
         "num_items": catalog.num_items,
         "dim": catalog.dim,
         "transform": catalog.meta.get("transform"),
-        "digest": catalog_digest(catalog),
+        "digest": catalog.digest,
     }
 
 
@@ -53,40 +44,39 @@ def transfer(
     if "scenario" not in config:
         return {"differs": ["unknown"], "trained_on": "unknown (no training record)", "evaluated_on": evaluated_on}
     params = make_scenario(scenario, **(overrides or {})).to_dict()
-    if "components" in config:  # a training mixture: at home on any of its (scenario, catalog) pairs
-        parts = config["components"]
-        if any(p["scenario_params"] == params and p["catalog_meta"]["digest"] == here["digest"] for p in parts):
-            return None
-        differs = [
-            key
-            for key, same in (
-                ("scenario", any(p["scenario_params"] == params for p in parts)),
-                ("catalog", any(p["catalog_meta"]["digest"] == here["digest"] for p in parts)),
-            )
-            if not same
-        ] or ["scenario and catalog pair"]
-        labels = "; ".join(_label(p["scenario"], p["catalog_meta"]) for p in parts)
-        return {"differs": differs, "trained_on": f"a mixture of {len(parts)}: {labels}", "evaluated_on": evaluated_on}
+    parts = config.get("components") or [_own_component(config)]
+    same_scenario = [p["scenario_params"] == params for p in parts]
+    same_catalog = [_same_catalog(p["catalog_meta"], here) for p in parts]
+    if any(a and b for a, b in zip(same_scenario, same_catalog, strict=True)):
+        return None  # a mixture is at home on any of its (scenario, catalog) pairs
+    differs = [k for k, same in (("scenario", same_scenario), ("catalog", same_catalog)) if not any(same)]
+    if len(parts) == 1:
+        trained_on = _label(parts[0]["scenario"], parts[0]["catalog_meta"])
+    else:
+        trained_on = f"a mixture of {len(parts)}: " + "; ".join(_label(p["scenario"], p["catalog_meta"]) for p in parts)
+    return {"differs": differs or ["scenario and catalog pair"], "trained_on": trained_on, "evaluated_on": evaluated_on}
+
+
+def _own_component(config: dict[str, Any]) -> dict[str, Any]:
+    """A single policy's training record in a mixture component's shape."""
     trained_params = config.get("scenario_params")
     if trained_params is None:  # policies saved before the resolved parameters were recorded
         try:
             trained_params = make_scenario(config["scenario"], **config.get("overrides", {})).to_dict()
         except (ValueError, OSError):
             trained_params = None
-    cat = config.get("catalog_meta", {})
-    differs = []
-    if trained_params != params:
-        differs.append("scenario")
-    same_catalog = (
-        cat.get("digest") == here["digest"]
-        if "digest" in cat
-        else (cat.get("source") == here["source"] and cat.get("num_items") == here["num_items"])
-    )
-    if not same_catalog:
-        differs.append("catalog")
-    if not differs:
-        return None
-    return {"differs": differs, "trained_on": _label(str(config["scenario"]), cat), "evaluated_on": evaluated_on}
+    return {
+        "scenario": str(config["scenario"]),
+        "scenario_params": trained_params,
+        "catalog_meta": config.get("catalog_meta", {}),
+    }
+
+
+def _same_catalog(trained: dict[str, Any], here: dict[str, Any]) -> bool:
+    if "digest" in trained:
+        return trained["digest"] == here["digest"]
+    # records saved before the digest was: the source and size must match
+    return trained.get("source") == here["source"] and trained.get("num_items") == here["num_items"]
 
 
 def transfer_notes(notes: dict[str, dict[str, dict[str, Any]]]) -> str:

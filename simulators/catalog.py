@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,13 @@ class Catalog:
         s = e[idx] @ e.T
         s[torch.arange(len(idx)), idx] = -math.inf
         return round(float(s.topk(rank, dim=1).values[:, -1].mean()), 4)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 (16 hex digits) of the vectors as float32: equal digests, the same items in the
+        same space (unit-store fingerprints, training records)."""
+        data = self.embeddings.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+        return hashlib.sha256(data).hexdigest()[:16]
 
     @property
     def num_items(self) -> int:

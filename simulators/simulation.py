@@ -24,7 +24,7 @@ from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, StepDraws, normal_uniforms
 from driftrec.simulators.scenarios import Scenario
-from driftrec.simulators.state import SimState, scatter_rows, take_rows
+from driftrec.simulators.state import SimState, UserState, scatter_rows, take_rows
 
 SHIFT_COS = 0.8
 """An intent that moves to cosine below this with its previous value in one step counts as a shift."""
@@ -253,10 +253,7 @@ class Simulator:
         """
         sc = self.scenario
         draws = self.draws(state)
-        # no accidental floor here: it models clicks on shown items; over a whole catalog it would
-        # make most choices random titles (M * accidental outweighs the few items near the interests)
-        util = dynamics.utility_all(self.E, state.user, sc.user, self.utility_scale)
-        weights = attraction(util, dataclasses.replace(sc.click, accidental=0.0))
+        weights = self._self_directed_weights(state.user)
         item = choose_one(weights, draws.uniform(Stream.CHOICE, (), torch.float64))
         ones = torch.ones(item.shape[0], dtype=torch.int64, device=self.device)
         user = dynamics.consume(state.user, sc.user, self.E[item], ones)
@@ -270,14 +267,21 @@ class Simulator:
         episode. The catalog's popularity among this scenario's users, for novelty metrics.
         Memory O(chunk M)."""
         state = self.init(keys)
-        no_floor = dataclasses.replace(self.scenario.click, accidental=0.0)
         total = torch.zeros(self.num_items, dtype=torch.float64, device=self.device)
         for lo in range(0, keys.shape[0], chunk):
             part = take_rows(state.user, torch.arange(lo, min(lo + chunk, keys.shape[0]), device=self.device))
-            w = attraction(dynamics.utility_all(self.E, part, self.scenario.user, self.utility_scale), no_floor)
-            w = w.to(torch.float64)
+            w = self._self_directed_weights(part).to(torch.float64)
             total += (w / w.sum(1, keepdim=True)).sum(0)
         return total / keys.shape[0]
+
+    def _self_directed_weights(self, user: UserState) -> torch.Tensor:
+        """(N, M) unnormalised probabilities that each user picks each item on their own: the
+        attraction of its true utility without the ``accidental`` floor. That floor models clicks on
+        shown items; over a whole catalog it would make most choices random titles (M * accidental
+        outweighs the few items near the interests)."""
+        sc = self.scenario
+        util = dynamics.utility_all(self.E, user, sc.user, self.utility_scale)
+        return attraction(util, dataclasses.replace(sc.click, accidental=0.0))
 
     def observe(self, state: SimState) -> torch.Tensor:
         """Observation features (N, F) float32 (see ``recommender.FEATURE_NAMES``)."""
