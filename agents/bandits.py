@@ -20,10 +20,12 @@ LLM-derived prior, ``DriftVecEnv.profiles``): ``theta_0 = prior_scale * l`` with
 The same prior the weight agents' profiles start from, so the comparison is fair. A user whose
 episode restarts (the ``progress`` feature is 0) gets a fresh bandit.
 
-Cost per step, with r = ``dims``: O(N M r) for the mean scores, O(N k r^2) for the Woodbury update
-of V^-1 (d-linucb: O(N r^3), a fresh inverse), and O(N M r^2) for every item's UCB width, as one
-matrix product with the items' outer products (M r^2 floats; above 2^26 of them, blockwise over
-users instead).
+Cost per step, with r = ``dims``: O(N M r) for the mean scores and O(N k r^2) for the Woodbury
+update of V^-1 (d-linucb: O(N r^3), a fresh inverse), and O(N M r^2 / 2) for every item's UCB
+width: one matrix product of the width matrix's upper triangle with the items' outer products
+(``sym_outer``, M r^2 / 2 floats; above 2^26 of them, blockwise over users instead). Keeping every
+item's width up to date by the rank-k updates instead (O(N M k r)) was slower: its (N, k, M)
+intermediate makes it memory-bound.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from driftrec.agents.random import distinct_items
 from driftrec.envs.batched import DriftVecEnv
 from driftrec.simulators.params import check_int, check_number
 from driftrec.simulators.recommender import FEATURE_NAMES
@@ -55,6 +58,14 @@ def item_features(E: torch.Tensor, dims: int | None) -> tuple[torch.Tensor, torc
     else:
         proj = torch.linalg.svd(E.double(), full_matrices=False).Vh[:dims].T.to(E.dtype)
     return E @ proj, proj
+
+
+def sym_outer(E: torch.Tensor) -> torch.Tensor:
+    """(M, r (r + 1) / 2): each row's outer product x x', upper triangle, off-diagonal entries doubled,
+    so that ``x' W x = W[triu] . sym_outer(x)`` for symmetric W with half the products of vec(x x')."""
+    r = E.shape[1]
+    iu = torch.triu_indices(r, r, device=E.device)
+    return E[:, iu[0]] * E[:, iu[1]] * torch.where(iu[0] == iu[1], 1.0, 2.0).to(E.dtype)
 
 
 class LinearBandit:
@@ -119,10 +130,10 @@ class LinearBandit:
         self._env = env
         self._gen = torch.Generator(device=env.device).manual_seed(int(seed))
         self._E, self._proj = item_features(env.sim.E, self.dims)  # (M, r) and (d, r)
-        m, r = self._E.shape
-        # vec(x x') per item, when it fits in _MEMORY floats (else widths go blockwise over users)
-        self._XX = (self._E.unsqueeze(2) * self._E.unsqueeze(1)).reshape(m, r * r) if m * r * r <= _MEMORY else None
-        n, d = env.num_users, self._E.shape[1]
+        (m, d), n = self._E.shape, env.num_users
+        # the items' outer products (upper triangles), when they fit in _MEMORY floats (else blockwise widths)
+        ucb = self.kind != "eps-greedy"
+        self._XX = sym_outer(self._E) if ucb and m * d * (d + 1) // 2 <= _MEMORY else None
         self._eye = torch.eye(d, device=env.device)
         self.V = self._eye.expand(n, d, d) * self.reg  # design matrix, (N, d, d)
         self.Vinv = self.V / self.reg**2  # its inverse
@@ -184,25 +195,23 @@ class LinearBandit:
         mean = theta @ self._E.T  # (N, M)
         if self.kind == "eps-greedy":
             return self._epsilon_slots(torch.topk(mean, k, dim=1).indices)
-        width = self.Vinv @ self.Vt @ self.Vinv if self.kind == "d-linucb" else self.Vinv
-        return self._ucb_slates(mean, width, k)
+        quad = self._widths(self.Vinv @ self.Vt @ self.Vinv if self.kind == "d-linucb" else self.Vinv)
+        return torch.topk(mean + self.width * quad.clamp_min(0.0).sqrt(), k, dim=1).indices
 
-    def _ucb_slates(self, mean: torch.Tensor, W: torch.Tensor, k: int) -> torch.Tensor:
-        """Top-k of ``mean + width * sqrt(x' W x)`` over every item. The widths of all items are
-        one matrix product, ``vec(W) . vec(x x')``, with the items' outer products precomputed."""
+    def _widths(self, W: torch.Tensor) -> torch.Tensor:
+        """``x' W x`` (N, M) of every item for symmetric W (N, r, r): one matrix product of W's upper
+        triangle with the items' outer products (``sym_outer``), or blockwise over users when those
+        would not fit."""
         n, r = W.shape[0], W.shape[1]
         if self._XX is not None:
-            quad = W.reshape(n, r * r) @ self._XX.T  # (N, M)
-        else:
-            block = max(1, _MEMORY // (self._E.shape[0] * r))
-            quad = torch.cat([((self._E @ W[i : i + block]) * self._E).sum(-1) for i in range(0, n, block)])
-        return torch.topk(mean + self.width * quad.clamp_min(0.0).sqrt(), k, dim=1).indices
+            iu = torch.triu_indices(r, r, device=W.device)
+            return W[:, iu[0], iu[1]] @ self._XX.T
+        block = max(1, _MEMORY // (self._E.shape[0] * r))
+        return torch.cat([((self._E @ W[i : i + block]) * self._E).sum(-1) for i in range(0, n, block)])
 
     def _epsilon_slots(self, greedy: torch.Tensor) -> torch.Tensor:
         n, k = greedy.shape
-        noise = torch.rand(n, self._E.shape[0], generator=self._gen, device=greedy.device)
-        noise.scatter_(1, greedy, -1.0)  # never draw an item already in the greedy slate
-        random_items = torch.topk(noise, k, dim=1).indices
+        random_items = distinct_items(n, self._E.shape[0], k, self._gen, exclude=greedy)  # none from the greedy slate
         swap = torch.rand(n, k, generator=self._gen, device=greedy.device) < self.epsilon
         return torch.where(swap, random_items, greedy)
 

@@ -48,12 +48,13 @@ def test_shortlist_gives_the_exact_ucb_slate_and_inverse(kind, width, small_cata
     assert len(seen) == 30
 
 
-def test_blockwise_widths_equal_the_one_product(small_catalog, monkeypatch):
+@pytest.mark.parametrize("kind", ["linucb", "d-linucb"])
+def test_blockwise_widths_equal_the_one_product(kind, small_catalog, monkeypatch):
     import driftrec.agents.bandits as bandits
 
-    fast = _run(LinearBandit("linucb", dims=None), "abrupt", small_catalog, steps=15)
-    monkeypatch.setattr(bandits, "_MEMORY", 2000)  # forces the blockwise path, a few users per block
-    slow_agent = LinearBandit("linucb", dims=None)
+    fast = _run(LinearBandit(kind, dims=None), "abrupt", small_catalog, steps=15)
+    monkeypatch.setattr(bandits, "_MEMORY", 2000)  # forces the blockwise paths, a few users per block
+    slow_agent = LinearBandit(kind, dims=None)
     slow = _run(slow_agent, "abrupt", small_catalog, steps=15)
     assert slow_agent._XX is None and slow == pytest.approx(fast, abs=1e-6)
 
