@@ -59,4 +59,8 @@ class RandomSlate:
     def act(self, obs: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:
         if self._gen is None:
             raise RuntimeError("call reset(env, seed) before act()")
-        return distinct_items(self._env.num_users, self._env.num_items, self._env.slate_size, self._gen)
+        # ranks M random keys per user; distinct_items would be faster on large catalogs but draws other
+        # slates, and every published random-slate number comes from these draws
+        n, m, k = self._env.num_users, self._env.num_items, self._env.slate_size
+        scores = torch.rand(n, m, generator=self._gen, device=self._env.device)
+        return torch.topk(scores, k, dim=1).indices
