@@ -32,7 +32,8 @@ import torch
 
 from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.agents.base import Agent
-from driftrec.agents.ppo import policy_config
+from driftrec.agents.heuristics import weight_triple
+from driftrec.agents.ppo import check_ppo_settings, policy_config
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend
@@ -49,10 +50,17 @@ from driftrec.experiments.runner import (
 from driftrec.experiments.stats import mean_ci95
 from driftrec.experiments.store import UnitStore, fingerprint, register_result, run_units
 from driftrec.experiments.transfer import transfer
-from driftrec.experiments.tuning import FIXED_GRID, TUNING_SEEDS, best_point, evaluate_grid, grid_points
+from driftrec.experiments.tuning import (
+    FIXED_GRID,
+    TUNING_SEEDS,
+    best_point,
+    check_grid,
+    evaluate_grid,
+    grid_points,
+)
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
-from driftrec.simulators.rng import check_seeds, shared_users, user_seeds
+from driftrec.simulators.rng import check_seed, check_seeds, shared_users, user_seeds
 from driftrec.simulators.scenarios import make_scenario
 from driftrec.simulators.state import WEIGHT_NAMES
 
@@ -70,6 +78,31 @@ def _check_keys(section: str, given: dict[str, Any], allowed: Sequence[str]) -> 
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(unknown)} in {section}; allowed: {', '.join(allowed)}")
+
+
+def _check_names(name: str, value: Any) -> None:
+    """Raise unless ``value`` is a list of strings."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of names, got {type(value).__name__}: {value!r}")
+    for v in value:
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must be a list of names, got an entry {v!r} ({type(v).__name__})")
+
+
+def _check_str(name: str, value: Any, optional: bool = False) -> None:
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}: {value!r}")
+
+
+def _check_mapping(name: str, value: Any, values: type | None = None) -> None:
+    """Raise unless ``value`` is a mapping with string keys (and, if given, ``values``-typed values)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a mapping, got {type(value).__name__}: {value!r}")
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise TypeError(f"{name} keys must be strings, got {k!r}")
+        if values is not None and not isinstance(v, values):
+            raise TypeError(f"{name}[{k!r}] must be a {values.__name__}, got {type(v).__name__}: {v!r}")
 
 
 def _positive_int(name: str, v: Any) -> None:
@@ -90,6 +123,7 @@ class TuningConfig:
         _positive_int("tuning.users", self.users)
         _positive_int("tuning.steps", self.steps)
         object.__setattr__(self, "seeds", check_seeds("tuning.seeds", self.seeds))
+        check_grid(self.grid, "tuning.grid")
 
 
 @dataclass(frozen=True)
@@ -109,6 +143,11 @@ class PPOSource:
     def __post_init__(self) -> None:
         _positive_int("ppo.timesteps", self.timesteps)
         _positive_int("ppo.users", self.users)
+        check_seed("ppo.seed", self.seed)
+        _check_str("ppo.policy", self.policy, optional=True)
+        _check_mapping("ppo.policies", self.policies, str)
+        _check_mapping("ppo.hyper", self.hyper)
+        check_ppo_settings(self.hyper)
         if self.policy is not None and self.policies:
             raise ValueError("give ppo.policy (one policy for all scenarios) or ppo.policies (per scenario), not both")
         for path in [self.policy, *self.policies.values()]:
@@ -148,9 +187,10 @@ class CompareConfig:
 
     def __post_init__(self) -> None:
         for key in ("scenarios", "agents"):
-            value = getattr(self, key)
-            if isinstance(value, str) or not isinstance(value, (list, tuple)):
-                raise TypeError(f"{key} must be a list of names, got {type(value).__name__}: {value!r}")
+            _check_names(key, getattr(self, key))
+        for key in ("catalog", "population", "transform", "device"):
+            _check_str(key, getattr(self, key))
+        _check_mapping("overrides", self.overrides)
         if not self.scenarios:
             raise ValueError("give at least one scenario")
         for name in self.agents:
@@ -171,8 +211,10 @@ class CompareConfig:
             raise ValueError(f"evaluation seed {self.ppo.seed} is the PPO training seed; use held-out seeds")
         for key in ("users", "steps", "items", "dim"):
             _positive_int(key, getattr(self, key))
-        if len(self.fixed_weights) != 3:
-            raise ValueError(f"fixed_weights needs 3 values (alpha, mix, explore), got {list(self.fixed_weights)}")
+        if not isinstance(self.fixed_weights, (list, tuple)):
+            got = self.fixed_weights
+            raise TypeError(f"fixed_weights must be a list of 3 numbers (alpha, mix, explore), got {got!r}")
+        weight_triple(tuple(self.fixed_weights), "fixed_weights")
         for s in self.scenarios:
             make_scenario(s, **self.overrides)
         build_agent("fixed", self.fixed_weights)
@@ -205,7 +247,7 @@ class CompareConfig:
                     raise ValueError(f"{key} must be a mapping, got {kw[key]!r}")
                 _check_keys(key, kw[key], [f.name for f in dataclasses.fields(sub)])
                 kw[key] = sub(**kw[key])
-        if "fixed_weights" in kw:
+        if isinstance(kw.get("fixed_weights"), list):
             kw["fixed_weights"] = tuple(kw["fixed_weights"])
         if "agents" not in kw:
             kw["agents"] = ["fixed", "oracle"]

@@ -17,6 +17,7 @@ import torch
 
 from driftrec.envs import DriftVecEnv
 from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.params import check_number
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import user_seeds
 from driftrec.simulators.state import WEIGHT_NAMES
@@ -32,15 +33,29 @@ TUNING_SEEDS = (9001, 9002)
 """Seeds for tuning; evaluation seeds must differ (``compare`` checks)."""
 
 
-def grid_points(grid: dict[str, Sequence[float]]) -> list[tuple[float, float, float]]:
-    """Every (alpha, mix, explore) combination of ``grid`` (a list of values per weight)."""
-    missing = [k for k in WEIGHT_NAMES if not grid.get(k)]
+def check_grid(grid: object, name: str = "the fixed-weights grid") -> None:
+    """Raise unless ``grid`` maps each of alpha, mix, explore (and nothing else) to a non-empty
+    list of numbers in [0, 1] (one-line errors naming the key and the value)."""
+    if not isinstance(grid, dict):
+        raise TypeError(f"{name} must be a mapping of alpha, mix, explore to lists of values, got {grid!r}")
+    unknown = sorted(set(grid) - set(WEIGHT_NAMES), key=str)
+    if unknown:
+        keys = ", ".join(map(str, unknown))
+        raise ValueError(f"{name} has unknown key(s) {keys}; allowed: {', '.join(WEIGHT_NAMES)}")
+    missing = [k for k in WEIGHT_NAMES if k not in grid or (isinstance(grid[k], (list, tuple)) and not grid[k])]
     if missing:
-        raise ValueError(f"the fixed-weights grid needs values for {', '.join(missing)}")
+        raise ValueError(f"{name} needs values for {', '.join(missing)}")
     for key in WEIGHT_NAMES:
-        for v in grid[key]:
-            if not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f"grid value {key}={v!r} is outside [0, 1]")
+        values = grid[key]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise TypeError(f"{name} {key} must be a non-empty list of numbers in [0, 1], got {values!r}")
+        for v in values:
+            check_number(f"grid value {key}", v, 0.0, 1.0)
+
+
+def grid_points(grid: dict[str, Sequence[float]]) -> list[tuple[float, float, float]]:
+    """Every (alpha, mix, explore) combination of ``grid`` (a list of values per weight; ``check_grid``)."""
+    check_grid(grid)
     return [tuple(map(float, p)) for p in itertools.product(*(grid[k] for k in WEIGHT_NAMES))]  # type: ignore[misc]
 
 

@@ -124,10 +124,35 @@ def test_paired_statistics_against_best_fixed():
         ({"agents": ["fixed"]}, "needs 'scenarios'"),
         ({"scenarios": ["abrupt"], "users": 0}, "users must be a positive integer"),
         ({"scenarios": ["abrupt"], "ppo": {"timesteps": -5}}, "ppo.timesteps must be a positive integer"),
+        # issue 18, finding 8: wrong types in a config are one-line errors, never coerced
+        ({"scenarios": ["abrupt"], "tuning": {"seeds": "9001"}}, "tuning.seeds must be a list of integer seeds"),
+        ({"scenarios": ["abrupt"], "agents": "fixed"}, "agents must be a list of names, got str: 'fixed'"),
+        ({"scenarios": [["abrupt"]]}, r"scenarios must be a list of names, got an entry \['abrupt'\]"),
+        ({"scenarios": ["abrupt"], "agents": [["fixed"]]}, "agents must be a list of names, got an entry"),
+        ({"scenarios": ["abrupt"], "overrides": ["a"]}, "overrides must be a mapping, got list"),
+        ({"scenarios": ["abrupt"], "tuning": {"grid": [0.3]}}, "tuning.grid must be a mapping of alpha, mix, explore"),
+        (
+            {"scenarios": ["abrupt"], "tuning": {"grid": {"alpha": 0.3, "mix": [1], "explore": [0]}}},
+            "tuning.grid alpha must be a non-empty list of numbers in \\[0, 1\\], got 0.3",
+        ),
+        (
+            {"scenarios": ["abrupt"], "tuning": {"grid": {"alpha": [[0.3]], "mix": [1], "explore": [0]}}},
+            "grid value alpha must be a number, got list",
+        ),
+        ({"scenarios": ["abrupt"], "tuning": {"grid": {"beta": [0.3]}}}, "tuning.grid has unknown key.* beta"),
+        ({"scenarios": ["abrupt"], "tuning": {"grid": {"alpha": [0.3]}}}, "tuning.grid needs values for mix, explore"),
+        ({"scenarios": ["abrupt"], "fixed_weights": 0.3}, "fixed_weights must be a list of 3 numbers"),
+        ({"scenarios": ["abrupt"], "fixed_weights": [0.3, 2, 0]}, "fixed_weights mix=2 is outside"),
+        ({"scenarios": ["abrupt"], "ppo": {"hyper": [1]}}, "ppo.hyper must be a mapping, got list"),
+        ({"scenarios": ["abrupt"], "ppo": {"hyper": {"gamma": 2}}}, "PPO setting gamma=2 is not allowed"),
+        ({"scenarios": ["abrupt"], "ppo": {"policies": ["x"]}}, "ppo.policies must be a mapping, got list"),
+        ({"scenarios": ["abrupt"], "ppo": {"seed": "0"}}, "ppo.seed must be an integer seed"),
+        ({"scenarios": ["abrupt"], "catalog": 3}, "catalog must be a string, got int: 3"),
+        ({"scenarios": ["abrupt"], "transform": ["pca:64"]}, "transform must be a string, got list"),
     ],
 )
 def test_bad_compare_configs(raw, message):
-    with pytest.raises((ValueError, FileNotFoundError), match=message):
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=message):
         CompareConfig.from_dict(raw)
 
 
