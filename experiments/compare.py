@@ -131,7 +131,11 @@ class PPOSource:
     """Where agent ``ppo`` comes from: ``policy`` (one saved policy for every scenario),
     ``policies`` (a saved policy per scenario), or training in the run: ``timesteps`` user-steps
     on ``users`` users with ``seed`` and PPO settings ``hyper`` (one policy per scenario, written
-    to OUT/policies/SCENARIO/policy.zip and reused by a re-run with the same settings)."""
+    to OUT/policies/SCENARIO/policy.zip and reused by a re-run with the same settings).
+
+    ``catalog``: what the policy trains on, by default the evaluation catalog. Comma-separated
+    names train one policy on a mixture ("synthetic,movielens": half of the users on each, every
+    catalog in the run's ``transform``), as ``driftrec train --catalog`` does."""
 
     policy: str | None = None
     policies: dict[str, str] = field(default_factory=dict)
@@ -139,6 +143,7 @@ class PPOSource:
     users: int = 256
     seed: int = 0
     hyper: dict[str, Any] = field(default_factory=dict)
+    catalog: str | None = None
 
     def __post_init__(self) -> None:
         _positive_int("ppo.timesteps", self.timesteps)
@@ -148,6 +153,9 @@ class PPOSource:
         _check_mapping("ppo.policies", self.policies, str)
         _check_mapping("ppo.hyper", self.hyper)
         check_ppo_settings(self.hyper)
+        _check_str("ppo.catalog", self.catalog, optional=True)
+        if self.catalog is not None and not all(c.strip() for c in self.catalog.split(",")):
+            raise ValueError(f"ppo.catalog must name one catalog or several, comma-separated, got {self.catalog!r}")
         if self.policy is not None and self.policies:
             raise ValueError("give ppo.policy (one policy for all scenarios) or ppo.policies (per scenario), not both")
         for path in [self.policy, *self.policies.values()]:
@@ -646,6 +654,8 @@ def run_unit(shared: tuple[Catalog, Population | None, bool], spec: dict[str, An
 
         t0 = time.perf_counter()
         cfg = TrainConfig(**spec["config"])
+        if spec.get("own_catalog"):  # trains on other catalogs than the run's: loads each by name
+            catalog, population = None, None
         agent = train(cfg, None, progress=progress, tensorboard=False, catalog=catalog, population=population)
         return {"policy": agent.to_bytes(), "train_s": round(time.perf_counter() - t0, 2)}
     if kind == "eval":
@@ -680,8 +690,9 @@ def _train_config(scenario: str, cfg: CompareConfig) -> Any:
         timesteps=cfg.ppo.timesteps,
         seed=cfg.ppo.seed,
         device=cfg.device,
-        catalog=cfg.catalog,
+        catalog=cfg.ppo.catalog or cfg.catalog,
         population=cfg.population,
+        transform=cfg.transform,
         items=cfg.items,
         dim=cfg.dim,
         overrides=cfg.overrides,
@@ -777,6 +788,8 @@ def compare(
                     "kind": "train", "config": dataclasses.asdict(tcfg), "threads": backend.threads, "context": context,
                     "resolved": resolved[scenario],
                 }  # fmt: skip
+                if cfg.ppo.catalog not in (None, cfg.catalog):
+                    specs[f"train/{label[scenario]}"]["own_catalog"] = True
     results, reused = run_units(backend, store, run_unit, shared, specs, say=say, progress=progress, desc="tune+train")
     tuned: dict[str, dict[str, Any]] = {}
     tables: dict[str, pd.DataFrame] = {}

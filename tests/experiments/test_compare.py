@@ -18,6 +18,7 @@ from driftrec.experiments.compare import (
     CompareConfig,
     Evaluation,
     aligned,
+    compare,
     evaluate,
     format_compare_table,
     format_leaders,
@@ -298,3 +299,22 @@ def test_same_stem_scenario_files_stay_apart_and_edits_recompute_only_their_unit
     assert "tune+train: reused 1 of 2 finished units" in " ".join(said)
     assert "evaluate: reused 2 of 4 finished units" in " ".join(said)
     assert second.results[sa] == first.results[sa] and second.results[sb] != first.results[sb]
+
+
+def test_ppo_trains_on_a_mixture_that_includes_the_evaluation_catalog(tmp_path, minilm):
+    """ppo.catalog: one policy per scenario trained on several catalogs; evaluated on one of them,
+    it is home ground (no transfer mark); the policy file records both components."""
+    cfg = CompareConfig.from_dict(
+        {
+            "scenarios": ["abrupt"], "agents": ["ppo"], "seeds": [101, 102], "users": 4, "steps": 10,
+            "items": 200, "dim": 16, "transform": "pca:16",
+            "tuning": {"users": 4, "steps": 5, "grid": {"alpha": [0.3], "mix": [1.0], "explore": [0.0]}},
+            "ppo": {"timesteps": 256, "users": 8, "catalog": "synthetic,movielens",
+                    "hyper": {"n_steps": 8, "batch_size": 32}},
+        }
+    )  # fmt: skip
+    res = compare(cfg, tmp_path, progress=False)
+    assert res.results["abrupt"]["ppo"]["transfer"] is None
+    config = PPOWeights.from_bytes((tmp_path / "policies" / "abrupt" / "policy.zip").read_bytes()).config
+    assert [c["catalog"] for c in config["components"]] == ["synthetic", "movielens"]
+    assert {c["catalog_meta"]["transform"] for c in config["components"]} == {"pca:16"}
