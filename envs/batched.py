@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Sequence
 from functools import lru_cache
@@ -64,10 +65,58 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for new tensors on ``device``: CUDA's free memory, or the OS's MemAvailable;
+    None where it cannot be read."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError
+
+
+def check_memory(num_users: int, num_items: int, dim: int, device: torch.device, score_chunk: int = 65536) -> None:
+    """Refuse, before allocating, a size whose smallest working set cannot fit on ``device``.
+
+    The estimate is a lower bound in float32 bytes: the catalog (M, d) three times over (its raw,
+    centred and transformed copies), four (N, min(M, score_chunk)) score blocks per step, and about
+    32 (N, d) state tensors. ``num_users`` 0 checks the catalog alone (before generating it).
+    """
+    need = 4 * (3 * num_items * dim + 4 * num_users * min(num_items, score_chunk) + 32 * num_users * dim)
+    free = available_memory(device)
+    if free is None or need <= free:
+        return
+    if num_users == 0:
+        what, advice = f"a catalog of {num_items:,} items x {dim} dims needs", "use fewer items"
+    else:
+        what = f"{num_users:,} users x {num_items:,} items ({dim} dims) need"
+        advice = "use fewer users or a smaller catalog"
+    raise MemoryError(f"{what} at least {_size(need)} of memory, more than the {_size(free)} available; {advice}")
+
+
 @lru_cache(maxsize=8)
 def default_catalog(num_items: int = 1000, dim: int = 64, seed: int = 0, transform: str = "centre") -> Catalog:
     """The embedded default: a synthetic text catalog under the hashing encoder (no model needed),
     centred like every catalog ``load_catalog`` builds (``transform``, see ``simulators.geometry``)."""
+    check_int("num_items", num_items, 1)
+    check_int("dim", dim, 1)
+    check_memory(0, num_items, dim, torch.device("cpu"))
     return synthetic_catalog(num_items=num_items, dim=dim, seed=seed, transform=transform)
 
 
@@ -139,6 +188,7 @@ class DriftVecEnv:
             raise TypeError(f"catalog must be a driftrec Catalog, got {type(catalog).__name__}")
         self.scenario = make_scenario(scenario, **overrides)
         self.device = resolve_device(device)
+        check_memory(num_users, catalog.num_items, catalog.dim, self.device, score_chunk)
         self.catalog = catalog
         if population is not None and not isinstance(population, Population):
             raise TypeError(f"population must be a driftrec Population, got {type(population).__name__}")

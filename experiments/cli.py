@@ -584,6 +584,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"driftrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # driftrec's up-front estimate, or the allocator's own refusal
+        if os.environ.get("DRIFTREC_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        print(f"driftrec {args.command}: error: {first}", file=sys.stderr)
+        return 2
     except OSError as exc:  # a full disk, a folder that became read-only, ...: one line, not a traceback
         if os.environ.get("DRIFTREC_DEBUG"):
             raise

@@ -35,6 +35,7 @@ from driftrec.agents.base import Agent
 from driftrec.agents.heuristics import weight_triple
 from driftrec.agents.ppo import check_ppo_settings, policy_config
 from driftrec.envs import DriftVecEnv, resolve_device
+from driftrec.envs.batched import check_memory
 from driftrec.experiments import io
 from driftrec.experiments.backends import LocalBackend, RayBackend
 from driftrec.experiments.metrics import BeyondClicks, popularity
@@ -760,6 +761,9 @@ def compare(
     context = fingerprint(catalog, population)
     tc = cfg.tuning
     points = grid_points(tc.grid)
+    # the largest envs, before any progress is shown: a tuning seed's grid, every evaluation seed
+    for users in (tc.users * len(points), cfg.users * len(cfg.seeds)):
+        check_memory(users, catalog.num_items, catalog.dim, torch.device(device))
     label = scenario_labels(cfg.scenarios)
     # the resolved parameters (a scenario file's content, the overrides applied) are part of every
     # unit's spec, so editing a file recomputes its units

@@ -21,6 +21,7 @@ from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
 from driftrec.agents.ppo import policy_config
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
+from driftrec.envs.batched import check_memory
 from driftrec.experiments.metrics import METRICS, BeyondClicks, popularity
 from driftrec.experiments.stats import mean_ci95
 from driftrec.experiments.transfer import transfer
@@ -278,6 +279,7 @@ def simulate(
         catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform)
         population = build_population(cfg.population, catalog)
     load_s = time.perf_counter() - load_start
+    check_memory(cfg.users, catalog.num_items, catalog.dim, device)  # before any progress is shown
     total = len(cfg.scenarios) * len(cfg.agents) * len(cfg.seeds) * cfg.steps
     records: list[RunRecord] = []
     with tqdm(total=total, desc="simulate", unit="step", disable=not progress, mininterval=0.5) as bar:

@@ -146,3 +146,15 @@ def test_single_env_rejects_out_of_range_normalised_actions():
 def test_step_before_reset_says_what_to_do(small_catalog):
     with pytest.raises(RuntimeError, match="call reset"):
         DriftVecEnv("stable", 2, catalog=small_catalog).step(torch.zeros(3))
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating(small_catalog, monkeypatch):
+    import driftrec.envs.batched as batched
+
+    monkeypatch.setattr(batched, "available_memory", lambda device: 10_000_000)  # 10 MB free
+    too_many = r"5,000 users x 200 items \(32 dims\) need at least .* more than the 10.0 MB available"
+    with pytest.raises(MemoryError, match=too_many):
+        DriftVecEnv("stable", 5000, catalog=small_catalog)
+    DriftVecEnv("stable", 50, catalog=small_catalog)  # about 1.5 MB: fine
+    monkeypatch.setattr(batched, "available_memory", lambda device: None)  # unknown: no refusal
+    DriftVecEnv("stable", 5000, catalog=small_catalog)

@@ -79,6 +79,12 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
      "PPO setting batch_size=1 is not allowed; it must be >= 2"),
     ("flag: --out is a file", {"taken": _csv("not a folder")}, ["simulate", *SMALL, "--out", "{tmp}/taken"],
      "is a file, not a folder; give a folder for the results"),
+    # issue 18, finding 15: sizes that cannot fit are refused up front, with the estimate
+    ("flag: a catalog too large for memory", {}, ["simulate", "--catalog", "synthetic", "--items", "1000000000"],
+     "a catalog of 1,000,000,000 items x 64 dims needs at least 768.0 GB of memory, more than the"),
+    ("flag: too many users for memory", {},
+     ["simulate", "--catalog", "synthetic", "--items", "100", "--dim", "16", "--users", "1000000000"],
+     "1,000,000,000 users x 100 items (16 dims) need at least 3.6 TB of memory, more than the"),
     ("flag: seed outside the range", {},
      ["simulate", "--seeds=-1,9223372036854775807", "--items", "100", "--dim", "16", "--no-progress"],
      "seeds[0]=-1 is outside the allowed seed range [0, 2**63 - 1]"),
