@@ -283,3 +283,26 @@ def test_ope_warns_about_a_slot_mode_log(tmp_path, capsys):
         assert main(ope) == 0
         warned = "was logged with explore_mode=slot" in capsys.readouterr().err
         assert warned == (mode == "slot")
+
+
+def test_a_killed_writers_temporary_file_is_cleaned_by_the_next_write(tmp_path):
+    """issue 18, finding 15: a `driftrec log` killed before its rename left `.log.parquet.*.tmp`
+    behind for good. The next write of the same file removes it; a live writer's is kept."""
+    import subprocess
+    import sys
+
+    from driftrec.encoders.atomic import _HOST
+    from driftrec.experiments.cli import main
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer exists, as a killed writer's
+    log = tmp_path / "log.parquet"
+    stray = tmp_path / f".log.parquet.{_HOST}-{gone.pid}.k1ll3d.tmp"
+    live = tmp_path / f".log.parquet.{_HOST}-{os.getpid()}.writing.tmp"
+    other_host = tmp_path / f".log.parquet.elsewhere-{gone.pid}.theirs.tmp"
+    for f in (stray, live, other_host):
+        f.write_bytes(b"half a parquet file")
+    args = ["--users", "4", "--steps", "3", "--items", "50", "--dim", "16", "--no-progress"]
+    assert main(["log", "--out", str(log), *args]) == 0
+    assert log.is_file() and not stray.exists() and live.exists() and other_host.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p not in (live, other_host)]
