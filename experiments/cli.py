@@ -134,11 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run `compare` with the built-in quickstart config (experiments/configs/quickstart.yaml): "
         "on MovieLens's 9,061 movies under all-MiniLM-L6-v2 (pca:64; the first run encodes and caches the "
         "titles; without the model package the hashing encoder stands in, with a warning), for the abrupt and "
-        "stable scenarios, tune the fixed weights on a grid, train a small PPO weight policy per scenario, "
-        "and compare them with the default fixed-alpha baseline, the change-detection rule, the "
-        "weights-oracle, the oracle and a random recommender on held-out seeds; print the table and write "
-        "results and plots to --out. The flags below override the config: --catalog synthetic runs it on "
-        "1,000 generated items under the hashing encoder (no model needed).",
+        "stable scenarios, tune the fixed weights on a grid, train a small PPO weight policy per scenario "
+        "(half of its users on MovieLens, half on the synthetic catalog), and compare them with the default "
+        "fixed-alpha baseline, the change-detection rule, the weights-oracle, the oracle and a random "
+        "recommender on held-out seeds; print the table and write results and plots to --out. The flags below "
+        "override the config: --catalog synthetic evaluates on 1,000 generated items under the hashing "
+        "encoder (PPO still trains on both catalogs).",
     )
     add_common(q, "runs/quickstart")
     _add_compare_flags(q)
