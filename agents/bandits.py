@@ -60,11 +60,10 @@ def item_features(E: torch.Tensor, dims: int | None) -> tuple[torch.Tensor, torc
     return E @ proj, proj
 
 
-def sym_outer(E: torch.Tensor) -> torch.Tensor:
-    """(M, r (r + 1) / 2): each row's outer product x x', upper triangle, off-diagonal entries doubled,
-    so that ``x' W x = W[triu] . sym_outer(x)`` for symmetric W with half the products of vec(x x')."""
-    r = E.shape[1]
-    iu = torch.triu_indices(r, r, device=E.device)
+def sym_outer(E: torch.Tensor, iu: torch.Tensor) -> torch.Tensor:
+    """(M, r (r + 1) / 2): each row's outer product x x' at the upper-triangle indices ``iu``
+    (``torch.triu_indices(r, r)``), off-diagonal entries doubled, so that
+    ``x' W x = W[iu] . sym_outer(x)`` for symmetric W with half the products of vec(x x')."""
     return E[:, iu[0]] * E[:, iu[1]] * torch.where(iu[0] == iu[1], 1.0, 2.0).to(E.dtype)
 
 
@@ -133,7 +132,8 @@ class LinearBandit:
         (m, d), n = self._E.shape, env.num_users
         # the items' outer products (upper triangles), when they fit in _MEMORY floats (else blockwise widths)
         ucb = self.kind != "eps-greedy"
-        self._XX = sym_outer(self._E) if ucb and m * d * (d + 1) // 2 <= _MEMORY else None
+        self._iu = torch.triu_indices(d, d, device=env.device)
+        self._XX = sym_outer(self._E, self._iu) if ucb and m * d * (d + 1) // 2 <= _MEMORY else None
         self._eye = torch.eye(d, device=env.device)
         self.V = self._eye.expand(n, d, d) * self.reg  # design matrix, (N, d, d)
         self.Vinv = self.V / self.reg**2  # its inverse
@@ -204,8 +204,7 @@ class LinearBandit:
         would not fit."""
         n, r = W.shape[0], W.shape[1]
         if self._XX is not None:
-            iu = torch.triu_indices(r, r, device=W.device)
-            return W[:, iu[0], iu[1]] @ self._XX.T
+            return W[:, self._iu[0], self._iu[1]] @ self._XX.T
         block = max(1, _MEMORY // (self._E.shape[0] * r))
         return torch.cat([((self._E @ W[i : i + block]) * self._E).sum(-1) for i in range(0, n, block)])
 

@@ -84,11 +84,11 @@ def available_memory(device: torch.device) -> int | None:
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
             return f"{n:.1f} {unit}"
         n /= 1000
-    raise AssertionError
+    return f"{n:.1f} PB"
 
 
 def check_memory(num_users: int, num_items: int, dim: int, device: torch.device, score_chunk: int = 65536) -> None:

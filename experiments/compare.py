@@ -50,6 +50,7 @@ from driftrec.experiments.runner import (
 )
 from driftrec.experiments.stats import mean_ci95
 from driftrec.experiments.store import UnitStore, fingerprint, register_result, run_units
+from driftrec.experiments.train import comma_names
 from driftrec.experiments.transfer import transfer
 from driftrec.experiments.tuning import (
     FIXED_GRID,
@@ -155,8 +156,8 @@ class PPOSource:
         _check_mapping("ppo.hyper", self.hyper)
         check_ppo_settings(self.hyper)
         _check_str("ppo.catalog", self.catalog, optional=True)
-        if self.catalog is not None and not all(c.strip() for c in self.catalog.split(",")):
-            raise ValueError(f"ppo.catalog must name one catalog or several, comma-separated, got {self.catalog!r}")
+        if self.catalog is not None:
+            comma_names(self.catalog, "ppo.catalog")
         if self.policy is not None and self.policies:
             raise ValueError("give ppo.policy (one policy for all scenarios) or ppo.policies (per scenario), not both")
         for path in [self.policy, *self.policies.values()]:

@@ -79,12 +79,12 @@ class TrainConfig:
     @property
     def scenarios(self) -> list[str]:
         """The scenarios trained on (one, or a mixture's)."""
-        return _names(self.scenario, "scenario")
+        return comma_names(self.scenario, "scenario")
 
     @property
     def catalogs(self) -> list[str]:
         """The catalogs trained on (one, or a mixture's)."""
-        return _names(self.catalog, "catalog")
+        return comma_names(self.catalog, "catalog")
 
     @property
     def components(self) -> list[tuple[str, str, int]]:
@@ -97,7 +97,8 @@ class TrainConfig:
         return {**dataclasses.asdict(self), "ppo": {**PPO_DEFAULTS, **self.hyper}}
 
 
-def _names(value: str, what: str) -> list[str]:
+def comma_names(value: str, what: str) -> list[str]:
+    """The names in ``value`` (one, or several comma-separated: stripped, non-empty, distinct)."""
     names = [v.strip() for v in str(value).split(",")]
     if not all(names) or len(set(names)) != len(names):
         raise ValueError(f"{what} {value!r} must be one name or distinct comma-separated names")
