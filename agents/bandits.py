@@ -196,7 +196,8 @@ class LinearBandit:
         if self.kind == "eps-greedy":
             return self._epsilon_slots(torch.topk(mean, k, dim=1).indices)
         quad = self._widths(self.Vinv @ self.Vt @ self.Vinv if self.kind == "d-linucb" else self.Vinv)
-        return torch.topk(mean + self.width * quad.clamp_min(0.0).sqrt(), k, dim=1).indices
+        # mean + width * sqrt(max(quad, 0)), in place on the (N, M) buffer (same operations, same bits)
+        return torch.topk(quad.clamp_min_(0.0).sqrt_().mul_(self.width).add_(mean), k, dim=1).indices
 
     def _widths(self, W: torch.Tensor) -> torch.Tensor:
         """``x' W x`` (N, M) of every item for symmetric W (N, r, r): one matrix product of W's upper

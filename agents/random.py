@@ -9,9 +9,7 @@ import torch
 from driftrec.envs.batched import DriftVecEnv
 
 
-def distinct_items(
-    n: int, m: int, k: int, gen: torch.Generator, exclude: torch.Tensor | None = None
-) -> torch.Tensor:
+def distinct_items(n: int, m: int, k: int, gen: torch.Generator, exclude: torch.Tensor | None = None) -> torch.Tensor:
     """(n, k) int64: per row, k distinct items drawn uniformly from range(m), none of them in that
     row of ``exclude`` (n, j) int64.
 
@@ -55,12 +53,12 @@ class RandomSlate:
     def reset(self, env: DriftVecEnv, seed: int) -> None:
         self._env = env
         self._gen = torch.Generator(device=env.device).manual_seed(int(seed))
+        self._keys = torch.empty(env.num_users, env.num_items, device=env.device)  # reused every step
 
     def act(self, obs: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:
         if self._gen is None:
             raise RuntimeError("call reset(env, seed) before act()")
         # ranks M random keys per user; distinct_items would be faster on large catalogs but draws other
         # slates, and every published random-slate number comes from these draws
-        n, m, k = self._env.num_users, self._env.num_items, self._env.slate_size
-        scores = torch.rand(n, m, generator=self._gen, device=self._env.device)
-        return torch.topk(scores, k, dim=1).indices
+        torch.rand(self._keys.shape, generator=self._gen, device=self._keys.device, out=self._keys)
+        return torch.topk(self._keys, self._env.slate_size, dim=1).indices

@@ -158,21 +158,28 @@ def utility(vecs: torch.Tensor, user: UserState, p: UserParams, scale: float = 1
 
 
 def utility_all(E: torch.Tensor, user: UserState, p: UserParams, scale: float = 1.0) -> torch.Tensor:
-    """True utility of every catalog item (M, d) for every user: (N, M). Memory O(N M)."""
+    """True utility of every catalog item (M, d) for every user: (N, M). Memory O(N M).
+
+    The same operations in the same order as ``utility``'s formula, in place on (N, M) buffers:
+    the allocations of fresh (N, M) tensors cost as much as the arithmetic on large catalogs.
+    """
     if p.interest_model == "facets":
         f, logw = interests(user, p)
         tau = p.facet_temperature
         # a running logsumexp over the interests keeps memory at two (N, M) tensors
-        acc = None
+        u = term = None
         for c in range(f.shape[1]):
-            term = logw[:, c : c + 1] + (f[:, c] @ E.T) / tau
-            acc = term if acc is None else torch.logaddexp(acc, term)
-        u = tau * acc  # type: ignore[operator]
+            term = torch.matmul(f[:, c], E.T, out=term).div_(tau).add_(logw[:, c : c + 1])
+            if u is None:
+                u, term = term, None
+            else:
+                torch.logaddexp(u, term, out=u)
+        u.mul_(tau)  # type: ignore[union-attr]
     else:
         u = user.intent @ E.T
     if p.boredom_strength > 0:
-        u = u - p.boredom_strength * (user.fatigue @ E.T).clamp_min(0.0)
-    return u * scale if scale != 1.0 else u
+        u.sub_((user.fatigue @ E.T).clamp_min_(0.0).mul_(p.boredom_strength))
+    return u.mul_(scale) if scale != 1.0 else u
 
 
 def consume(user: UserState, p: UserParams, clicked_sum: torch.Tensor, n_clicks: torch.Tensor) -> UserState:
