@@ -70,8 +70,10 @@ def atomic_write(path: str | Path, write: Callable[[str], None], *, prefix: str 
             os.fsync(fh.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # a full disk: name the file meant
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
     return path

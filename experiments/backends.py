@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -112,6 +113,40 @@ def _call_on_ray(fn: UnitFn, shared: Any, spec: Any, threads: int) -> Any:
     return fn(shared, spec)
 
 
+_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's switch between a multi-machine node (its Linux default: the node takes the machine's
+external address, even when given 127.0.0.1) and a single-machine one (its macOS and Windows
+default: the node address is loopback). Ray binds its servers (GCS, raylet, workers, object
+manager, runtime-env agent) to the node address."""
+
+
+def _ray_initialized() -> bool:
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and ray.is_initialized())
+
+
+def _single_machine_ray() -> Callable[[], None]:
+    """Make the Ray that is about to start here a single-machine one, so that every server it starts
+    listens on 127.0.0.1 only (token authentication stays on). Its processes inherit the setting at
+    start; the returned function restores this process's environment afterwards."""
+    before = os.environ.get(_SINGLE_MACHINE)
+    os.environ[_SINGLE_MACHINE] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")  # ray imported already: it read the variable
+    flag = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    if constants is not None:
+        constants.ENABLE_RAY_CLUSTER = False
+
+    def undo() -> None:
+        if before is None:
+            os.environ.pop(_SINGLE_MACHINE, None)
+        else:
+            os.environ[_SINGLE_MACHINE] = before
+        if constants is not None:
+            constants.ENABLE_RAY_CLUSTER = flag
+
+    return undo
+
+
 class RayBackend:
     """Units as Ray tasks: on the cluster at ``address`` ("auto" finds a running one), or on a
     local Ray started here when ``address`` is None. Each task asks Ray for ``threads`` CPUs and
@@ -121,20 +156,27 @@ class RayBackend:
     name = "ray"
 
     def __init__(self, address: str | None = None, threads: int = 1, num_cpus: int | None = None) -> None:
-        try:
-            import ray
-        except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError(
-                "--backend ray needs Ray: pip install 'driftrec[ray]' (or pip install ray)"
-            ) from exc
-        self.ray = ray
-        self.address = address
         self.threads = _check_threads(threads)
-        if not ray.is_initialized():
-            kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if address is None:
-                kw["num_cpus"] = num_cpus or os.cpu_count() or 1
-            ray.init(address=address, **kw)
+        self.address = address
+        # a Ray started here serves this machine alone: on loopback (a cluster is joined with address)
+        undo = _single_machine_ray() if address is None and not _ray_initialized() else None
+        try:
+            try:
+                import ray
+            except ModuleNotFoundError as exc:
+                raise ModuleNotFoundError(
+                    "--backend ray needs Ray: pip install 'driftrec[ray]' (or pip install ray)"
+                ) from exc
+            if not ray.is_initialized():
+                kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+                if address is None:
+                    kw["num_cpus"] = num_cpus or os.cpu_count() or 1
+                    kw["_node_ip_address"] = "127.0.0.1"
+                ray.init(address=address, **kw)
+        finally:
+            if undo is not None:
+                undo()
+        self.ray = ray
 
     inline_progress = False
     """Ray tasks run side by side: their progress bars stay off."""

@@ -35,10 +35,12 @@ from driftrec.experiments.cliargs import (
     add_backend_args,
     add_common,
     add_data_args,
+    add_flag_config,
     add_transform_arg,
     agent_help,
     backend_from_args,
     check_out,
+    expand_flag_config,
     float_list,
     int_list,
     name_list,
@@ -302,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the scenario presets with a description each; --json prints every parameter.",
     )
     sc.add_argument("--json", action="store_true", help="print every preset's full parameters as JSON")
+    for sp in sub.choices.values():  # every command's flags can come from a file (compare: its own config)
+        if not any(a.option_strings == ["--config"] for a in sp._actions):
+            add_flag_config(sp)
+    parser.commands = sub.choices  # type: ignore[attr-defined]
     return parser
 
 
@@ -570,14 +576,21 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    try:
+        expanded = expand_flag_config(parser.commands, given)  # type: ignore[attr-defined]
+    except (UserError, ValueError, FileNotFoundError) as exc:
+        command = next((a for a in given if not a.startswith("-")), "")
+        print(f"driftrec {command}: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(expanded)
     warnings.showwarning = _show_warning
     try:
         out = getattr(args, "out", None)
         if isinstance(out, Path):
             check_out(out, is_file=args.command == "log")
             if args.command != "log":  # a folder of results: one run at a time, marked until complete
-                with hold(out, " ".join(["driftrec", *(argv if argv is not None else sys.argv[1:])])):
+                with hold(out, " ".join(["driftrec", *given])):
                     return _dispatch(parser, args)
         return _dispatch(parser, args)
     except (UserError, ValueError, TypeError, FileNotFoundError, ModuleNotFoundError, ModelUnavailableError) as exc:

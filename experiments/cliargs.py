@@ -165,3 +165,93 @@ def backend_from_args(args: argparse.Namespace) -> Any:
     if args.backend != "local" and args.workers != 1:
         raise UserError("--workers is for --backend local; Ray schedules its own workers")
     return make_backend(args.backend, workers=args.workers, threads=args.threads, address=args.ray_address)
+
+
+FLAG_CONFIG = "flag_config"
+"""The dest of ``--config`` where it holds a command's flags (compare's --config is its own schema)."""
+
+
+def add_flag_config(p: argparse.ArgumentParser) -> None:
+    """``--config FILE`` on a command whose settings are its flags (``expand_flag_config``)."""
+    p.add_argument(
+        "--config",
+        dest=FLAG_CONFIG,
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a YAML or JSON file of this command's flags: keys are the long flag names without '--' "
+        "(users: 64, no-progress: true, seeds: [1, 2], set: {shift_hazard: 0.1}); flags given on the "
+        "command line win",
+    )
+
+
+def _flag_tokens(action: argparse.Action, flag: str, value: Any, where: str) -> list[str]:
+    """The command-line tokens that give ``value`` to the flag ``flag`` (of ``action``)."""
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool) or v is None or isinstance(v, (dict, list)):
+            kind = "true/false" if isinstance(v, bool) else type(v).__name__
+            raise UserError(f"{where}: {flag} takes a number or text here, got {kind}: {v!r}")
+        return str(v)
+
+    if action.nargs == 0:  # a switch (--no-progress, --quick)
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: {flag} is a switch; give true or false, got {value!r}")
+        return [flag] if value else []
+    if isinstance(action, argparse._AppendAction):  # --set KEY=VALUE, --ppo KEY=VALUE: one token per entry
+        if isinstance(value, dict):
+            entries = [f"{k}={json.dumps(v) if isinstance(v, (list, dict, bool)) else v}" for k, v in value.items()]
+        elif isinstance(value, list):
+            entries = [scalar(v) for v in value]
+        else:
+            entries = [scalar(value)]
+        return [t for e in entries for t in (flag, e)]
+    if isinstance(value, list):  # comma-separated lists (--seeds 1,2,3, --agents fixed,oracle)
+        return [flag, ",".join(scalar(v) for v in value)]
+    return [flag, scalar(value)]
+
+
+def expand_flag_config(commands: dict[str, argparse.ArgumentParser], argv: list[str]) -> list[str]:
+    """``argv`` with a command's ``--config FILE`` replaced by the flags the file names, placed before
+    the command line's own flags (so those win; flags that add up, --set and --ppo, keep both).
+    Commands without ``add_flag_config`` are left alone. Unknown keys and values a flag cannot take
+    are one-line ``UserError``s."""
+    from driftrec.experiments import io
+
+    at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if at is None or argv[at] not in commands:
+        return argv
+    parser = commands[argv[at]]
+    if not any(a.dest == FLAG_CONFIG for a in parser._actions):
+        return argv
+    rest = argv[at + 1 :]
+    path = None
+    for i, a in enumerate(rest):
+        if a == "--config" and i + 1 < len(rest):
+            path, rest = rest[i + 1], rest[:i] + rest[i + 2 :]
+            break
+        if a.startswith("--config="):
+            path, rest = a.split("=", 1)[1], rest[:i] + rest[i + 1 :]
+            break
+    if path is None:
+        return argv
+    if any(a == "--config" or a.startswith("--config=") for a in rest):
+        raise UserError(
+            "--config is given more than once; give one file (its flags can be overridden on the command line)"
+        )
+    raw = io.read_mapping(path)
+    where = f"config {path!r}"
+    flags = {
+        opt: action
+        for action in parser._actions
+        for opt in action.option_strings
+        if opt.startswith("--") and action.dest not in (FLAG_CONFIG, "help")
+    }
+    tokens: list[str] = []
+    for key, value in raw.items():
+        flag = "--" + str(key).replace("_", "-")
+        if flag not in flags:
+            allowed = ", ".join(sorted(f[2:] for f in flags))
+            raise UserError(f"{where}: unknown key {key!r} for driftrec {argv[at]}; allowed: {allowed}")
+        tokens += _flag_tokens(flags[flag], flag, value, where)
+    return argv[: at + 1] + tokens + rest

@@ -268,34 +268,7 @@ class CompareConfig:
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """Parse a compare config file (.yaml, .yml or .json) into a dict (``CompareConfig.from_dict``)."""
-    import json
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no such config file: {str(p)!r}")
-    text = p.read_text(encoding="utf-8")
-    if p.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise ValueError(f"config {str(p)!r} is not valid YAML: {problem}{at}") from exc
-    elif p.suffix == ".json":
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config {str(p)!r} is not valid JSON: {exc}") from exc
-    else:
-        raise ValueError(f"config {str(p)!r} must be a .yaml, .yml or .json file")
-    if raw is None:
-        raise ValueError(f"config {str(p)!r} is empty")
-    if not isinstance(raw, dict):
-        raise ValueError(f"config {str(p)!r} must hold a mapping of keys to values")
-    return raw
+    return io.read_mapping(path)
 
 
 # ----------------------------------------------------------------------------------- evaluation

@@ -1,4 +1,5 @@
-"""Atomic file writes: a file is either the old version or the complete new one, never half."""
+"""Files of results and settings: atomic writes (a file is either the old version or the complete new
+one, never half), and config files read as data."""
 
 from __future__ import annotations
 
@@ -38,3 +39,35 @@ def write_summary(path: str | Path, obj: dict[str, Any]) -> Path:
     from driftrec.simulators.params import MODEL_VERSION
 
     return write_json(path, {"model_version": MODEL_VERSION, **{k: v for k, v in obj.items() if k != "model_version"}})
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """The mapping a config file holds: YAML (.yaml, .yml, ``yaml.safe_load``) or JSON (.json); a
+    one-line ValueError (FileNotFoundError) for a file that is missing, malformed, empty or not a
+    mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such config file: {str(p)!r}")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValueError(f"config {str(p)!r} is not valid YAML: {problem}{at}") from exc
+    elif p.suffix == ".json":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config {str(p)!r} is not valid JSON: {exc}") from exc
+    else:
+        raise ValueError(f"config {str(p)!r} must be a .yaml, .yml or .json file")
+    if raw is None:
+        raise ValueError(f"config {str(p)!r} is empty")
+    if not isinstance(raw, dict):
+        raise ValueError(f"config {str(p)!r} must hold a mapping of keys to values")
+    return raw

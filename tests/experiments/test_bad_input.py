@@ -110,6 +110,13 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
      ["compare", "--config", "{tmp}/c.json"],
      "fixed_weights must be a list of 3 numbers (alpha, mix, explore), got 0.3"),
     ("config: missing file", {}, ["compare", "--config", "{tmp}/nope.yaml"], "no such config file"),
+    ("flag file: unknown key", {"f.yaml": _yaml("userz: 8\n")}, ["simulate", "--config", "{tmp}/f.yaml"],
+     "unknown key 'userz' for driftrec simulate; allowed: agents, catalog"),
+    ("flag file: switch not true or false", {"f.yaml": _yaml("no-progress: 'yes'\n")},
+     ["simulate", "--config", "{tmp}/f.yaml"], "--no-progress is a switch; give true or false, got 'yes'"),
+    ("flag file: a mapping for a number", {"f.yaml": _yaml("users: {n: 8}\n")},
+     ["simulate", "--config", "{tmp}/f.yaml"],
+     "--users takes a number or text here, got dict: {'n': 8}"),
     ("config: wrong suffix", {"c.txt": _yaml("a: 1")}, ["compare", "--config", "{tmp}/c.txt"],
      "must be a .yaml, .yml or .json file"),
     # --- flags
