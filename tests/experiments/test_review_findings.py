@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from driftrec.experiments.cli import main
+from driftrec.experiments.store import SUBPACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
@@ -104,7 +105,7 @@ def test_editing_the_code_recomputes_every_unit(tmp_path):
     pkg = tmp_path / "src" / "driftrec"
     pkg.mkdir(parents=True)
     shutil.copy(ROOT / "__init__.py", pkg / "__init__.py")
-    for sub in ("encoders", "simulators", "envs", "agents", "experiments"):
+    for sub in SUBPACKAGES:  # what code_digest hashes
         shutil.copytree(ROOT / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src"), "DRIFTREC_KEY_FILE": str(tmp_path / "key")}
 
@@ -112,10 +113,10 @@ def test_editing_the_code_recomputes_every_unit(tmp_path):
         done = subprocess.run([sys.executable, "-c", EDIT_SCRIPT, str(tmp_path / "out")], env=env,
                               capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert str(pkg) in subprocess.run([sys.executable, "-c", "import driftrec; print(driftrec.__file__)"],
-                                          env=env, capture_output=True, text=True, cwd=tmp_path).stdout  # fmt: skip
         return done.stdout
 
+    where = [sys.executable, "-c", "import driftrec; print(driftrec.__file__)"]
+    assert str(pkg) in subprocess.run(where, env=env, capture_output=True, text=True, cwd=tmp_path).stdout
     first = run()
     assert "reused" not in first, first
     second = run()
