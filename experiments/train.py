@@ -198,6 +198,11 @@ def train(
         model = make_ppo(venv, cfg.hyper, seed=cfg.seed, device="cpu", tensorboard_log=tb)
         settings = check_ppo_settings(cfg.hyper)
         start = 0
+    if tb is None:
+        # SB3 otherwise leaves an empty tempdir/SB3-<date> folder behind on every learn()
+        from stable_baselines3.common.logger import Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[]))
     began = time.perf_counter()
     model.learn(
         cfg.timesteps - start,

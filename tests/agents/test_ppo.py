@@ -37,6 +37,18 @@ def test_training_is_deterministic_on_cpu():
     assert _evaluate(a) == _evaluate(b)
 
 
+def test_training_without_tensorboard_leaves_nothing_in_the_temp_dir(tmp_path, monkeypatch):
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    train(TrainConfig(**SMALL), progress=False)
+    train(TrainConfig(**SMALL), tmp_path / "out", progress=False, tensorboard=False)
+    assert sorted(p.name for p in temp.iterdir()) == []
+    assert not (tmp_path / "out" / "tb").exists()
+
+
 def test_saved_policy_evaluates_like_the_one_in_memory(tmp_path):
     agent = train(TrainConfig(**SMALL, checkpoint_every=16 * 8), tmp_path, progress=False)
     assert (tmp_path / "policy.zip").is_file() and not list(tmp_path.glob(".*.tmp"))
