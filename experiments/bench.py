@@ -13,7 +13,8 @@ stepping users one at a time. Every figure of a run comes from that run.
 - **One user**: steps per second of the standard single env, ``gymnasium.make`` of
   ``driftrec/DriftingInterests-v0`` on the default catalog (1,000 items, d = 64), with random
   actions; with ``recogym_python`` (a Python that has RecoGym 0.1.3.0), RecoGym's single-user env
-  timed in the same run (``experiments/peer_recogym.py``) beside it.
+  timed in the same run (``experiments/peer_recogym.py``) beside it; and the torch operations one
+  such step dispatches (a count, the same on every machine: what a fused step must cut).
 - **PPO**: the share of a stable-baselines3 training run's wall time spent in the env (reset and
   step, including the numpy conversion the SB3 adapter makes), with the headline's settings.
 
@@ -104,6 +105,24 @@ def timed(fn: Callable[[], Any], min_time: float, sync: Callable[[], None] = lam
         calls += 1
     sync()
     return (time.perf_counter() - start) / calls
+
+
+def count_torch_ops(fn: Callable[[], Any], calls: int) -> float:
+    """Mean number of torch operations (aten calls, views included) that one call of ``fn``
+    dispatches, over ``calls`` calls."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        ops = 0
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            Count.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        for _ in range(calls):
+            fn()
+    return Count.ops / calls
 
 
 def bare_kernel(q: torch.Tensor, E: torch.Tensor, k: int, block: int = 1024) -> torch.Tensor:
@@ -205,7 +224,19 @@ def measure_single(scenario: str, min_time: float) -> dict[str, Any]:
         if terminated or truncated:
             env.reset()
 
-    return {"scenario": scenario, "steps_per_s": 1 / timed(step, min_time)}
+    steps_per_s = 1 / timed(step, min_time)
+    # the same 200 steps of a fresh env twice, counted the second time: the first fills the caches
+    # (element hashes, ...) that these steps use, so the count does not depend on what ran before
+    for counting in (False, True):
+        env = gymnasium.make(ENV_ID, scenario=scenario)
+        env.reset(seed=0)
+        count[0] = 0
+        if counting:
+            ops = count_torch_ops(step, 200)
+        else:
+            for _ in range(200):
+                step()
+    return {"scenario": scenario, "steps_per_s": steps_per_s, "torch_ops_per_step": ops}
 
 
 def measure_recogym(python: str, min_time: float) -> dict[str, Any]:
@@ -357,7 +388,10 @@ def format_bench(res: BenchResult) -> str:
         f"SyncVectorEnv {r['sync_vector_user_steps_per_s']:,.0f} ({r['batched_over_sync_vector']:.0f}x slower)",
     ]
     one = res.single
-    line = f"one user (gymnasium.make, {one['scenario']}, 1,000 items, d=64): {one['steps_per_s']:,.0f} steps/s"
+    line = (
+        f"one user (gymnasium.make, {one['scenario']}, 1,000 items, d=64): {one['steps_per_s']:,.0f} steps/s, "
+        f"{one['torch_ops_per_step']:.0f} torch operations per step"
+    )
     if "recogym" in one:
         line += (
             f"; RecoGym {one['recogym']['recogym']} RecoEnv1: {one['recogym']['steps_per_s']:,.0f} steps/s "

@@ -27,6 +27,7 @@ def test_bench_quick_runs_and_writes_its_figures(tmp_path, capsys):
     assert 0 < ppo["env_share"] < 1 and ppo["timesteps"] == 4096 and ppo["catalog"] == "synthetic"
     assert ppo["user_steps_per_s"] > 0 and ppo["over_first"] == 1.0
     assert summary["single"]["steps_per_s"] > 0 and "one user (gymnasium.make" in out
+    assert f"{summary['single']['torch_ops_per_step']:.0f} torch operations per step" in out
     assert (tmp_path / "points.csv").exists()
 
 
@@ -59,3 +60,14 @@ def test_the_bare_kernel_ranks_like_the_env():
 def test_bad_bench_configs(kw, message):
     with pytest.raises(ValueError, match=message):
         BenchConfig(**kw)
+
+
+def test_torch_operations_are_counted_exactly_and_the_same_on_every_run():
+    import torch
+
+    from driftrec.experiments.bench import count_torch_ops, measure_single
+
+    x = torch.ones(3)
+    assert count_torch_ops(lambda: (x + 1).mul_(2), 5) == 2.0
+    a, b = measure_single("abrupt", 0.01), measure_single("abrupt", 0.05)
+    assert a["torch_ops_per_step"] == b["torch_ops_per_step"] > 100
