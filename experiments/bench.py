@@ -113,16 +113,16 @@ def count_torch_ops(fn: Callable[[], Any], calls: int) -> float:
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
-        ops = 0
-
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            Count.ops += 1
+            self.ops += 1
             return func(*args, **(kwargs or {}))
 
-    with Count():
+    mode = Count()
+    mode.ops = 0
+    with mode:
         for _ in range(calls):
             fn()
-    return Count.ops / calls
+    return mode.ops / calls
 
 
 def bare_kernel(q: torch.Tensor, E: torch.Tensor, k: int, block: int = 1024) -> torch.Tensor:
@@ -225,17 +225,13 @@ def measure_single(scenario: str, min_time: float) -> dict[str, Any]:
             env.reset()
 
     steps_per_s = 1 / timed(step, min_time)
-    # the same 200 steps of a fresh env twice, counted the second time: the first fills the caches
-    # (element hashes, ...) that these steps use, so the count does not depend on what ran before
-    for counting in (False, True):
+    # the same 200 steps of a fresh env twice, the second count kept: the first pass fills the
+    # caches (element hashes, ...) these steps use, so the count does not depend on what ran before
+    for _ in range(2):
         env = gymnasium.make(ENV_ID, scenario=scenario)
         env.reset(seed=0)
         count[0] = 0
-        if counting:
-            ops = count_torch_ops(step, 200)
-        else:
-            for _ in range(200):
-                step()
+        ops = count_torch_ops(step, 200)
     return {"scenario": scenario, "steps_per_s": steps_per_s, "torch_ops_per_step": ops}
 
 
