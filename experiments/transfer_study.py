@@ -1,6 +1,6 @@
 """The transfer table (docs/compare.md): do weight policies carry over to other catalogs?
 
-    python -m driftrec.experiments.transfer_study --out runs/transfer     # about 10 minutes on 2 CPU cores
+    python -m driftrec.experiments.transfer_study --out runs/transfer     # about 5 minutes on 2 CPU cores
 
 Three PPO policies are trained on ``abrupt`` (1M user-steps each, the default settings): on the
 synthetic catalog, on MovieLens, and on a mixture of the two (half of the users on each). Each is
@@ -8,20 +8,23 @@ evaluated on the synthetic catalog, MovieLens and the UCLA courses (a catalog no
 per target, ``compare`` tunes best-fixed on the target's tuning seeds and runs the policy on the
 same users of 10 held-out seeds. A cell is the paired difference of the policy against that
 best-fixed, relative to it, with its 95% interval. Every catalog is under all-MiniLM-L6-v2 but the
-synthetic one (hashing encoder), all reduced to 64 dimensions (``pca:64``). Units are stored under
-``--out``, so a re-run reuses them.
+synthetic one (hashing encoder), all reduced to 64 dimensions (``pca:64``). Policies and evaluation
+units are stored under ``--out``; a re-run reuses them only when they were made by the same
+settings and the same driftrec source (``store.code_digest``), and retrains or recomputes otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 from driftrec.experiments import io
 from driftrec.experiments.compare import CompareConfig, PPOSource, compare
 from driftrec.experiments.runner import text_table
+from driftrec.experiments.store import code_digest
 from driftrec.experiments.train import TrainConfig, train
 
 SCENARIO = "abrupt"
@@ -31,14 +34,17 @@ TARGETS = ("synthetic", "movielens", "courses")
 
 
 def study(out: Path, timesteps: int = 1_000_000, progress: bool = True) -> dict[str, Any]:
-    """Train the policies (reusing OUT/train_NAME/policy.zip when present), evaluate each on every
-    target, write OUT/transfer.json and return it."""
+    """Train the policies (reusing OUT/train_NAME/policy.zip when its ``made_by.json`` names the same
+    settings and source), evaluate each on every target, write OUT/transfer.json and return it."""
     policies = {}
     for name, catalogs in TRAINED_ON.items():
+        cfg = TrainConfig(scenario=SCENARIO, catalog=catalogs, transform=TRANSFORM, timesteps=timesteps)
         path = out / f"train_{name}" / "policy.zip"
-        if not path.is_file():
-            cfg = TrainConfig(scenario=SCENARIO, catalog=catalogs, transform=TRANSFORM, timesteps=timesteps)
+        made_by = json.loads(json.dumps({"config": dataclasses.asdict(cfg), "code": code_digest()}))
+        key = path.parent / "made_by.json"
+        if not (path.is_file() and _recorded(key) == made_by):
             train(cfg, path.parent, progress=progress, tensorboard=False)
+            io.write_json(key, made_by)
         policies[name] = path
     cells: dict[str, dict[str, Any]] = {}
     base = CompareConfig(scenarios=[SCENARIO], agents=["ppo"], transform=TRANSFORM, device="cpu")
@@ -58,6 +64,14 @@ def study(out: Path, timesteps: int = 1_000_000, progress: bool = True) -> dict[
     summary = {"scenario": SCENARIO, "transform": TRANSFORM, "timesteps": timesteps, "cells": cells}
     io.write_json(out / "transfer.json", summary)
     return summary
+
+
+def _recorded(path: Path) -> dict[str, Any] | None:
+    """What ``made_by.json`` says made a stored policy; None when it is missing or unreadable."""
+    try:
+        return io.read_mapping(path)
+    except (OSError, ValueError):
+        return None
 
 
 def format_study(summary: dict[str, Any]) -> str:

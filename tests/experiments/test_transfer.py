@@ -84,3 +84,30 @@ def test_one_policy_trains_on_a_mixture_and_is_at_home_on_each_part(tmp_path, sm
         TrainConfig(scenario="abrupt,abrupt")
     with pytest.raises(ValueError, match="needs at least that many users"):
         TrainConfig(scenario="abrupt,stable,missions", users=2)
+
+
+def test_the_transfer_study_reuses_a_policy_only_when_the_same_settings_made_it(tmp_path, monkeypatch):
+    from driftrec.experiments import transfer_study
+
+    trained = []
+
+    def fake_train(cfg, out, progress=False, tensorboard=False):
+        trained.append(cfg.catalog)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "policy.zip").write_bytes(b"policy")
+
+    class Result:
+        results = {"abrupt": {"ppo": {"mean": 0.2, "diff_vs_best_fixed": {"mean": 0.1, "ci95": [0.0, 0.2]}},
+                              "best-fixed": {"mean": 0.18}}}  # fmt: skip
+
+    monkeypatch.setattr(transfer_study, "train", fake_train)
+    monkeypatch.setattr(transfer_study, "compare", lambda cfg, out, progress=False: Result())
+    transfer_study.study(tmp_path, timesteps=2048, progress=False)
+    assert trained == ["synthetic", "movielens", "synthetic,movielens"]
+    transfer_study.study(tmp_path, timesteps=2048, progress=False)
+    assert len(trained) == 3  # same settings, same source: reused
+    transfer_study.study(tmp_path, timesteps=4096, progress=False)
+    assert len(trained) == 6  # other settings: retrained, not the stale policies
+    (tmp_path / "train_movielens" / "made_by.json").write_text("{not json")
+    transfer_study.study(tmp_path, timesteps=4096, progress=False)
+    assert trained[6:] == ["movielens"]
