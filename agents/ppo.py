@@ -252,10 +252,9 @@ class PPOWeights:
 
     def reset(self, env: DriftVecEnv, seed: int) -> None:
         expected = tuple(self.model.observation_space.shape)
-        if tuple(env.observation_space.shape) != expected:
-            raise ValueError(
-                f"the policy expects observations of shape {expected}, the env gives {env.observation_space.shape}"
-            )
+        given = tuple(env.single_observation_space.shape)
+        if given != expected:
+            raise ValueError(f"the policy expects observations of shape {expected}, the env gives {given}")
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:

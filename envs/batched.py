@@ -1,14 +1,26 @@
-"""DriftVecEnv: N users with the same dynamics, stepped at once, torch tensors in and out.
+"""DriftVecEnv: N users with the same dynamics, stepped at once: a ``gymnasium.vector.VectorEnv``.
 
-Spaces (per user):
-    observation: Box(FEATURE_LOW, FEATURE_HIGH, (11,), float32), columns ``FEATURE_NAMES``.
+Arrays: numpy in and out by default, as Gymnasium's vector envs and wrappers expect;
+``array="torch"`` returns torch tensors on the env's device instead (no copies to the host: what the
+fast in-process loops of driftrec use). Actions may be numpy arrays or tensors in either mode.
+Spaces: ``single_observation_space`` and ``single_action_space`` are one user's;
+``observation_space`` and ``action_space`` are the batched ones (``gymnasium.vector.utils.batch_space``).
+    observation: Box(FEATURE_LOW, FEATURE_HIGH, (11,), float32) per user, columns ``FEATURE_NAMES``.
     action, ``action_mode="weights"`` (default): (N, 3) floats in [0, 1], columns ``alpha`` (update
         rate of the short-term profile), ``mix`` (lambda: share of the short-term profile in the
         query) and ``explore`` (share of slots given to random items). A (3,) action applies to all.
     action, ``action_mode="slate"``: (N, k) distinct item indices in [0, M).
 Reward: clicks in the slate (0..k). Episodes end on churn (terminated) or at the horizon
-(truncated); such users are reset in the same step (their final observation is in
-``info["final_obs"]``), so every row always holds a live user.
+(truncated). ``autoreset`` says what happens then, as ``metadata["autoreset_mode"]`` tells
+Gymnasium:
+    True or "same-step" (default, ``AutoresetMode.SAME_STEP``): such users are reset in the same
+        step; their final observation is in ``info["final_obs"]`` (N, F), rows marked by
+        ``info["_final_obs"]`` (N,) bool, so every row always holds a live user.
+    "next-step" (``NEXT_STEP``): the step returns the final observation; the next step resets those
+        users instead of stepping them (their action is ignored, reward 0, not ended). Gymnasium's
+        vector observation wrappers (``NormalizeObservation``, ``TransformObservation``...) need it.
+    False or "disabled" (``DISABLED``): stepping an ended user raises until ``reset_done()``.
+Each user's episodes are the same numbers in every mode; only when the reset shows differs.
 Seeding: ``reset(seed=s)`` gives user i the seed ``user_seeds(s, N)[i]``; a single-user env reset
 with that seed reproduces user i exactly (same draws, whatever N is).
 Hidden state is never in the observation; ``reveal_hidden=True`` adds ``info["intent"]`` (N, d)
@@ -19,37 +31,81 @@ shift-aligned analysis and the weights-oracle reference; policies must not read 
 too: what trajectory logging records).
 
 Example:
-    >>> import driftrec
-    >>> env = driftrec.make_vec_env("abrupt", num_users=256, seed=0)
-    >>> obs, info = env.reset(seed=0)
-    >>> obs, reward, terminated, truncated, info = env.step(torch.tensor([0.3, 0.7, 0.1]))
+    >>> import driftrec, gymnasium
+    >>> env = gymnasium.make_vec("driftrec/DriftingInterests-v0", num_envs=256, scenario="abrupt")
+    >>> obs, info = env.reset(seed=0)                     # obs: (256, 11) numpy float32
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    >>> fast = driftrec.make_vec_env("abrupt", num_users=256, seed=0, array="torch")
+    >>> obs, reward, terminated, truncated, info = fast.step(torch.tensor([0.3, 0.7, 0.1]))
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES, SlateCache
 from driftrec.simulators.rng import seed_to_key, user_seeds
-from driftrec.simulators.scenarios import Scenario, make_scenario
+from driftrec.simulators.scenarios import Scenario, make_scenario, override_keys
 from driftrec.simulators.simulation import Simulator, StepResult
-from driftrec.simulators.state import WEIGHT_NAMES
+from driftrec.simulators.state import WEIGHT_NAMES, scatter_rows, take_rows
 
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
 ACTION_MODES = ("weights", "slate")
+ARRAYS = ("numpy", "torch")
+ENV_KEYWORDS = ("action_mode", "reveal_hidden", "reveal_shifts", "autoreset", "score_chunk", "population", "array")
+"""DriftVecEnv keywords that are not scenario parameters (``make_vec_env`` passes them on)."""
+
+
+def check_overrides(owner: str, overrides: Mapping[str, Any]) -> None:
+    """TypeError naming the first keyword that is neither an env keyword nor a scenario parameter
+    (Python's convention for an unexpected keyword, which TorchRL and RLlib rely on)."""
+    unknown = sorted(set(overrides) - override_keys())
+    if unknown:
+        raise TypeError(
+            f"{owner}() got an unexpected keyword argument {unknown[0]!r}; scenario parameters allowed: "
+            f"{', '.join(sorted(override_keys()))}"
+        )
+
+
+AUTORESET = {
+    True: AutoresetMode.SAME_STEP,
+    "same-step": AutoresetMode.SAME_STEP,
+    "next-step": AutoresetMode.NEXT_STEP,
+    False: AutoresetMode.DISABLED,
+    "disabled": AutoresetMode.DISABLED,
+}
+
+
+def resolve_autoreset(value: Any) -> AutoresetMode:
+    """The ``AutoresetMode`` that a DriftVecEnv ``autoreset`` value names (see ``AUTORESET``)."""
+    if isinstance(value, AutoresetMode):
+        return value
+    if isinstance(value, (bool, str)) and value in AUTORESET:
+        return AUTORESET[value]
+    raise ValueError(
+        f"autoreset={value!r} is unknown; allowed: True, False, 'same-step', 'next-step', 'disabled' "
+        "or a gymnasium AutoresetMode"
+    )
+
+
+def to_array(x: torch.Tensor, array: str) -> Any:
+    """``x`` as the env's array type: itself for 'torch', a host numpy array for 'numpy'."""
+    return x if array == "torch" else x.cpu().numpy()
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -139,7 +195,7 @@ def first_outside(a: torch.Tensor, lo: float, hi: float) -> tuple[int, ...] | No
     return tuple(int(v) for v in bad.nonzero()[0])
 
 
-class DriftVecEnv:
+class DriftVecEnv(VectorEnv):
     """Batched drifting-interest env over ``num_users`` users (see module docstring).
 
     Args:
@@ -151,9 +207,10 @@ class DriftVecEnv:
         action_mode: 'weights' or 'slate'.
         reveal_hidden: put the true intent and item utilities in ``info`` (oracles only).
         reveal_shifts: put the hidden shift indicator in ``info["shift"]`` (analysis and references only).
-        autoreset: reset ended users inside ``step`` (default). Without it, stepping an ended user
-            raises; call ``reset_done()`` or ``reset()``.
+        autoreset: True / "same-step", "next-step" or False / "disabled" (an ``AutoresetMode``
+            works too): when users whose episode ended start their next one (module docstring).
         score_chunk: items scored at a time (bounds memory for large catalogs).
+        array: 'numpy' (default, Gymnasium's) or 'torch' (tensors on ``device`` in and out).
         population: LLM-derived population that new users (and the recommender's priors) start
             from, in the catalog's space (``driftrec.load_population``); None: near random items.
         **overrides: scenario parameters, e.g. ``shift_hazard=0.05`` (see ``Scenario.replace``).
@@ -171,15 +228,19 @@ class DriftVecEnv:
         action_mode: str = "weights",
         reveal_hidden: bool = False,
         reveal_shifts: bool = False,
-        autoreset: bool = True,
+        autoreset: bool | str | AutoresetMode = True,
         score_chunk: int = 65536,
         population: Population | None = None,
+        array: str = "numpy",
         **overrides: Any,
     ) -> None:
         check_int("num_users", num_users, 1)
         check_int("score_chunk", score_chunk, 1)
+        check_overrides(type(self).__name__, overrides)
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode {action_mode!r} is unknown; allowed: {', '.join(ACTION_MODES)}")
+        if array not in ARRAYS:
+            raise ValueError(f"array {array!r} is unknown; allowed: {', '.join(ARRAYS)}")
         if catalog is None:
             check_int("num_items", num_items, 1)
             check_int("dim", dim, 1)
@@ -194,19 +255,26 @@ class DriftVecEnv:
             raise TypeError(f"population must be a driftrec Population, got {type(population).__name__}")
         self.population = population
         self.sim = Simulator(self.scenario, catalog, self.device, score_chunk, population)
-        self.num_users = num_users
+        self.num_users = self.num_envs = num_users
+        self.array = array
         self.action_mode = action_mode
         self.reveal_hidden = reveal_hidden
         self.reveal_shifts = reveal_shifts
         self.render_mode = None
-        self.autoreset = autoreset
+        self.autoreset_mode = resolve_autoreset(autoreset)
+        self.autoreset = self.autoreset_mode is AutoresetMode.SAME_STEP
+        self.metadata = {"render_modes": [], "autoreset_mode": self.autoreset_mode}
         self.slate_size = self.scenario.slate_size
         self.num_items = catalog.num_items
-        self.observation_space = spaces.Box(FEATURE_LOW.numpy(), FEATURE_HIGH.numpy(), (NUM_FEATURES,), np.float32)
+        self.single_observation_space = spaces.Box(
+            FEATURE_LOW.numpy(), FEATURE_HIGH.numpy(), (NUM_FEATURES,), np.float32
+        )
         if action_mode == "weights":
             self.single_action_space: spaces.Space = spaces.Box(0.0, 1.0, (len(WEIGHT_NAMES),), np.float32)
         else:
             self.single_action_space = spaces.MultiDiscrete(np.full(self.slate_size, self.num_items))
+        self.observation_space = batch_space(self.single_observation_space, num_users)
+        self.action_space = batch_space(self.single_action_space, num_users)
         self.state = None
         self._slates = SlateCache()
         self.last_step: StepResult | None = None
@@ -217,11 +285,16 @@ class DriftVecEnv:
         )
 
     # ----------------------------------------------------------------------------- reset / step
-    def reset(self, seed: int | Sequence[int] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Start every user afresh. ``seed``: int (per-user seeds derived), N ints, or None (random).
+    def reset(
+        self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start every user afresh. ``seed``: int (per-user seeds derived), N ints, or None (random);
+        ``options``: none are defined (None or an empty dict).
 
         Returns (obs (N, F), info).
         """
+        if options:
+            raise ValueError(f"reset options {sorted(options)} are unknown; DriftVecEnv takes none")
         if seed is None:
             seeds = user_seeds(secrets.randbits(63), self.num_users)
         elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -234,31 +307,44 @@ class DriftVecEnv:
         self.state = self.sim.init(keys)
         self._slates = SlateCache()
         self._done.zero_()
-        return self.sim.observe(self.state), self._info({})
+        return to_array(self.sim.observe(self.state), self.array), self._arrays(self._info({}))
 
-    def reset_done(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Start the next episode for ``rows`` (default: the users whose episode ended). Returns obs."""
+    def reset_done(self, rows: Any = None) -> Any:
+        """Start the next episode for ``rows`` (indices; default: the users whose episode ended).
+        Returns obs (N, F)."""
         self._require_reset()
         if rows is None:
             rows = self._done.nonzero().squeeze(1)
-        self.state = self.sim.reset_rows(self.state, rows.to(self.device))
+        rows = torch.as_tensor(rows, dtype=torch.int64, device=self.device)
+        self.state = self.sim.reset_rows(self.state, rows)
         self._done[rows] = False
-        return self.sim.observe(self.state)
+        return to_array(self.sim.observe(self.state), self.array)
 
-    def step(self, actions: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         """Advance every user one step.
 
         Args:
-            actions: (N, 3) weights or (3,) for all users (weights mode); (N, k) item indices (slate mode).
+            actions: (N, 3) weights or (3,) for all users (weights mode); (N, k) item indices (slate
+                mode); numpy or torch.
         Returns:
             obs (N, F) float32, reward (N,) float32, terminated (N,) bool, truncated (N,) bool, info
-            with ``items``, ``clicks``, ``pscore`` (N, k), ``organic`` (N,), ``final_obs`` (N, F) and,
-            when revealed, ``intent`` and ``item_utility``.
+            with ``items``, ``clicks``, ``pscore`` (N, k), ``organic`` (N,), ``final_obs`` (N, F) with
+            ``_final_obs`` (N,) bool (the rows whose episode ended and restarted; with autoreset) and,
+            when revealed, ``shift``, ``intent`` and ``item_utility``; numpy arrays or tensors
+            (``array``).
         """
         self._require_reset()
-        if not self.autoreset and bool(self._done.any()):
-            row = int(self._done.nonzero()[0])
-            raise RuntimeError(f"user {row}'s episode has ended; call reset_done() or reset() before stepping again")
+        mode = self.autoreset_mode
+        pending = fresh = None
+        if mode is not AutoresetMode.SAME_STEP and bool(self._done.any()):
+            if mode is AutoresetMode.DISABLED:
+                row = int(self._done.nonzero()[0])
+                raise RuntimeError(
+                    f"user {row}'s episode has ended; call reset_done() or reset() before stepping again"
+                )
+            pending = self._done.nonzero().squeeze(1)  # next-step: these users start afresh instead
+            self.state = self.sim.reset_rows(self.state, pending)
+            fresh = take_rows(self.state, pending)
         draws = self.sim.draws(self.state)
         if self.action_mode == "weights":
             weights = self._check_weights(actions)
@@ -269,8 +355,13 @@ class DriftVecEnv:
             pscore = None
         self.state, res = self.sim.step(self.state, items, weights, pscore, draws)
         self.last_step = res
+        reward, terminated, truncated = res.reward, res.terminated, res.truncated
+        if pending is not None:
+            self.state = scatter_rows(self.state, pending, fresh)  # their step is undone: action ignored
+            reward, terminated, truncated = reward.clone(), terminated.clone(), truncated.clone()
+            reward[pending], terminated[pending], truncated[pending] = 0.0, False, False
         obs = self.sim.observe(self.state)
-        done = res.terminated | res.truncated
+        done = terminated | truncated
         info: dict[str, Any] = {
             "items": res.items,
             "clicks": res.clicks,
@@ -280,19 +371,27 @@ class DriftVecEnv:
         }
         if self.reveal_shifts:
             info["shift"] = res.shift
-        if self.autoreset:
+        if mode is AutoresetMode.SAME_STEP:
+            info["_final_obs"] = done
             if bool(done.any()):
                 self.state = self.sim.reset_rows(self.state, done.nonzero().squeeze(1))
                 obs = self.sim.observe(self.state)
         else:
             self._done = done
-        return obs, res.reward, res.terminated, res.truncated, self._info(info)
+        a = self.array
+        info = self._arrays(self._info(info))
+        return to_array(obs, a), to_array(reward, a), to_array(terminated, a), to_array(truncated, a), info
 
     def _info(self, info: dict[str, Any]) -> dict[str, Any]:
         if self.reveal_hidden:
             info["intent"] = self.state.user.intent
             info["item_utility"] = self.sim.item_utility(self.state)
         return info
+
+    def _arrays(self, info: dict[str, Any]) -> dict[str, Any]:
+        if self.array == "torch":
+            return info
+        return {k: to_array(v, "numpy") if isinstance(v, torch.Tensor) else v for k, v in info.items()}
 
     def profiles(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The recommender's short- and long-term profiles, each (N, d) unit (observable state;
@@ -346,6 +445,11 @@ class DriftVecEnv:
         return a
 
     # ----------------------------------------------------------------------------- adapters
+    def close_extras(self, **kwargs: Any) -> None:
+        """Drop the simulation state (``close``); a closed env must be reset before it steps again."""
+        self.state = None
+        self.last_step = None
+
     def to_sb3(self, monitor: bool = True) -> VecEnv:
         """This env as a stable-baselines3 VecEnv (actions in [-1, 1], weights = (a + 1) / 2).
 
@@ -373,15 +477,20 @@ def make_vec_env(
 ) -> DriftVecEnv:
     """Build the batched env (and reset it with ``seed`` when one is given).
 
-    ``overrides`` are scenario parameters or DriftVecEnv keywords (``action_mode``,
-    ``reveal_hidden``, ``reveal_shifts``, ``autoreset``, ``score_chunk``, ``population``).
-    Convert with ``env.to_sb3()``.
+    ``overrides`` are scenario parameters or DriftVecEnv keywords (``ENV_KEYWORDS``: ``array``,
+    ``action_mode``, ``reveal_hidden``, ``reveal_shifts``, ``autoreset``, ``score_chunk``,
+    ``population``). Convert with ``env.to_sb3()``.
     """
-    env_keys = {"action_mode", "reveal_hidden", "reveal_shifts", "autoreset", "score_chunk", "population"}
-    env_kw = {k: overrides.pop(k) for k in list(overrides) if k in env_keys}
+    env_kw = {k: overrides.pop(k) for k in list(overrides) if k in ENV_KEYWORDS}
     env = DriftVecEnv(
         scenario, num_users, catalog=catalog, num_items=num_items, dim=dim, device=device, **env_kw, **overrides
     )
     if seed is not None:
         env.reset(seed=seed)
     return env
+
+
+def vector_entry_point(num_envs: int = 1, scenario: str | Scenario = "stable", **kwargs: Any) -> DriftVecEnv:
+    """What ``gymnasium.make_vec(ENV_ID, num_envs=N, ...)`` builds: ``DriftVecEnv`` over N users,
+    numpy in and out; the other keywords are ``make_vec_env``'s (scenario parameters included)."""
+    return make_vec_env(scenario, num_envs, **kwargs)

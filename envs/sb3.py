@@ -25,6 +25,11 @@ from driftrec.envs.batched import DriftVecEnv
 from driftrec.envs.single import weights_from_normalized
 
 
+def host(x: Any) -> np.ndarray:
+    """A DriftVecEnv output (numpy array, or tensor with ``array="torch"``) as a host numpy array."""
+    return x if isinstance(x, np.ndarray) else x.cpu().numpy()
+
+
 class SB3VecEnv(VecEnv):
     """SB3 adapter over one or more weights-mode DriftVecEnvs with autoreset (users stacked in order)."""
 
@@ -36,14 +41,14 @@ class SB3VecEnv(VecEnv):
             if e.action_mode != "weights":
                 raise ValueError(f"SB3VecEnv needs action_mode='weights', got {e.action_mode!r}")
             if not e.autoreset:
-                raise ValueError("SB3VecEnv needs a DriftVecEnv with autoreset=True")
-            if e.observation_space != envs[0].observation_space:
+                raise ValueError("SB3VecEnv needs a DriftVecEnv with autoreset=True (same-step)")
+            if e.single_observation_space != envs[0].single_observation_space:
                 raise ValueError("the envs of one SB3VecEnv must share the observation space")
         self.envs = envs
         self.env = envs[0]  # before super().__init__, which reads render_mode through get_attr
         bounds = np.cumsum([0] + [e.num_users for e in envs])
         self._blocks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-        super().__init__(int(bounds[-1]), envs[0].observation_space, spaces.Box(-1.0, 1.0, (3,), np.float32))
+        super().__init__(int(bounds[-1]), envs[0].single_observation_space, spaces.Box(-1.0, 1.0, (3,), np.float32))
         self._actions: np.ndarray | None = None
         self.env_seconds = 0.0
         """Wall time spent in reset and step (the env's share of a training run)."""
@@ -54,7 +59,7 @@ class SB3VecEnv(VecEnv):
         parts = []
         for e, (lo, hi) in zip(self.envs, self._blocks, strict=True):
             obs, _ = e.reset(seed=None if seeds is None else seeds[lo:hi])
-            parts.append(obs.cpu().numpy())
+            parts.append(host(obs))
         self._reset_seeds()
         self._reset_options()
         out = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
@@ -70,17 +75,17 @@ class SB3VecEnv(VecEnv):
         obs, reward, done, final, trunc = [], [], [], [], []
         for e, (lo, hi) in zip(self.envs, self._blocks, strict=True):
             o, r, terminated, truncated, info = e.step(weights[lo:hi].to(e.device))
-            obs.append(o.cpu().numpy())
-            reward.append(r.cpu().numpy().astype(np.float32))
-            done.append((terminated | truncated).cpu().numpy())
+            obs.append(host(o))
+            reward.append(host(r).astype(np.float32))
+            done.append(host(terminated | truncated))
             final.append(info["final_obs"])
             trunc.append(truncated & ~terminated)
         dones = np.concatenate(done)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         rows = np.flatnonzero(dones)
         if rows.size:
-            final_np = np.concatenate([f.cpu().numpy() for f in final])
-            trunc_np = np.concatenate([t.cpu().numpy() for t in trunc])
+            final_np = np.concatenate([host(f) for f in final])
+            trunc_np = np.concatenate([host(t) for t in trunc])
             for i in rows:
                 infos[i] = {"terminal_observation": final_np[i].copy(), "TimeLimit.truncated": bool(trunc_np[i])}
         out_obs = np.concatenate(obs) if len(obs) > 1 else obs[0].copy()

@@ -8,7 +8,9 @@ Spaces:
         cos(short profile, newest evidence), evidence flag, last weights, episode progress,
         organic activity. Never the hidden interest.
     action (``action_mode="weights"``): Box(-1, 1, (3,)) float32, the normalised weights
-        ``(alpha, mix, explore) = (action + 1) / 2`` (SB3 expects symmetric [-1, 1] actions).
+        ``(alpha, mix, explore) = (action + 1) / 2`` (SB3 expects symmetric [-1, 1] actions): the
+        batched ``DriftVecEnv`` takes the weights themselves, and under Gymnasium's
+        ``RescaleAction(vec_env, -1.0, 1.0)`` speaks this convention bit for bit.
     action (``action_mode="slate"``): MultiDiscrete([M] * k), k distinct item indices.
 Dynamics: the scenario's (see ``driftrec.simulators.simulation``).
 Reward: number of clicks in the slate.
@@ -74,6 +76,7 @@ class DriftEnv(gym.Env):
             scenario,
             1,
             catalog=catalog,
+            array="torch",
             num_items=num_items,
             dim=dim,
             device=device,
@@ -84,7 +87,7 @@ class DriftEnv(gym.Env):
         )
         self.render_mode = None
         self.action_mode = action_mode
-        self.observation_space = self._vec.observation_space
+        self.observation_space = self._vec.single_observation_space
         if action_mode == "weights":
             self.action_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
         else:

@@ -146,7 +146,7 @@ def measure_point(n: int, m: int, d: int, scenario: str, device: str, min_time: 
     dev = resolve_device(device)
     sync = _sync(dev)
     base = _peak_mib()
-    env = DriftVecEnv(scenario, n, catalog=random_catalog(m, d), device=dev)
+    env = DriftVecEnv(scenario, n, catalog=random_catalog(m, d), device=dev, array="torch")
     env.reset(seed=0)
     w = torch.tensor([0.3, 0.7, 0.05], device=dev)
     if dev.type == "cuda":
@@ -185,7 +185,7 @@ def measure_references(n: int, m: int, d: int, scenario: str, ref_users: int, mi
     from driftrec.envs.single import DriftEnv
 
     catalog = random_catalog(m, d)
-    envs = [DriftVecEnv(scenario, 1, catalog=catalog) for _ in range(ref_users)]
+    envs = [DriftVecEnv(scenario, 1, catalog=catalog, array="torch") for _ in range(ref_users)]
     for i, e in enumerate(envs):
         e.reset(seed=i)
         e.sim.row_block = 1  # no padding: a plain one-user product, as a per-user loop would do it

@@ -35,7 +35,7 @@ def pair_cosines(e: torch.Tensor, pairs: int = 20_000, seed: int = 0) -> tuple[f
 
 def throughput(catalog: Catalog, scenario: str, users: int, steps: int, seed: int = 0) -> float:
     """User-steps per second of ``scenario`` with fixed weights, after one warm-up step."""
-    env = DriftVecEnv(scenario, users, catalog=catalog)
+    env = DriftVecEnv(scenario, users, catalog=catalog, array="torch")
     env.reset(seed=seed)
     w = torch.tensor([0.3, 0.7, 0.1])
     env.step(w)

@@ -333,6 +333,7 @@ def evaluate(
         scenario,
         users * len(seeds),
         catalog=catalog,
+        array="torch",
         device=device,
         action_mode=agent.action_mode,
         reveal_hidden=agent.needs_hidden,

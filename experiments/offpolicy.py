@@ -310,6 +310,7 @@ def live_value(cfg: LogConfig, target: FixedWeights, seed: int) -> float:
         cfg.scenario,
         cfg.users,
         catalog=catalog,
+        array="torch",
         device=cfg.device,
         population=build_population(cfg.population, catalog),
         explore_mode=cfg.explore_mode,

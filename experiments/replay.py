@@ -184,12 +184,14 @@ def catalog_rows(catalog: Catalog) -> dict[str, int]:
 
 
 class _ReplayEnv:
-    """What agents read from an env in ``reset``: the device, N and the observation space."""
+    """What agents read from an env in ``reset``: the device, N and one user's observation space."""
 
     def __init__(self, num_users: int, device: torch.device) -> None:
         self.num_users = num_users
         self.device = device
-        self.observation_space = spaces.Box(FEATURE_LOW.numpy(), FEATURE_HIGH.numpy(), (NUM_FEATURES,), np.float32)
+        self.single_observation_space = spaces.Box(
+            FEATURE_LOW.numpy(), FEATURE_HIGH.numpy(), (NUM_FEATURES,), np.float32
+        )
 
 
 def replay_agent(

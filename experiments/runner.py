@@ -161,6 +161,7 @@ def run_one(
         scenario,
         cfg.users,
         catalog=catalog,
+        array="torch",
         device=cfg.device,
         action_mode=agent.action_mode,
         reveal_hidden=agent.needs_hidden,

@@ -106,7 +106,7 @@ def soak_preset(scenario: str, cfg: SoakConfig, progress: bool = False) -> dict[
 
     device = resolve_device(cfg.device)
     catalog = default_catalog(cfg.items, cfg.dim)
-    env = DriftVecEnv(scenario, cfg.users, catalog=catalog, device=device)
+    env = DriftVecEnv(scenario, cfg.users, catalog=catalog, device=device, array="torch")
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     env.reset(seed=cfg.seed)
     worst = check_state(env.state)

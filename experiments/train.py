@@ -171,7 +171,9 @@ def train(
         else:
             catalogs[name] = (catalog, population)
     envs = [
-        DriftVecEnv(s, n, catalog=catalogs[c][0], device=device, population=catalogs[c][1], **cfg.overrides)
+        DriftVecEnv(
+            s, n, catalog=catalogs[c][0], device=device, population=catalogs[c][1], array="torch", **cfg.overrides
+        )
         for s, c, n in cfg.components
     ]
     from stable_baselines3.common.vec_env import VecMonitor

@@ -210,6 +210,7 @@ def simulate_log(
         cfg.scenario,
         cfg.users,
         catalog=catalog,
+        array="torch",
         device=cfg.device,
         population=population,
         explore_mode=cfg.explore_mode,

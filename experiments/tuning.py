@@ -72,7 +72,9 @@ def evaluate_grid(
 ) -> torch.Tensor:
     """Mean clicks per user-step of each point (G,) on the same ``users`` users (seed ``seed``)."""
     g = len(points)
-    env = DriftVecEnv(scenario, users * g, catalog=catalog, device=device, population=population, **(overrides or {}))
+    env = DriftVecEnv(
+        scenario, users * g, catalog=catalog, device=device, population=population, array="torch", **(overrides or {})
+    )
     env.reset(seed=user_seeds(seed, users) * g)
     w = torch.tensor(points, dtype=torch.float32, device=env.device).repeat_interleave(users, dim=0)
     total = torch.zeros(users * g, device=env.device)

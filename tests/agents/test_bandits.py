@@ -11,7 +11,7 @@ from driftrec.envs import DriftVecEnv
 
 
 def _run(agent, scenario, catalog, users=32, steps=40, seed=3, check=None):
-    env = DriftVecEnv(scenario, users, catalog=catalog, action_mode="slate")
+    env = DriftVecEnv(scenario, users, catalog=catalog, action_mode="slate", array="torch")
     obs, info = env.reset(seed=seed)
     agent.reset(env, seed)
     total = 0.0
@@ -79,7 +79,7 @@ def test_bandits_learn_and_are_deterministic(small_catalog):
 
 
 def test_restart_returns_a_user_to_the_prior(small_catalog):
-    env = DriftVecEnv("abrupt", 4, catalog=small_catalog, action_mode="slate")
+    env = DriftVecEnv("abrupt", 4, catalog=small_catalog, action_mode="slate", array="torch")
     obs, info = env.reset(seed=1)
     agent = LinearBandit("linucb-restart", cooldown=0)
     agent.reset(env, 1)
@@ -125,7 +125,7 @@ def test_bad_bandit_settings(kw, error, message):
 
 
 def test_bandits_need_slate_mode(small_catalog):
-    env = DriftVecEnv("stable", 2, catalog=small_catalog)
+    env = DriftVecEnv("stable", 2, catalog=small_catalog, array="torch")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="slate-mode agent"):
         LinearBandit("linucb").reset(env, 0)

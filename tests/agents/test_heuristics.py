@@ -22,7 +22,7 @@ def _obs(n: int = 4, **cols: list[float]) -> torch.Tensor:
 
 
 def test_cosine_detector_fires_only_on_new_dissimilar_evidence(small_catalog):
-    env = driftrec.make_vec_env("abrupt", 4, catalog=small_catalog)
+    env = driftrec.make_vec_env("abrupt", 4, catalog=small_catalog, array="torch")
     rule = ChangeDetection("cosine", threshold=0.5, calm=(0.2, 0.7, 0.0), alert=(1.0, 1.0, 0.4))
     rule.reset(env, 0)
     obs = _obs(change_signal=[0.9, 0.1, 0.1, -0.5], evidence=[1, 1, 0, 1])
@@ -32,7 +32,7 @@ def test_cosine_detector_fires_only_on_new_dissimilar_evidence(small_catalog):
 
 
 def test_ctr_detector_fires_on_a_rate_drop_or_a_click_drought(small_catalog):
-    env = driftrec.make_vec_env("abrupt", 4, catalog=small_catalog)
+    env = driftrec.make_vec_env("abrupt", 4, catalog=small_catalog, array="torch")
     rule = ChangeDetection("ctr", threshold=0.5, patience=3)
     rule.reset(env, 0)
     dry = 1 - math.exp(-3 / 10)
@@ -41,7 +41,7 @@ def test_ctr_detector_fires_on_a_rate_drop_or_a_click_drought(small_catalog):
 
 
 def test_inverse_t_is_a_running_mean_that_restarts_with_the_episode(small_catalog):
-    env = driftrec.make_vec_env("abrupt", 2, catalog=small_catalog)
+    env = driftrec.make_vec_env("abrupt", 2, catalog=small_catalog, array="torch")
     agent = InverseT(mix=1.0, explore=0.0)
     agent.reset(env, 0)
     alphas = []
@@ -52,7 +52,7 @@ def test_inverse_t_is_a_running_mean_that_restarts_with_the_episode(small_catalo
 
 def test_rules_run_in_the_env(small_catalog):
     for agent in (ChangeDetection("cosine"), ChangeDetection("ctr"), InverseT()):
-        env = driftrec.make_vec_env("mixed", 16, catalog=small_catalog, seed=1)
+        env = driftrec.make_vec_env("mixed", 16, catalog=small_catalog, seed=1, array="torch")
         obs, info = env.reset(seed=1)
         agent.reset(env, 1)
         for _ in range(20):

@@ -23,13 +23,15 @@ def test_oracle_beats_fixed_beats_random_on_every_preset_with_separated_cis():
 
 
 def test_oracle_requires_revealed_hidden_state():
-    env = DriftVecEnv("stable", 2, catalog=default_catalog(100, 16), action_mode="slate")
+    env = DriftVecEnv("stable", 2, catalog=default_catalog(100, 16), action_mode="slate", array="torch")
     with pytest.raises(ValueError, match="reveal_hidden=True"):
         Oracle().reset(env, 0)
 
 
 def test_oracle_shows_the_top_utility_items():
-    env = DriftVecEnv("boredom", 3, catalog=default_catalog(100, 16), action_mode="slate", reveal_hidden=True)
+    env = DriftVecEnv(
+        "boredom", 3, catalog=default_catalog(100, 16), action_mode="slate", reveal_hidden=True, array="torch"
+    )
     obs, info = env.reset(seed=0)
     agent = Oracle()
     agent.reset(env, 0)
@@ -40,7 +42,7 @@ def test_oracle_shows_the_top_utility_items():
 
 
 def test_random_slates_are_distinct_and_seeded():
-    env = DriftVecEnv("stable", 4, catalog=default_catalog(100, 16), action_mode="slate")
+    env = DriftVecEnv("stable", 4, catalog=default_catalog(100, 16), action_mode="slate", array="torch")
     obs, info = env.reset(seed=0)
     a, b = RandomSlate(), RandomSlate()
     a.reset(env, 1)

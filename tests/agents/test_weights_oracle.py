@@ -22,7 +22,7 @@ def _obs(since_click: list[float], progress: list[float]) -> torch.Tensor:
 
 
 def test_alert_from_the_shift_until_a_later_click_or_the_window(small_catalog):
-    env = driftrec.make_vec_env("abrupt", 3, catalog=small_catalog, reveal_shifts=True)
+    env = driftrec.make_vec_env("abrupt", 3, catalog=small_catalog, reveal_shifts=True, array="torch")
     agent = WeightsOracle(CALM, ALERT, window=3)
     agent.reset(env, 0)
     calm, alert = torch.tensor(CALM), torch.tensor(ALERT)
@@ -43,7 +43,7 @@ def test_alert_from_the_shift_until_a_later_click_or_the_window(small_catalog):
 
 def test_needs_the_shift_flags_and_valid_weights(small_catalog):
     with pytest.raises(ValueError, match="reveal_shifts=True"):
-        WeightsOracle().reset(driftrec.make_vec_env("abrupt", 2, catalog=small_catalog), 0)
+        WeightsOracle().reset(driftrec.make_vec_env("abrupt", 2, catalog=small_catalog, array="torch"), 0)
     with pytest.raises(ValueError, match="alert explore"):
         WeightsOracle(alert=(1.0, 1.0, 1.5))
     with pytest.raises(ValueError, match="window"):
@@ -63,7 +63,7 @@ def test_without_shifts_it_is_the_calm_constant_and_with_them_it_beats_it(small_
 
 
 def test_until_click_false_holds_the_alert_through_clicks(small_catalog):
-    env = driftrec.make_vec_env("abrupt", 1, catalog=small_catalog, reveal_shifts=True)
+    env = driftrec.make_vec_env("abrupt", 1, catalog=small_catalog, reveal_shifts=True, array="torch")
     agent = WeightsOracle(CALM, ALERT, window=3, until_click=False)
     agent.reset(env, 0)
     flags = [torch.tensor([True])] + [torch.tensor([False])] * 3

@@ -32,7 +32,7 @@ def test_cuda_env_follows_the_cpu_env(scenario, cuda):
     differ in the last bit between devices, so long trajectories are compared in distribution)."""
     runs = {}
     for dev in ("cpu", cuda):
-        env = driftrec.make_vec_env(scenario, 512, device=dev, seed=9)
+        env = driftrec.make_vec_env(scenario, 512, device=dev, seed=9, array="torch")
         obs0 = env.sim.observe(env.state).cpu()
         rewards = torch.stack([env.step(torch.tensor([0.3, 0.7, 0.1]))[1].cpu() for _ in range(60)])
         runs[str(dev)] = (obs0, rewards)
@@ -75,7 +75,7 @@ def test_simulate_command_runs_on_cuda(cuda, tmp_path):
 def test_sb3_adapter_on_cuda(cuda):
     import numpy as np
 
-    venv = driftrec.make_vec_env("mixed", 64, device=cuda).to_sb3()
+    venv = driftrec.make_vec_env("mixed", 64, device=cuda, array="torch").to_sb3()
     obs = venv.reset()
     obs, r, done, infos = venv.step(np.zeros((64, 3), dtype=np.float32))
     assert isinstance(obs, np.ndarray) and obs.shape == (64, 11) and r.shape == (64,)
@@ -89,7 +89,7 @@ def test_population_and_self_directed_timelines_on_cuda(cuda):
     pop = Population.from_personas(["space robots", ["ghosts", "wedding comedy"]], HashingEncoder(dim=32))
     starts = {}
     for dev in ("cpu", cuda):
-        env = driftrec.make_vec_env("abrupt", 64, catalog=catalog, population=pop, device=dev, seed=4)
+        env = driftrec.make_vec_env("abrupt", 64, catalog=catalog, population=pop, device=dev, seed=4, array="torch")
         starts[str(dev)] = env.state.rec.short.cpu()
         sim = Simulator(make_scenario("movielens"), catalog, dev, population=pop)
         state, item = sim.self_directed_step(sim.init(env.state.keys))

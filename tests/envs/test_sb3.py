@@ -7,7 +7,7 @@ from driftrec.envs.sb3 import SB3VecEnv
 
 
 def test_vecenv_contract_terminal_observation_and_fresh_arrays(small_catalog):
-    base = DriftVecEnv("mixed", 6, catalog=small_catalog, horizon=7)
+    base = DriftVecEnv("mixed", 6, catalog=small_catalog, horizon=7, array="torch")
     venv = SB3VecEnv(base)
     venv.seed(3)
     obs = venv.reset()
@@ -30,7 +30,7 @@ def test_vecenv_contract_terminal_observation_and_fresh_arrays(small_catalog):
 
 
 def test_vecenv_seed_reproduces_resets(small_catalog):
-    venv = SB3VecEnv(DriftVecEnv("abrupt", 4, catalog=small_catalog))
+    venv = SB3VecEnv(DriftVecEnv("abrupt", 4, catalog=small_catalog, array="torch"))
     venv.seed(11)
     a = venv.reset()
     venv.seed(11)
@@ -39,7 +39,7 @@ def test_vecenv_seed_reproduces_resets(small_catalog):
 
 def test_short_ppo_run_trains_on_the_vecenv(small_catalog):
     torch.manual_seed(0)
-    venv = DriftVecEnv("abrupt", 32, catalog=small_catalog, horizon=50).to_sb3()
+    venv = DriftVecEnv("abrupt", 32, catalog=small_catalog, horizon=50, array="torch").to_sb3()
     model = PPO("MlpPolicy", venv, n_steps=32, batch_size=256, n_epochs=2, seed=0, device="cpu", verbose=0)
     model.learn(total_timesteps=4096)
     assert model.num_timesteps >= 4096

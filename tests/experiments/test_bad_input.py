@@ -39,7 +39,9 @@ def _pickled_policy(p: Path) -> None:
     from driftrec.agents.ppo import PPOWeights, make_ppo
     from driftrec.envs import make_vec_env
 
-    model = make_ppo(make_vec_env("abrupt", 4, num_items=100, dim=16).to_sb3(), {"n_steps": 8, "batch_size": 32})
+    model = make_ppo(
+        make_vec_env("abrupt", 4, num_items=100, dim=16, array="torch").to_sb3(), {"n_steps": 8, "batch_size": 32}
+    )
     src, out = zipfile.ZipFile(io.BytesIO(PPOWeights(model).to_bytes())), io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for name in src.namelist():

@@ -34,7 +34,7 @@ def test_seeds_side_by_side_equal_separate_runs(small_catalog):
     agent = FixedWeights(0.6, 1.0, 0.1)
     ev = evaluate("abrupt", agent, [4, 9], users=6, steps=12, catalog=small_catalog)
     for seed in (4, 9):
-        env = DriftVecEnv("abrupt", 6, catalog=small_catalog)
+        env = DriftVecEnv("abrupt", 6, catalog=small_catalog, array="torch")
         env.reset(seed=user_seeds(seed, 6))
         total = sum(float(env.step(torch.tensor([0.6, 1.0, 0.1]))[1].sum()) for _ in range(12))
         assert ev.per_seed[seed] == pytest.approx(total / (6 * 12), abs=1e-6)
@@ -44,11 +44,11 @@ def test_seeds_side_by_side_equal_separate_runs(small_catalog):
 
 def test_shift_flags_follow_the_scenario(small_catalog):
     for scenario, overrides, expected in (("stable", {}, 0.0), ("abrupt", {"shift_hazard": 1.0}, 0.9)):
-        env = DriftVecEnv(scenario, 64, catalog=small_catalog, reveal_shifts=True, **overrides)
+        env = DriftVecEnv(scenario, 64, catalog=small_catalog, reveal_shifts=True, **overrides, array="torch")
         env.reset(seed=0)
         rate = sum(float(env.step(torch.tensor([0.3, 0.7, 0.0]))[4]["shift"].float().mean()) for _ in range(5)) / 5
         assert rate >= expected if expected else rate == 0.0
-    env = DriftVecEnv("abrupt", 4, catalog=small_catalog)
+    env = DriftVecEnv("abrupt", 4, catalog=small_catalog, array="torch")
     env.reset(seed=0)
     assert "shift" not in env.step(torch.tensor([0.3, 0.7, 0.0]))[4]  # hidden unless asked for
 

@@ -28,7 +28,7 @@ def catalog(small_catalog):
 
 def _by_hand(catalog, seeds: list[int], users: int, steps: int) -> list[dict[str, float | None]]:
     """Replay the run step by step and compute every metric in plain Python."""
-    env = DriftVecEnv("mixed", users * len(seeds), catalog=catalog, **OVERRIDES)
+    env = DriftVecEnv("mixed", users * len(seeds), catalog=catalog, **OVERRIDES, array="torch")
     env.reset(seed=[u for s in seeds for u in user_seeds(s, users)])
     counts = [float(c) + 1.0 for c in catalog.popularity.tolist()]
     share = [c / sum(counts) for c in counts]
@@ -85,7 +85,7 @@ def test_undefined_metrics_are_none(small_catalog):
 
 
 def test_popularity_without_counts_is_the_fresh_users_choice_shares(small_catalog):
-    env = DriftVecEnv("abrupt", 2, catalog=small_catalog)
+    env = DriftVecEnv("abrupt", 2, catalog=small_catalog, array="torch")
     shares = popularity(env)
     assert shares.shape == (small_catalog.num_items,) and shares.dtype == torch.float64
     assert float(shares.sum()) == pytest.approx(1.0) and bool((shares > 0).all())

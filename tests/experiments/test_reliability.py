@@ -29,7 +29,7 @@ def test_soak_runs_every_preset_and_its_checks_catch_damage(tmp_path: Path, caps
         assert row["rss_end_mib"] > 0
     assert "movielens" in capsys.readouterr().out
 
-    env = DriftVecEnv("mixed", 8, catalog=None)
+    env = DriftVecEnv("mixed", 8, catalog=None, array="torch")
     env.reset(seed=0)
     assert check_state(env.state)["nonfinite"] == 0
     env.state.rec.short[3, 0] = float("nan")

@@ -53,7 +53,10 @@ def test_a_stacked_vecenv_steps_each_env_as_alone(small_catalog):
     from driftrec.envs.sb3 import SB3VecEnv
 
     def make():
-        return [DriftVecEnv("abrupt", 3, catalog=small_catalog), DriftVecEnv("stable", 2, catalog=small_catalog)]
+        return [
+            DriftVecEnv("abrupt", 3, catalog=small_catalog, array="torch"),
+            DriftVecEnv("stable", 2, catalog=small_catalog, array="torch"),
+        ]
 
     both, alone = SB3VecEnv(make()), [SB3VecEnv([e]) for e in make()]
     both.seed(5)

@@ -14,7 +14,7 @@ def test_one_batched_grid_run_equals_separate_runs(small_catalog):
     points = [(0.1, 0.5, 0.0), (0.6, 1.0, 0.1), (1.0, 0.8, 0.2)]
     scores = evaluate_grid("abrupt", small_catalog, points, seed=5, users=8, steps=15)
     for p, score in zip(points, scores.tolist(), strict=True):
-        env = DriftVecEnv("abrupt", 8, catalog=small_catalog)
+        env = DriftVecEnv("abrupt", 8, catalog=small_catalog, array="torch")
         env.reset(seed=user_seeds(5, 8))
         total = sum(float(env.step(torch.tensor(p))[1].sum()) for _ in range(15))
         assert score == pytest.approx(total / (8 * 15), abs=1e-6)

@@ -25,7 +25,7 @@ def test_sampled_clicks_match_the_stated_probabilities(model):
 
 
 def test_cascade_env_gives_at_most_one_click_per_slate():
-    env = DriftVecEnv("stable", 64, catalog=default_catalog(200, 32), model="cascade")
+    env = DriftVecEnv("stable", 64, catalog=default_catalog(200, 32), model="cascade", array="torch")
     env.reset(seed=0)
     for _ in range(20):
         _, reward, *_ = env.step(torch.tensor([0.3, 0.7, 0.1]))

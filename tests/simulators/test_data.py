@@ -49,7 +49,7 @@ def test_movielens_catalog_is_usable_by_the_env(movielens_catalog):
     c = movielens_catalog
     assert c.embeddings.shape == (9_061, 384) and c.meta["encoder"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert torch.allclose(c.embeddings.norm(dim=1), torch.ones(c.num_items), atol=1e-4)
-    env = driftrec.make_vec_env("abrupt", 4, catalog=c, seed=0)
+    env = driftrec.make_vec_env("abrupt", 4, catalog=c, seed=0, array="torch")
     obs, *_ = env.step(torch.full((4, 3), 0.5))
     assert obs.shape == (4, 11)
 
@@ -111,7 +111,7 @@ def test_personas_give_facets_near_them_and_the_prior(small_catalog, tmp_path):
     want = small_catalog.encode_vectors(enc.encode(["loves space robots and aliens"]))[0]
     assert torch.allclose(pop.prior[0], want, atol=1e-6) and pop.meta["transform"] == "centre"
 
-    env = driftrec.make_vec_env("stable", 64, catalog=small_catalog, population=pop, facet_noise=0.1)
+    env = driftrec.make_vec_env("stable", 64, catalog=small_catalog, population=pop, facet_noise=0.1, array="torch")
     env.reset(seed=3)
     prior = env.state.rec.short
     # every user's prior is one member's prior, and its facets lie near that member's anchors
@@ -124,9 +124,9 @@ def test_personas_give_facets_near_them_and_the_prior(small_catalog, tmp_path):
 
 def test_population_start_is_batch_invariant(small_catalog):
     pop = Population.from_personas(["space robots", "ghosts", ["comedy", "war"]], HashingEncoder(dim=32))
-    big = driftrec.make_vec_env("abrupt", 6, catalog=small_catalog, population=pop)
+    big = driftrec.make_vec_env("abrupt", 6, catalog=small_catalog, population=pop, array="torch")
     big.reset(seed=[11, 12, 13, 14, 15, 16])
-    one = driftrec.make_vec_env("abrupt", 1, catalog=small_catalog, population=pop)
+    one = driftrec.make_vec_env("abrupt", 1, catalog=small_catalog, population=pop, array="torch")
     one.reset(seed=[14])
     assert torch.equal(big.state.user.facets[3], one.state.user.facets[0])
     assert torch.equal(big.state.rec.short[3], one.state.rec.short[0])
@@ -152,7 +152,7 @@ BAD_POPULATIONS = [
     (lambda c: load_population("missing.txt", c), "no such persona file"),
     (
         lambda c: driftrec.make_vec_env(
-            "stable", 2, catalog=c, population=Population.from_personas(["space"], HashingEncoder(dim=8))
+            "stable", 2, catalog=c, population=Population.from_personas(["space"], HashingEncoder(dim=8)), array="torch"
         ),
         "population's vectors have 8 dimensions but the catalog's have 32",
     ),

@@ -11,7 +11,7 @@ from driftrec.simulators.click import click_probabilities
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", scenario_names())
 def test_ten_thousand_steps_keep_unit_norms_probabilities_and_finite_values(scenario, small_catalog):
-    env = DriftVecEnv(scenario, 4, catalog=small_catalog, horizon=120, churn_rate=0.02)
+    env = DriftVecEnv(scenario, 4, catalog=small_catalog, horizon=120, churn_rate=0.02, array="torch")
     env.reset(seed=3)
     sc = env.scenario
     # vary the weights over the run, including the corners
@@ -41,7 +41,7 @@ def test_ten_thousand_steps_keep_unit_norms_probabilities_and_finite_values(scen
 
 
 def test_with_all_dynamics_off_the_hidden_interest_never_moves(small_catalog):
-    env = DriftVecEnv("stable", 8, catalog=small_catalog, horizon=10_000)
+    env = DriftVecEnv("stable", 8, catalog=small_catalog, horizon=10_000, array="torch")
     sc = env.scenario.user
     assert sc.drift_scale == sc.shift_hazard == sc.mission_start == sc.reinforce_rate == sc.organic_rate == 0
     env.reset(seed=0)
@@ -54,7 +54,7 @@ def test_with_all_dynamics_off_the_hidden_interest_never_moves(small_catalog):
 
 @pytest.mark.parametrize("scenario", ["gradual", "abrupt", "missions", "boredom"])
 def test_each_dynamic_does_move_the_interest(scenario, small_catalog):
-    env = DriftVecEnv(scenario, 16, catalog=small_catalog, horizon=10_000)
+    env = DriftVecEnv(scenario, 16, catalog=small_catalog, horizon=10_000, array="torch")
     env.reset(seed=0)
     u0 = env.state.user
     for _ in range(100):
@@ -78,6 +78,7 @@ def test_a_click_moves_the_short_term_profile_toward_the_clicked_item(small_cata
         exam_decay=0.0,
         slate_size=1,
         default_alpha=0.4,
+        array="torch",
     )
     env.reset(seed=5)
     E = env.sim.E

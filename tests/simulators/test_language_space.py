@@ -111,7 +111,14 @@ def test_two_orthogonal_facets_are_both_served_at_the_stated_click_probabilities
     cat, e = _two_topic_catalog()
     n, tau = 20_000, 0.05
     env = DriftVecEnv(
-        "stable", n, catalog=cat, action_mode="slate", reveal_hidden=True, utility_units="cosine", accidental=0.0
+        "stable",
+        n,
+        catalog=cat,
+        action_mode="slate",
+        reveal_hidden=True,
+        utility_units="cosine",
+        accidental=0.0,
+        array="torch",
     )
     obs, info = env.reset(seed=0)
     user = env.state.user
@@ -137,7 +144,9 @@ def test_two_orthogonal_facets_are_both_served_at_the_stated_click_probabilities
     assert torch.allclose(clicks, p.double(), atol=0.012), (clicks, p)
     assert float(p[0]) > 0.5 and float(p[1]) > 0.35  # both interests are clickable in one slate
     # the blended single intent (model 1) serves neither: its vector lies between the facets
-    blend = DriftVecEnv("stable", 1, catalog=cat, interest_model="blend", utility_units="cosine", reveal_hidden=True)
+    blend = DriftVecEnv(
+        "stable", 1, catalog=cat, interest_model="blend", utility_units="cosine", reveal_hidden=True, array="torch"
+    )
     blend.reset(seed=0)
     assert float(blend.sim.item_utility(blend.state).max()) < 1.0
 
@@ -173,8 +182,8 @@ def test_softmax_propensities_are_the_empirical_position_frequencies():
 
 def test_softmax_mode_runs_in_the_env_and_a_slate_is_the_same_alone_or_in_a_batch():
     cat = default_catalog(120, 16)
-    big = DriftVecEnv("abrupt", 32, catalog=cat, explore_mode="softmax")
-    one = DriftVecEnv("abrupt", 1, catalog=cat, explore_mode="softmax")
+    big = DriftVecEnv("abrupt", 32, catalog=cat, explore_mode="softmax", array="torch")
+    one = DriftVecEnv("abrupt", 1, catalog=cat, explore_mode="softmax", array="torch")
     seeds = driftrec.user_seeds(5, 32)
     big.reset(seed=seeds)
     one.reset(seed=[seeds[7]])
@@ -189,7 +198,7 @@ def test_softmax_mode_runs_in_the_env_and_a_slate_is_the_same_alone_or_in_a_batc
 
 def test_missions_and_fatigue_work_on_top_of_the_facets():
     cat = default_catalog(200, 16)
-    env = DriftVecEnv("mixed", 64, catalog=cat, reveal_hidden=True)
+    env = DriftVecEnv("mixed", 64, catalog=cat, reveal_hidden=True, array="torch")
     env.reset(seed=1)
     for _ in range(30):
         env.step(torch.tensor([0.5, 0.8, 0.1]))

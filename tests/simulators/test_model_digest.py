@@ -23,7 +23,9 @@ def trajectory_digest() -> str:
     for scenario in PRESETS:
         for mode in ("slot", "slate", "softmax"):
             for n in (1, 7, 70):
-                env = driftrec.make_vec_env(scenario, n, num_items=300, dim=16, seed=3, explore_mode=mode)
+                env = driftrec.make_vec_env(
+                    scenario, n, num_items=300, dim=16, seed=3, explore_mode=mode, array="torch"
+                )
                 gen = torch.Generator().manual_seed(1)
                 for _ in range(40):
                     _, reward, _, _, info = env.step(torch.rand(n, 3, generator=gen))
