@@ -57,7 +57,7 @@ from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES, SlateCache
-from driftrec.simulators.rng import seed_to_key, user_seeds
+from driftrec.simulators.rng import seeds_to_keys, user_seeds
 from driftrec.simulators.scenarios import Scenario, make_scenario, override_keys
 from driftrec.simulators.simulation import Simulator, StepResult
 from driftrec.simulators.state import WEIGHT_NAMES, scatter_rows, take_rows
@@ -298,12 +298,12 @@ class DriftVecEnv(VectorEnv):
         if seed is None:
             seeds = user_seeds(secrets.randbits(63), self.num_users)
         elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            seeds = user_seeds(int(seed), self.num_users)
+            seeds = user_seeds(seed, self.num_users)
         else:
-            seeds = [int(s) for s in seed]
+            seeds = list(seed)
             if len(seeds) != self.num_users:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_users} users; give one int or N ints")
-        keys = seed_to_key(torch.tensor(seeds, dtype=torch.int64, device=self.device))
+        keys = seeds_to_keys(seeds, self.device)
         self.state = self.sim.init(keys)
         self._slates = SlateCache()
         self._done.zero_()

@@ -15,9 +15,13 @@ Spaces:
 Dynamics: the scenario's (see ``driftrec.simulators.simulation``).
 Reward: number of clicks in the slate.
 Episode end: terminated when the user churns, truncated at ``horizon`` steps.
-Seeding: ``reset(seed=s)`` gives this user the seed ``s``; user i of ``DriftVecEnv.reset(seed=b)``
+Seeding: ``reset(seed=s)`` gives this user the seed ``s`` (any non-negative int, as Gymnasium's
+seeding takes; ``driftrec.simulators.rng.seed_bits``); user i of ``DriftVecEnv.reset(seed=b)``
 is reproduced by ``reset(seed=driftrec.user_seeds(b, N)[i])``. ``reset()`` without a seed starts the
 user's next episode.
+Construction: keywords, or one config mapping that holds them (RLlib's ``EnvContext``); an unknown
+keyword is a TypeError. Workers that never import driftrec (RLlib env runners, spawned processes)
+find the env by ``"driftrec:driftrec/DriftingInterests-v0"``: Gymnasium imports ``driftrec`` first.
 
 Example:
     >>> import gymnasium, driftrec
@@ -28,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -35,7 +40,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from driftrec.envs.batched import DriftVecEnv, as_action_tensor, first_outside
+from driftrec.envs.batched import DriftVecEnv, as_action_tensor, check_overrides, first_outside
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import Scenario
@@ -60,7 +65,7 @@ class DriftEnv(gym.Env):
 
     def __init__(
         self,
-        scenario: str | Scenario = "stable",
+        scenario: str | Scenario | Mapping[str, Any] = "stable",
         catalog: Catalog | None = None,
         num_items: int = 1000,
         dim: int = 64,
@@ -70,6 +75,17 @@ class DriftEnv(gym.Env):
         population: Population | None = None,
         **overrides: Any,
     ) -> None:
+        if isinstance(scenario, Mapping):  # a config mapping (RLlib's EnvContext) holding the keywords
+            config = dict(scenario)
+            given = dict(catalog=catalog, num_items=num_items, dim=dim, action_mode=action_mode, device=device,
+                         render_mode=render_mode, population=population, **overrides)  # fmt: skip
+            defaults = dict(catalog=None, num_items=1000, dim=64, action_mode="weights", device="cpu",
+                            render_mode=None, population=None)  # fmt: skip
+            if any(k not in defaults or given[k] != defaults[k] for k in given):
+                raise TypeError("DriftEnv takes either a config mapping or keywords, not both")
+            DriftEnv.__init__(self, **config)
+            return
+        check_overrides("DriftEnv", overrides)
         if render_mode is not None:
             raise ValueError(f"render_mode {render_mode!r} is not supported; this env has no rendering")
         self._vec = DriftVecEnv(
@@ -101,7 +117,7 @@ class DriftEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         if seed is not None:
-            obs, _ = self._vec.reset(seed=[int(seed)])
+            obs, _ = self._vec.reset(seed=[seed])
             self._seeded = True
         elif not self._seeded:
             obs, _ = self._vec.reset(seed=[int(self.np_random.integers(0, 2**63 - 1))])

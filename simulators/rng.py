@@ -16,9 +16,12 @@ per-(stream, element) constant, and ``StepDraws.prefetch`` does that for several
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 MASK32 = 0xFFFFFFFF
@@ -44,7 +47,31 @@ def seed_to_key(seed: torch.Tensor) -> torch.Tensor:
 
 
 MAX_SEED = 2**63 - 1
-"""Seeds are integers in [0, MAX_SEED]: each one its own users (no two values alias)."""
+"""Seeds in run configs are integers in [0, MAX_SEED]: each one its own users (no two values alias).
+Env resets take any non-negative int (``seed_bits``), as Gymnasium's seeding does."""
+
+
+def seed_bits(seed: object) -> int:
+    """A non-negative int seed of any size as the int64 that ``seed_to_key`` hashes.
+
+    Seeds below 2**63 are themselves (so every existing seed keeps its users); seeds in
+    [2**63, 2**64) keep their 64 bits as a negative int64 (no two seeds below 2**64 alias); larger
+    ones are folded to 64 bits by BLAKE2b. A bool, float, str or negative value is a clear error.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative integer, got {type(seed).__name__}: {seed!r}")
+    s = int(seed)
+    if s < 0:
+        raise ValueError(f"seed={s} is negative; seeds are non-negative integers")
+    if s >= 2**64:
+        digest = hashlib.blake2b(s.to_bytes((s.bit_length() + 7) // 8, "little"), digest_size=8).digest()
+        s = int.from_bytes(digest, "little")
+    return s - 2**64 if s >= 2**63 else s
+
+
+def seeds_to_keys(seeds: Sequence[object], device: torch.device | str = "cpu") -> torch.Tensor:
+    """User keys (N,) of N seeds of any size (``seed_bits``, then ``seed_to_key``)."""
+    return seed_to_key(torch.tensor([seed_bits(s) for s in seeds], dtype=torch.int64, device=device))
 
 
 def check_seed(name: str, seed: object) -> int:
@@ -91,8 +118,7 @@ def user_seeds(seed: int, num_users: int) -> list[int]:
     """
     if isinstance(num_users, bool) or not isinstance(num_users, int) or num_users <= 0:
         raise ValueError(f"num_users must be a positive integer, got {num_users!r}")
-    s = torch.tensor(check_seed("seed", int(seed)), dtype=torch.int64)
-    base = seed_to_key(s)
+    base = seeds_to_keys([seed])[0]
     i = torch.arange(num_users, dtype=torch.int64)
     return mix32(mix32(i ^ base) ^ _GOLDEN).tolist()
 

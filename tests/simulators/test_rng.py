@@ -81,7 +81,7 @@ def test_seeds_are_strict_and_never_alias():
     from driftrec.experiments.compare import CompareConfig, TuningConfig
     from driftrec.simulators.rng import check_seeds, shared_users
 
-    with pytest.raises(ValueError, match=r"seed=-1 is outside the allowed seed range"):
+    with pytest.raises(ValueError, match=r"seed=-1 is negative"):
         user_seeds(-1, 2)
     with pytest.raises(ValueError, match="outside the allowed seed range"):
         check_seeds("seeds", [2**63])
