@@ -1,0 +1,29 @@
+"""`pip install .` builds a wheel without deprecation warnings, with the license, classifiers and
+the one version (``driftrec.__version__``)."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import driftrec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_wheel_builds_cleanly_with_its_metadata(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = done.stdout + done.stderr
+    assert "Deprecat" not in log and "_Warning" not in log, [line for line in log.splitlines() if "arn" in line]
+    (wheel,) = tmp_path.glob("driftrec-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        meta = z.read(f"driftrec-{driftrec.__version__}.dist-info/METADATA").decode()
+    assert f"Version: {driftrec.__version__}\n" in meta and "License-Expression: MIT\n" in meta
+    assert "Classifier: Intended Audience :: Science/Research" in meta
+    assert f"driftrec-{driftrec.__version__}.dist-info/licenses/LICENSE" in names
+    assert "driftrec/experiments/configs/quickstart.yaml" in names
