@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a stable-baselines3 PPO policy that picks the weights (alpha, mix, explore) for each "
         "user at each step from the 11 observation features, on the batched env (one SB3 env per user). "
         "Writes policy.zip (the policy and its config, one file), train.json, checkpoints/step_*.zip every "
-        "--checkpoint-every steps and TensorBoard logs (tensorboard --logdir OUT/tb) to --out. "
+        "--checkpoint-every steps and TensorBoard logs (tensorboard --logdir OUT/tb: SB3's scalars and driftrec's, "
+        "clicks per step, mean alpha, mix and explore, env share, and every --eval-every steps the policy against "
+        "the fixed weights on the same held-out users) to --out. "
         "--resume CKPT continues from a checkpoint up to --timesteps in all (--resume latest: the newest "
         "checkpoint in --out). --seeds S1,S2,... runs one training per seed as units on --backend (local "
         "processes or Ray) into OUT/seed_S/, and a re-run reuses the finished seeds. Steps are user-steps. "
@@ -195,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--checkpoint-every", type=int, default=500_000, help="user-steps between checkpoints, 0 = none [500000]"
+    )
+    t.add_argument(
+        "--eval-every",
+        type=int,
+        default=250_000,
+        help="user-steps between evaluations of the policy against the fixed weights (128 held-out users, 200 "
+        "steps; TensorBoard and train.json), 0 = none [250000]",
     )
     t.add_argument(
         "--resume",
@@ -406,6 +415,7 @@ def _run_train(args: argparse.Namespace) -> int:
         overrides=parse_sets(args.set),
         hyper=_parse_ppo(args.ppo),
         checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
     )
     start = time.perf_counter()
     if args.seeds is not None:

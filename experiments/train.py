@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from driftrec.agents.ppo import (
     PPO_DEFAULTS,
     PPOWeights,
@@ -29,15 +31,20 @@ from driftrec.experiments import io
 from driftrec.experiments.runner import build_catalog, build_population
 from driftrec.experiments.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
+from driftrec.simulators.state import WEIGHT_NAMES
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """What ``train`` does: PPO on ``scenario`` with ``users`` parallel users for ``timesteps``
     user-steps. ``hyper`` overrides ``PPO_DEFAULTS``; ``checkpoint_every`` (user-steps, 0 = never)
-    sets how often a checkpoint is written; catalog/population/items/dim as in ``SimulateConfig``.
+    sets how often a checkpoint is written; ``eval_every`` (user-steps, 0 = never) how often the
+    policy and the fixed weights run on the same held-out users (``EVAL_USERS`` users of seed
+    ``EVAL_SEED`` for ``EVAL_STEPS`` steps, the first component), logged to TensorBoard and
+    train.json; catalog/population/items/dim as in ``SimulateConfig``.
 
     A training mixture: ``scenario`` and ``catalog`` may each list several, comma-separated
     ("abrupt,stable,missions", "synthetic,movielens"). Every (scenario, catalog) pair is a
@@ -57,16 +64,15 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     hyper: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: int = 0
+    eval_every: int = 0
 
     def __post_init__(self) -> None:
         for key in ("users", "timesteps", "items", "dim"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{key} must be a positive integer, got {v!r}")
-        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int):
-            raise ValueError(f"checkpoint_every must be an integer, got {self.checkpoint_every!r}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        for key in ("checkpoint_every", "eval_every"):
+            check_int(key, getattr(self, key), 0)
         check_ppo_settings(self.hyper)
         for name in self.scenarios:
             make_scenario(name, **self.overrides)
@@ -115,30 +121,93 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _callback(cfg: TrainConfig, out: Path | None, progress: bool, start: int) -> Any:
+EVAL_SEED, EVAL_USERS, EVAL_STEPS = 777, 128, 200
+"""The held-out users of the evaluations during training (``eval_every``)."""
+
+
+def _next(n: int, every: int) -> int:
+    """The first multiple of ``every`` above ``n`` (0 when ``every`` is 0: never)."""
+    return (n // every + 1) * every if every else 0
+
+
+def _callback(
+    cfg: TrainConfig,
+    out: Path | None,
+    progress: bool,
+    start: int,
+    evaluate: Any,
+    env_seconds: Any,
+    evaluations: list[dict[str, Any]],
+) -> Any:
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm.auto import tqdm
 
     class TrainCallback(BaseCallback):
-        """Progress bar over user-steps and atomic checkpoints every ``checkpoint_every``."""
+        """Progress bar over user-steps, atomic checkpoints every ``checkpoint_every``, driftrec's
+        TensorBoard scalars per rollout (clicks per step, mean weights, env share) and the
+        evaluations every ``eval_every``."""
 
         def _on_training_start(self) -> None:
             self.bar = tqdm(total=cfg.timesteps, initial=start, desc="train", unit="step", disable=not progress)
-            self.next_ckpt = (start // cfg.checkpoint_every + 1) * cfg.checkpoint_every if cfg.checkpoint_every else 0
+            self.next_ckpt = _next(start, cfg.checkpoint_every)
+            self.next_eval = _next(start, cfg.eval_every)
+            self.began, self.env_began = time.perf_counter(), env_seconds()
+            self._zero()
+
+        def _zero(self) -> None:
+            self.clicks, self.weights, self.count = 0.0, np.zeros(3), 0
 
         def _on_step(self) -> bool:
             self.bar.update(self.training_env.num_envs)
+            self.clicks += float(self.locals["rewards"].sum())
+            self.weights += ((self.locals["clipped_actions"] + 1.0) * 0.5).sum(0)
+            self.count += self.training_env.num_envs
             n = self.num_timesteps
             if out is not None and self.next_ckpt and n >= self.next_ckpt:
                 PPOWeights(self.model, cfg.to_dict()).save(out / "checkpoints" / f"step_{n:010d}.zip")
-                while self.next_ckpt <= n:
-                    self.next_ckpt += cfg.checkpoint_every
+                self.next_ckpt = _next(n, cfg.checkpoint_every)
+            if self.next_eval and n >= self.next_eval:
+                row = {"timesteps": n, **evaluate(self.model)}
+                evaluations.append(row)
+                for key in ("ppo", "fixed", "diff_vs_fixed"):
+                    self.logger.record(f"driftrec/eval_{key}", row[key])
+                self.next_eval = _next(n, cfg.eval_every)
             return True
+
+        def _on_rollout_end(self) -> None:
+            if self.count:
+                self.logger.record("driftrec/clicks_per_step", self.clicks / self.count)
+                for name, value in zip(WEIGHT_NAMES, self.weights / self.count, strict=True):
+                    self.logger.record(f"driftrec/{name}", float(value))
+            wall = time.perf_counter() - self.began
+            if wall > 0:
+                self.logger.record("driftrec/env_share", (env_seconds() - self.env_began) / wall)
+            self._zero()
 
         def _on_training_end(self) -> None:
             self.bar.close()
 
     return TrainCallback()
+
+
+def _evaluator(cfg: TrainConfig, catalog: Catalog, population: Population | None) -> Any:
+    """``evaluate(model)``: the policy and the fixed weights on the same held-out users of the
+    first component; clicks per step of each and the policy's relative difference."""
+    from driftrec.experiments.runner import SimulateConfig, build_agent, run_one
+
+    scenario = cfg.components[0][0]
+    sim = SimulateConfig(
+        [scenario], ["fixed"], users=EVAL_USERS, steps=EVAL_STEPS, seeds=[EVAL_SEED],
+        device=str(resolve_device(cfg.device)), overrides=cfg.overrides,
+    )  # fmt: skip
+    fixed = build_agent("fixed", sim.fixed_weights)
+
+    def evaluate(model: Any) -> dict[str, float]:
+        ppo = run_one(scenario, PPOWeights(model, cfg.to_dict()), EVAL_SEED, sim, catalog, population).clicks_per_step
+        base = run_one(scenario, fixed, EVAL_SEED, sim, catalog, population).clicks_per_step
+        return {"ppo": ppo, "fixed": base, "diff_vs_fixed": (ppo - base) / base if base else float("nan")}
+
+    return evaluate
 
 
 def train(
@@ -205,10 +274,13 @@ def train(
         from stable_baselines3.common.logger import Logger
 
         model.set_logger(Logger(folder=None, output_formats=[]))
+    evaluations: list[dict[str, Any]] = []
+    first_cat, first_pop = catalogs[cfg.components[0][1]]
+    evaluate = _evaluator(cfg, first_cat, first_pop) if cfg.eval_every else None
     began = time.perf_counter()
     model.learn(
         cfg.timesteps - start,
-        callback=_callback(cfg, out_path, progress, start),
+        callback=_callback(cfg, out_path, progress, start, evaluate, lambda: venv.venv.env_seconds, evaluations),
         reset_num_timesteps=resume is None,
         tb_log_name="ppo",
     )
@@ -235,6 +307,8 @@ def train(
     config["timing"] = {"learn_wall_s": round(wall, 2), "env_s": round(env_s, 2), "env_share": round(env_s / wall, 4)}
     if resume is not None:
         config["resumed_from"] = str(resume)
+    if evaluations:
+        config["evaluations"] = evaluations
     agent = PPOWeights(model, config)
     if out_path is not None:
         agent.save(out_path / "policy.zip")

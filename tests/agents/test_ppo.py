@@ -97,7 +97,8 @@ def test_resume_continues_from_a_checkpoint(tmp_path):
         ({"users": 0}, "users must be a positive integer"),
         ({"hyper": {"lr": 1}}, r"unknown PPO settings \['lr'\]"),
         ({"scenario": "nope"}, "unknown scenario 'nope'"),
-        ({"checkpoint_every": -1}, "checkpoint_every must be >= 0"),
+        ({"checkpoint_every": -1}, "checkpoint_every=-1 is not allowed; it must be >= 0"),
+        ({"eval_every": -5}, "eval_every=-5 is not allowed; it must be >= 0"),
         ({"hyper": {"gamma": 2}}, r"PPO setting gamma=2 is not allowed; it must be in \(0, 1\]"),
         ({"hyper": {"n_steps": 0}}, "PPO setting n_steps=0 is not allowed; it must be >= 1"),
         ({"hyper": {"batch_size": 1}}, "PPO setting batch_size=1 is not allowed; it must be >= 2"),
@@ -192,3 +193,26 @@ def test_resume_latest_takes_the_most_steps_and_ignores_other_names(tmp_path):
     for name in ("step_0000000128.zip", "step_0000001024.zip", "step_9999.zip", "step_zzz.zip", "step_0000000512.zip"):
         (tmp_path / name).write_bytes(b"")
     assert latest_checkpoint(tmp_path).name == "step_0000001024.zip"
+
+
+def test_tensorboard_gets_driftrec_scalars_and_evaluations_without_changing_the_policy(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = TrainConfig(**{**SMALL, "eval_every": 16 * 8 * 2})
+    agent = train(cfg, tmp_path / "tb_run", progress=False)
+    plain = train(TrainConfig(**SMALL), None, progress=False, tensorboard=False)
+    for a, b in zip(_params(agent), _params(plain), strict=True):
+        assert torch.equal(a, b)  # evaluating on held-out users does not touch training
+    (events,) = (tmp_path / "tb_run" / "tb").rglob("events.out.tfevents.*")
+    acc = EventAccumulator(str(events.parent))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    want = {"driftrec/clicks_per_step", "driftrec/alpha", "driftrec/mix", "driftrec/explore", "driftrec/env_share",
+            "driftrec/eval_ppo", "driftrec/eval_fixed", "driftrec/eval_diff_vs_fixed"}  # fmt: skip
+    assert want <= tags, want - tags
+    assert len(acc.Scalars("driftrec/clicks_per_step")) == 3  # one per rollout
+    assert all(0 <= s.value <= 1 for s in acc.Scalars("driftrec/alpha"))
+    assert 0 < acc.Scalars("driftrec/env_share")[-1].value < 1
+    (row,) = agent.config["evaluations"]
+    assert row["timesteps"] == 16 * 8 * 2 and row["diff_vs_fixed"] == pytest.approx(row["ppo"] / row["fixed"] - 1)
+    assert acc.Scalars("driftrec/eval_ppo")[0].value == pytest.approx(row["ppo"])
