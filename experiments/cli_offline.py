@@ -108,11 +108,19 @@ def add_parsers(sub: Any) -> None:
         description="Run a logging policy on a scenario and write one row per shown item to --out (parquet, "
         "written atomically): run, slate_id, step, user, episode, position, action (item index), reward "
         "(click), pscore (the logging policy's probability of that item at that position), the weights "
-        "chosen (alpha, mix, explore) and the observation the agent acted on (context_*). The columns map "
-        "one-to-one onto obp's bandit feedback. The run's settings are stored in the file's metadata, so "
-        "`driftrec ope` can evaluate other weightings on it.",
+        "chosen (alpha, mix, explore), the observation the agent acted on (context_*), whether the episode "
+        "ended there (terminated, truncated) and the observation the step led to (next_context_*). The "
+        "columns map one-to-one onto obp's bandit feedback. The run's settings are stored in the file's "
+        "metadata, so `driftrec ope` can evaluate other weightings on it. --minari ID also writes it as a "
+        "Minari dataset for offline RL (one episode per user episode; needs minari[create]).",
     )
     lg.add_argument("--out", type=Path, required=True, help="the log file to write (.parquet)")
+    lg.add_argument(
+        "--minari",
+        metavar="DATASET_ID",
+        default=None,
+        help="also write the log as this Minari dataset, e.g. driftrec/abrupt/fixed-v0 (under MINARI_DATASETS_PATH)",
+    )
     _add_log_args(lg, items=1000, users=256, steps=100, explore=0.3)
 
     op = sub.add_parser(
@@ -231,6 +239,11 @@ def _run_log(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     run = simulate_log(cfg, progress=not args.no_progress)
     write_log(args.out, run)
+    if args.minari is not None:
+        from driftrec.experiments.minari_export import export_minari
+
+        ds = export_minari(args.out, args.minari)
+        print(f"wrote Minari dataset {args.minari}: {ds.total_episodes:,} episodes, {ds.total_steps:,} steps")
     f = run.frame
     slates = f.slate_id.nunique()
     print(

@@ -8,8 +8,11 @@ shown item. Columns map one-to-one onto obp's bandit-feedback keys:
                                                              that item at that position
     context_* the observation the agent acted on (``FEATURE_NAMES``), obp's ``context``
 
-plus ids (``run`` = the seed, ``slate_id``, ``step``, ``user`` = row of the batch, ``episode``) and
-the weights the agent chose (``alpha``, ``mix``, ``explore``). The run's settings go into the
+plus ids (``run`` = the seed, ``slate_id``, ``step``, ``user`` = row of the batch, ``episode``), the
+weights the agent chose (``alpha``, ``mix``, ``explore``) and, for offline RL, whether the user's
+episode ended at that step (``terminated``: churn; ``truncated``: the horizon) and the observation
+the step led to (``next_context_*``, before any reset): what a transition dataset needs
+(``experiments.minari_export``). The run's settings go into the
 parquet metadata (key ``driftrec``), so the run that made a log can be re-created.
 
 Target policies for off-policy evaluation are fixed weightings (``FixedWeights``). Each keeps its
@@ -46,12 +49,18 @@ from driftrec.simulators.recommender import FEATURE_NAMES
 from driftrec.simulators.scenarios import make_scenario
 from driftrec.simulators.state import where_rows
 
-FORMAT = "driftrec-log/1"
+FORMAT = "driftrec-log/2"
+"""Version 2 adds ``terminated``, ``truncated`` and ``next_context_*`` (version 1 logs still load)."""
 CONTEXT_COLUMNS = tuple(f"context_{n}" for n in FEATURE_NAMES)
+NEXT_CONTEXT_COLUMNS = tuple(f"next_context_{n}" for n in FEATURE_NAMES)
 ID_COLUMNS = ("run", "slate_id", "step", "user", "episode")
 OBP_COLUMNS = ("action", "position", "reward", "pscore")
 WEIGHT_COLUMNS = ("alpha", "mix", "explore")
-LOG_COLUMNS = (*ID_COLUMNS, "position", "action", "reward", "pscore", *WEIGHT_COLUMNS, *CONTEXT_COLUMNS)
+FLAG_COLUMNS = ("terminated", "truncated")
+LOG_COLUMNS = (
+    *ID_COLUMNS, "position", "action", "reward", "pscore", *WEIGHT_COLUMNS, *CONTEXT_COLUMNS, *FLAG_COLUMNS,
+    *NEXT_CONTEXT_COLUMNS,
+)  # fmt: skip
 """Every column of a driftrec log, in file order."""
 INT_COLUMNS = frozenset((*ID_COLUMNS, "position", "action"))
 
@@ -227,7 +236,9 @@ def simulate_log(
     agent.reset(env, cfg.seed)
     tw = [torch.tensor([t.alpha, t.mix, t.explore], device=env.device).expand(n, 3) for t in targets]
     shadows = [env.state.rec for _ in targets]
-    cols: dict[str, list[torch.Tensor]] = {c: [] for c in ("episode", "items", "clicks", "pscore", "weights", "obs")}
+    cols: dict[str, list[torch.Tensor]] = {
+        c: [] for c in ("episode", "items", "clicks", "pscore", "weights", "obs", "terminated", "truncated", "next_obs")
+    }
     tp: list[list[torch.Tensor]] = [[] for _ in targets]
     tv: list[list[torch.Tensor]] = [[] for _ in targets]
     lv: list[torch.Tensor] = []
@@ -253,6 +264,9 @@ def simulate_log(
         cols["obs"].append(obs)
         obs, _, term, trunc, info = env.step(agent.act(obs, info))
         res = env.last_step
+        cols["terminated"].append(term)
+        cols["truncated"].append(trunc)
+        cols["next_obs"].append(info["final_obs"])
         for name, v in (("items", res.items), ("clicks", res.clicks), ("pscore", res.pscore), ("weights", res.weights)):
             cols[name].append(v)
         if attr is not None:
@@ -311,6 +325,11 @@ def _frame(cols: dict[str, list[torch.Tensor]], cfg: LogConfig, n: int, k: int) 
         data[name] = weights[:, :, j].repeat(k).reshape(-1).astype(np.float64)
     for j, name in enumerate(CONTEXT_COLUMNS):
         data[name] = obs[:, :, j].repeat(k).reshape(-1).astype(np.float64)
+    for name in FLAG_COLUMNS:
+        data[name] = torch.stack(cols[name]).cpu().numpy().repeat(k).reshape(-1)
+    nxt = torch.stack(cols["next_obs"]).cpu().numpy()  # (T, N, F)
+    for j, name in enumerate(NEXT_CONTEXT_COLUMNS):
+        data[name] = nxt[:, :, j].repeat(k).reshape(-1).astype(np.float64)
     return pd.DataFrame(data, columns=list(LOG_COLUMNS))
 
 
@@ -402,7 +421,14 @@ def check_log(frame: pd.DataFrame, source: str = "log") -> pd.DataFrame:
         bad = np.flatnonzero(~np.isfinite(arr))
         if len(bad):
             raise ValueError(f"{source}: column {col} is missing, NaN or infinite at row {int(bad[0])}")
-        if col in INT_COLUMNS:
+        if col in FLAG_COLUMNS:
+            bad = np.flatnonzero((arr != 0) & (arr != 1))
+            if len(bad):
+                raise ValueError(
+                    f"{source}: column {col} is {float(arr[bad[0]])!r} at row {int(bad[0])}; it must be 0 or 1"
+                )
+            out[col] = arr.astype(bool)
+        elif col in INT_COLUMNS:
             bad = np.flatnonzero((arr != np.round(arr)) | (arr < 0))
             if len(bad):
                 raise ValueError(
