@@ -40,6 +40,7 @@ def test_torchrl_gym_env_by_id_passes_check_env_specs():
     check_env_specs(vec)
 
 
+@pytest.mark.slow  # about 20 s: a Ray cluster and two algorithms (CI runs it after the default set)
 def test_rllib_ppo_trains_two_iterations_with_a_remote_env_runner():
     pytest.importorskip("ray.rllib")
     import ray
