@@ -67,8 +67,6 @@ if TYPE_CHECKING:
 
 ACTION_MODES = ("weights", "slate")
 ARRAYS = ("numpy", "torch")
-ENV_KEYWORDS = ("action_mode", "reveal_hidden", "reveal_shifts", "autoreset", "score_chunk", "population", "array")
-"""DriftVecEnv keywords that are not scenario parameters (``make_vec_env`` passes them on)."""
 
 
 def check_overrides(owner: str, overrides: Mapping[str, Any]) -> None:
@@ -477,14 +475,11 @@ def make_vec_env(
 ) -> DriftVecEnv:
     """Build the batched env (and reset it with ``seed`` when one is given).
 
-    ``overrides`` are scenario parameters or DriftVecEnv keywords (``ENV_KEYWORDS``: ``array``,
-    ``action_mode``, ``reveal_hidden``, ``reveal_shifts``, ``autoreset``, ``score_chunk``,
-    ``population``). Convert with ``env.to_sb3()``.
+    ``overrides`` are scenario parameters or DriftVecEnv keywords (``array``, ``action_mode``,
+    ``reveal_hidden``, ``reveal_shifts``, ``autoreset``, ``score_chunk``, ``population``). Convert
+    with ``env.to_sb3()``.
     """
-    env_kw = {k: overrides.pop(k) for k in list(overrides) if k in ENV_KEYWORDS}
-    env = DriftVecEnv(
-        scenario, num_users, catalog=catalog, num_items=num_items, dim=dim, device=device, **env_kw, **overrides
-    )
+    env = DriftVecEnv(scenario, num_users, catalog=catalog, num_items=num_items, dim=dim, device=device, **overrides)
     if seed is not None:
         env.reset(seed=seed)
     return env

@@ -76,14 +76,10 @@ class DriftEnv(gym.Env):
         **overrides: Any,
     ) -> None:
         if isinstance(scenario, Mapping):  # a config mapping (RLlib's EnvContext) holding the keywords
-            config = dict(scenario)
-            given = dict(catalog=catalog, num_items=num_items, dim=dim, action_mode=action_mode, device=device,
-                         render_mode=render_mode, population=population, **overrides)  # fmt: skip
-            defaults = dict(catalog=None, num_items=1000, dim=64, action_mode="weights", device="cpu",
-                            render_mode=None, population=None)  # fmt: skip
-            if any(k not in defaults or given[k] != defaults[k] for k in given):
+            given = (catalog, num_items, dim, action_mode, device, render_mode, population)
+            if overrides or given != DriftEnv.__init__.__defaults__[1:]:
                 raise TypeError("DriftEnv takes either a config mapping or keywords, not both")
-            DriftEnv.__init__(self, **config)
+            DriftEnv.__init__(self, **scenario)
             return
         check_overrides("DriftEnv", overrides)
         if render_mode is not None:

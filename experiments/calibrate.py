@@ -36,7 +36,7 @@ import torch
 
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
-from driftrec.simulators.rng import seed_to_key, user_seeds
+from driftrec.simulators.rng import seeds_to_keys, user_seeds
 from driftrec.simulators.scenarios import PRESETS, Scenario, make_scenario
 from driftrec.simulators.simulation import Simulator
 
@@ -164,7 +164,7 @@ def simulated_sequences(
     recommender (``Simulator.self_directed_step``), as catalog rows; one item per step, like one
     rating per step in the real timelines."""
     sim = Simulator(scenario, catalog, device, population=population)
-    state = sim.init(seed_to_key(torch.tensor(user_seeds(seed, users), dtype=torch.int64)))
+    state = sim.init(seeds_to_keys(user_seeds(seed, users)))
     chosen = []
     for _ in range(steps):
         state, item = sim.self_directed_step(state)

@@ -102,8 +102,8 @@ def check_seeds(name: str, seeds: object, min_count: int = 1) -> list[int]:
 def shared_users(a: list[int], b: list[int]) -> list[tuple[int, int]]:
     """Pairs (x, y), x in ``a``, y in ``b``, x != y, whose users coincide (the same 32-bit user key;
     ``seed_to_key``), so that a held-out check on the seeds alone would miss them."""
-    ka = seed_to_key(torch.tensor(a, dtype=torch.int64)).tolist() if a else []
-    kb = seed_to_key(torch.tensor(b, dtype=torch.int64)).tolist() if b else []
+    ka = seeds_to_keys(a).tolist() if a else []
+    kb = seeds_to_keys(b).tolist() if b else []
     where = {}
     for y, k in zip(b, kb, strict=True):
         where.setdefault(k, []).append(y)
