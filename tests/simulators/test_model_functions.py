@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from driftrec.simulators import dynamics, recommender
+from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.params import RecParams, UserParams
+from driftrec.simulators.rng import CounterRNG
 from driftrec.simulators.state import RecState, UserState
 
 
@@ -110,3 +112,127 @@ def test_consuming_moves_fatigue_and_facet_weights_toward_what_was_clicked():
     idle = dynamics.consume(out, p, clicked_sum=torch.zeros(1, 2), n_clicks=torch.tensor([0]))
     torch.testing.assert_close(idle.fatigue, 0.8 * out.fatigue)  # decays toward 0 without consumption
     torch.testing.assert_close(idle.facet_weights, out.facet_weights)
+
+
+def draws_at(n, t=3):
+    return CounterRNG.from_seeds(list(range(n))).at(torch.full((n,), t, dtype=torch.int64))
+
+
+def user_state(facets, weights, topic=None, active=None):
+    """A UserState of facets (N, K, d) and weights (N, K); no mission, no fatigue unless given."""
+    n, _, d = facets.shape
+    topic = torch.zeros(n, d) if topic is None else topic
+    active = torch.zeros(n, dtype=torch.bool) if active is None else active
+    intent = dynamics.mix_intent(facets, weights, topic, active, 0.8)
+    return UserState(facets, weights, topic, active, torch.zeros(n, d), intent)
+
+
+def random_facets(n, k, d, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(n, k, d, generator=g), dim=-1)
+
+
+def test_gradual_drift_is_a_normalised_random_walk_step_of_every_facet():
+    n, k, d = 3, 2, 8
+    p = UserParams(num_facets=k, drift_scale=0.3)
+    user = user_state(random_facets(n, k, d), torch.tensor([[0.7, 0.3]] * n))
+    E = torch.eye(d)
+    draws = draws_at(n)
+    out = dynamics.drift(user, p, E, draws)
+    g = draws.normal(Stream.DRIFT, (k, d))
+    want = user.facets + 0.3 / math.sqrt(d) * g  # F <- normalize(F + drift_scale g / sqrt(d))
+    torch.testing.assert_close(out.facets, want / want.norm(dim=-1, keepdim=True))
+    # the intent is recomputed from the moved facets; weights, missions and fatigue stay
+    mixed = (user.facet_weights.unsqueeze(-1) * out.facets).sum(1)
+    torch.testing.assert_close(out.intent, mixed / mixed.norm(dim=-1, keepdim=True))
+    assert torch.equal(out.facet_weights, user.facet_weights) and not bool(out.mission_active.any())
+    # no drift parameters: nothing moves
+    still = dynamics.drift(user, UserParams(num_facets=k), E, draws)
+    assert torch.equal(still.facets, user.facets)
+
+
+def test_an_abrupt_shift_replaces_a_facet_by_a_topic_near_a_random_item():
+    n, k, d, m = 400, 2, 4, 6
+    E = torch.eye(m, d) + 0.0
+    E[4:] = torch.nn.functional.normalize(torch.ones(2, d), dim=-1)
+    user = user_state(random_facets(n, k, d, 1), torch.full((n, k), 0.5))
+    draws = draws_at(n)
+    # hazard 1 and no noise: every facet becomes exactly the item it is drawn near
+    out = dynamics.drift(user, UserParams(num_facets=k, shift_hazard=1.0, facet_noise=0.0), E, draws)
+    idx = draws.integers(Stream.SHIFT_ITEM, m, (k,))
+    torch.testing.assert_close(out.facets, E[idx])
+    assert set(idx.flatten().tolist()) == set(range(m))  # items drawn uniformly: all six appear
+    # hazard 0.25: about a quarter of the facets move, the rest stay bit for bit
+    part = dynamics.drift(user, UserParams(num_facets=k, shift_hazard=0.25, facet_noise=0.0), E, draws)
+    moved = (part.facets != user.facets).any(-1)
+    hit = draws.uniform(Stream.SHIFT_HAZARD, (k,)) < 0.25
+    assert torch.equal(moved, hit)
+    assert abs(moved.float().mean().item() - 0.25) < 0.05
+    torch.testing.assert_close(part.facets[hit], E[idx][hit])
+
+
+def test_missions_start_and_end_with_their_hazards_and_pull_the_intent():
+    n, k, d, m = 4, 2, 4, 4
+    E = torch.eye(m, d)
+    facets = random_facets(n, k, d, 2)
+    w = torch.full((n, k), 0.5)
+    draws = draws_at(n)
+    p = UserParams(num_facets=k, mission_start=1.0, mission_strength=0.8, facet_noise=0.0)  # none active yet: none ends
+    out = dynamics.drift(user_state(facets, w), p, E, draws)
+    assert bool(out.mission_active.all())
+    topic = E[draws.integers(Stream.MISSION_ITEM, m, ())]
+    torch.testing.assert_close(out.mission_topic, topic)
+    base = (w.unsqueeze(-1) * facets).sum(1)
+    base = base / base.norm(dim=-1, keepdim=True)
+    pulled = 0.2 * base + 0.8 * topic  # intent = normalize((1 - strength) base + strength topic)
+    torch.testing.assert_close(out.intent, pulled / pulled.norm(dim=-1, keepdim=True))
+    # an active mission ends with probability mission_end (1 here) and the intent goes back to the facets
+    p_end = UserParams(num_facets=k, mission_start=1.0, mission_end=1.0, facet_noise=0.0)
+    ended = dynamics.drift(out, p_end, E, draws_at(n, 4))
+    assert not bool(ended.mission_active.any())
+    torch.testing.assert_close(ended.intent, base)
+
+
+def test_organic_events_happen_at_their_rate_near_an_interest_drawn_by_weight():
+    n, k, d = 20_000, 2, 4
+    facets = torch.stack([torch.eye(d)[0], torch.eye(d)[1]]).expand(n, k, d)
+    user = user_state(facets, torch.tensor([[0.8, 0.2]]).expand(n, k))
+    draws = draws_at(n)
+    p = UserParams(num_facets=k, organic_rate=0.3, organic_noise=0.0)
+    flag, vec = dynamics.organic_events(user, p, draws)
+    assert torch.equal(flag, draws.uniform(Stream.ORGANIC, ()) < 0.3)
+    assert abs(flag.float().mean().item() - 0.3) < 0.01
+    assert torch.equal(vec[~flag], torch.zeros(int((~flag).sum()), d))
+    # without noise an event is exactly one of the two facets, the first one with weight 0.8
+    first = (vec[flag] == facets[0, 0]).all(-1)
+    assert bool((first | (vec[flag] == facets[0, 1]).all(-1)).all())
+    assert abs(first.float().mean().item() - 0.8) < 0.015
+    # with noise: normalize(I_c + organic_noise g / sqrt(d)) from the ORGANIC_NOISE stream
+    noisy = dynamics.organic_events(user, UserParams(num_facets=k, organic_rate=0.3, organic_noise=0.5), draws)[1]
+    g = draws.normal(Stream.ORGANIC_NOISE, (d,))
+    want = vec + 0.5 / math.sqrt(d) * g
+    torch.testing.assert_close(noisy[flag], (want / want.norm(dim=-1, keepdim=True))[flag])
+    # "blend": the event is near the blended intent
+    blend = UserParams(num_facets=k, organic_rate=0.3, organic_noise=0.0, interest_model="blend")
+    torch.testing.assert_close(dynamics.organic_events(user, blend, draws)[1][flag], user.intent[flag])
+    # rate 0: no events
+    assert not bool(dynamics.organic_events(user, UserParams(num_facets=k), draws)[0].any())
+
+
+def test_slate_exploration_shows_k_distinct_uniform_items_with_the_documented_propensity():
+    n, m, k = 6000, 30, 5
+    greedy = torch.arange(k).expand(n, k)
+    eps = torch.full((n,), 0.6)
+    items, explored, pscore = recommender.explore_slates(greedy, eps, m, draws_at(n))
+    coin = explored[:, 0]
+    assert bool((explored == coin.unsqueeze(1)).all())  # the whole slate or nothing
+    assert abs(coin.float().mean().item() - 0.6) < 0.02
+    assert torch.equal(items[~coin], greedy[~coin])
+    srt = torch.sort(items[coin], 1).values
+    assert not bool((srt[:, 1:] == srt[:, :-1]).any())  # distinct
+    counts = torch.bincount(items[coin].flatten(), minlength=m).float()  # every item, greedy ones too
+    chi2 = float(((counts - counts.mean()) ** 2 / counts.mean()).sum())
+    assert chi2 < 58.3  # the 99.9% point of chi-square with 29 degrees of freedom
+    # pscore = (1 - eps) [item is the greedy one at that slot] + eps / M
+    want = 0.4 * (items == greedy).float() + 0.6 / m
+    torch.testing.assert_close(pscore, want)
