@@ -259,19 +259,8 @@ def test_train_then_simulate_the_saved_policy(tmp_path, capsys):
     assert set(results) == {"fixed", "ppo"} and results["ppo"]["n_seeds"] == 2
 
 
-def test_quickstart_runs_the_shipped_config_with_overrides(tmp_path, capsys):
-    out = tmp_path / "qs"
-    argv = ["quickstart", "--scenario", "stable", "--seeds", "1,2", "--users", "4", "--steps", "55"]
-    argv += ["--timesteps", "512", "--tuning-seeds", "7", "--out", str(out), "--no-progress", "--device", "cpu"]
-    assert main([*argv, "--catalog", "synthetic", "--transform", "centre"]) == 0
-    printed = capsys.readouterr().out
-    assert "vs best-fixed" in printed and "catalog: synthetic" in printed
-    config = json.loads((out / "config.json").read_text())
-    assert config["command"] == "quickstart" and config["config_file"].endswith("quickstart.yaml")
-    assert config["config"]["agents"] == ["fixed", "change-ctr", "ppo", "oracle", "weights-oracle", "random"]
+def test_the_shipped_quickstart_config_runs_on_movielens():
+    """The quickstart run itself (shipped config with overrides) is a case of test_golden_outputs."""
     shipped = load_config(QUICKSTART_CONFIG)
     assert shipped["catalog"] == "movielens" and shipped["transform"] == "pca:64"
-    summary = json.loads((out / "summary.json").read_text())
-    agents = {"best-fixed", "fixed", "change-ctr", "ppo", "oracle", "weights-oracle", "random"}
-    assert set(summary["results"]["stable"]) == agents
-    assert (out / "policies" / "stable" / "policy.zip").is_file()
+    assert shipped["agents"] == ["fixed", "change-ctr", "ppo", "oracle", "weights-oracle", "random"]

@@ -1,0 +1,196 @@
+"""Every command's outputs against the outputs recorded before the experiments/ redesign (issue 19).
+
+Each case runs one command on a small config and compares what it wrote (summary.json, config.json,
+CSVs, parquet logs, train.json, the policy's parameters; not the unit store under units/) with
+``tests/data/golden/<case>.json``:
+numbers to 1e-9 relative, everything else exactly. Timing and machine fields (keys and columns
+ending in ``_s`` or ``_mib``, ``timing``, ``env_share``, ``speedup``, ``machine``), plots,
+TensorBoard events and paths are left out.
+
+To record again (only when a change is meant to move outputs, with a model-version bump for
+simulated numbers): ``DRIFTREC_RECORD_GOLDEN=1 pytest tests/experiments/test_golden_outputs.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from driftrec.experiments.cli import main
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+REPO = Path(__file__).resolve().parents[2]
+OBD = REPO / "tests" / "data" / "obd" / "random" / "all"
+RECORD = os.environ.get("DRIFTREC_RECORD_GOLDEN") == "1"
+
+SMALL = "--catalog synthetic --items 200 --dim 16"
+RUN = "--no-progress --device cpu"
+TIMELINES = "--timelines {in}/log.csv --catalog {in}/items.csv --columns user=who,item=what,timestamp=when"
+
+# name -> command line, {in} standing for the folder of ``_inputs``. PPO's numbers depend on
+# torch's thread count, so the commands that train pin it.
+CASES: dict[str, str] = {
+    "simulate": f"simulate --scenario abrupt --users 4 --steps 12 --seeds 1,2 {SMALL} {RUN}",
+    "simulate_missions": (
+        f"simulate --scenario missions --agents fixed,change-ctr,linucb --users 3 --steps 8 --seeds 3 {SMALL} {RUN}"
+    ),
+    "train": (
+        f"train --scenario abrupt --users 16 --timesteps 512 --ppo n_steps=8 --ppo batch_size=64 --no-tensorboard "
+        f"--threads 1 {SMALL} {RUN}"
+    ),
+    "log": f"log --scenario abrupt --users 4 --steps 6 --seed 3 {SMALL} {RUN}",
+    "ope": f"ope --logs {{in}}/log.parquet --policy a:alpha=0.6 --bootstrap 50 {RUN}",
+    "ope_obd": f"ope --logs {OBD} --bootstrap 50 {RUN}",
+    "ope_validate": f"ope --validate --reps 2 --users 8 --steps 10 {SMALL} {RUN}",
+    "replay": f"replay {TIMELINES} --agents fixed,popularity --alphas 0.3,0.9 --k 3 {RUN}",
+    "calibrate": (
+        f"calibrate {TIMELINES} --transform none --population items --users 4 --steps 10 --beta 10,20 "
+        f"--drift 0,0.1 --shift 0 {RUN}"
+    ),
+    "portability": (
+        f"portability --catalogs synthetic --scenario abrupt --seeds 1,2 --users 4 --steps 20 --tuning-users 4 {RUN}"
+    ),
+    "geometry": "geometry --catalog synthetic --dims 8 --users 4 --steps 10 --no-progress",
+    "soak": f"soak --user-steps 1024 --users 32 --items 200 --dim 16 {RUN}",
+    "compare": f"compare --config {{in}}/compare.yaml --workers 0 --threads 1 {RUN}",
+    "quickstart": (
+        "quickstart --scenario stable --seeds 1,2 --users 2 --steps 20 --timesteps 256 --tuning-seeds 7 "
+        f"--catalog synthetic --threads 1 {RUN}"
+    ),
+}
+PRINTED = {"quickstart": ["vs best-fixed", "catalog: synthetic, 1000 items"], "compare": ["vs best-fixed"]}
+
+COMPARE_YAML = """
+scenarios: [abrupt, missions]
+agents: [fixed, change-ctr, ppo, weights-oracle, random]
+seeds: [11, 12]
+users: 3
+steps: 30
+catalog: synthetic
+items: 200
+dim: 16
+overrides: {organic_rate: 0.1}
+tuning: {seeds: [7], users: 3, steps: 30, grid: {alpha: [0.2, 0.8], mix: [0.7], explore: [0.0, 0.1]}}
+ppo: {timesteps: 256, users: 8, hyper: {n_steps: 8, batch_size: 32}}
+"""
+
+VOLATILE_KEYS = {"timing", "env_share", "speedup", "machine"}  # and names ending in _s or _mib
+
+
+def _volatile(name: str) -> bool:
+    return name.endswith(("_s", "_mib")) or name in VOLATILE_KEYS
+
+
+def _clean(x: object, subs: dict[str, str]) -> object:
+    """JSON-like ``x`` without timing keys, with machine paths replaced by placeholders."""
+    if isinstance(x, dict):
+        return {k: _clean(v, subs) for k, v in x.items() if not _volatile(str(k))}
+    if isinstance(x, list | tuple):
+        return [_clean(v, subs) for v in x]
+    if isinstance(x, str):
+        for path, tag in subs.items():
+            x = x.replace(path, tag)
+        return x
+    if isinstance(x, float) and not math.isfinite(x):
+        return repr(x)
+    if isinstance(x, np.generic):
+        return _clean(x.item(), subs)
+    return x
+
+
+def _table(df: pd.DataFrame, subs: dict[str, str]) -> dict:
+    df = df[[c for c in df.columns if not _volatile(str(c))]]
+    return {"columns": [str(c) for c in df.columns], "rows": _clean(df.astype(object).values.tolist(), subs)}
+
+
+def _policy(path: Path) -> dict:
+    """Per-tensor sums and first values of a saved PPO policy (weights only, nothing executed)."""
+    with zipfile.ZipFile(path) as z:
+        state = torch.load(io.BytesIO(z.read("policy.pth")), map_location="cpu", weights_only=True)
+    return {k: [float(v.double().sum()), *v.flatten()[:4].tolist()] for k, v in sorted(state.items())}
+
+
+def outputs(out: Path, subs: dict[str, str]) -> dict[str, object]:
+    """What a command wrote under ``out``, by relative path."""
+    got: dict[str, object] = {}
+    files = [out] if out.is_file() else sorted(p for p in out.rglob("*") if p.is_file())
+    for p in files:
+        if p.parts[len(out.parts) :][:1] == ("units",):
+            continue  # the unit store (signed records keyed by digests); summary.json and the CSVs come from it
+        rel = p.name if p == out else p.relative_to(out).as_posix()
+        if p.suffix == ".json":
+            got[rel] = _clean(json.loads(p.read_text()), subs)
+        elif p.suffix == ".csv":
+            got[rel] = _table(pd.read_csv(p, keep_default_na=False), subs)
+        elif p.suffix == ".parquet":
+            got[rel] = _table(pd.read_parquet(p), subs)
+        elif p.suffix == ".zip":
+            got[rel] = _policy(p)
+    return got
+
+
+def differences(want: object, got: object, where: str = "") -> list[str]:
+    if isinstance(want, dict) and isinstance(got, dict):
+        diffs = [f"{where}/{k}: missing" for k in want if k not in got]
+        diffs += [f"{where}/{k}: new" for k in got if k not in want]
+        for k in want.keys() & got.keys():
+            diffs += differences(want[k], got[k], f"{where}/{k}")
+        return diffs
+    if isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            return [f"{where}: length {len(got)}, recorded {len(want)}"]
+        return [d for i, (a, b) in enumerate(zip(want, got, strict=True)) for d in differences(a, b, f"{where}[{i}]")]
+    numbers = (int, float)
+    if isinstance(want, numbers) and isinstance(got, numbers) and not isinstance(want, bool):
+        same = math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-12) and not isinstance(got, bool)
+    else:
+        same = want == got
+    return [] if same else [f"{where}: {got!r}, recorded {want!r}"]
+
+
+def _inputs(where: Path) -> None:
+    """A tiny item catalog, a timelines file and a trajectory log, the same on every machine."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 8))
+    vecs = (centres[np.arange(40) % 4] + 0.4 * rng.normal(size=(40, 8))).round(6)  # 4 topics of 10 items
+    items = pd.DataFrame({"id": [f"i{j}" for j in range(40)], "embedding": [json.dumps(v.tolist()) for v in vecs]})
+    items.to_csv(where / "items.csv", index=False)
+    events = [[u, f"i{(u * 5 + 4 * t + t // 6) % 40}", 100 * t, 1 + t % 5] for u in (7, 9, 11, 12) for t in range(16)]
+    pd.DataFrame(events, columns=["who", "what", "when", "stars"]).to_csv(where / "log.csv", index=False)
+    (where / "compare.yaml").write_text(COMPARE_YAML)
+    argv = ["log", "--scenario", "abrupt", "--users", "6", "--steps", "8", "--seed", "5", "--explore-mode", "slate"]
+    argv += ["--fixed-weights", "0.3,0.7,0.2", *SMALL.split(), *RUN.split(), "--out", str(where / "log.parquet")]
+    assert main(argv) == 0
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_command_outputs_match_the_recorded_ones(case, tmp_path, capsys):
+    argv = CASES[case].split()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    if any("{in}" in a for a in argv):
+        _inputs(inputs)
+    out = tmp_path / ("out.parquet" if argv[0] == "log" else "out")
+    argv = [a.replace("{in}", str(inputs)) for a in argv]
+    rc = main([*argv, "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert all(text in printed for text in PRINTED.get(case, [])), printed
+    subs = {str(out): "<out>", str(inputs): "<in>", str(REPO): "<repo>"}
+    got = {"argv": _clean(argv, subs), "rc": rc, "files": outputs(out, subs)}
+    path = GOLDEN / f"{case}.json"
+    assert got["files"] or rc != 0, f"{case} wrote nothing"
+    if RECORD:
+        path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        pytest.skip(f"recorded {path.name}")
+    want = json.loads(path.read_text())
+    diffs = differences(want, json.loads(json.dumps(got)))
+    assert not diffs, f"{case}: {len(diffs)} differences from the recorded outputs:\n" + "\n".join(diffs[:20])
