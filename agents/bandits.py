@@ -42,7 +42,7 @@ from driftrec.simulators.recommender import FEATURE_NAMES
 
 KINDS = ("eps-greedy", "linucb", "d-linucb", "linucb-restart")
 DEFAULT_WIDTH = {"linucb": 0.3, "linucb-restart": 0.3, "d-linucb": 0.03}
-"""UCB widths (and epsilon 0.05, gamma 0.7) from ``python -m driftrec.experiments.bandit_sweep`` on
+"""UCB widths (and epsilon 0.05, gamma 0.7) from ``python -m driftrec.experiments.studies.bandit_sweep`` on
 ``abrupt``'s tuning seeds: the settings where each bandit did best (docs/compare.md)."""
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _MEMORY = 1 << 26  # floats (256 MB) for the width computation's largest intermediate

@@ -247,7 +247,7 @@ class Simulator:
         """One step without a recommender: every user picks one item of the whole catalog with
         probability proportional to its attraction (the click model on true utility, without the
         ``accidental`` floor, which is a property of shown slates), consumes it
-        and drifts. Gives timelines comparable to real consumption logs (``experiments.calibrate``).
+        and drifts. Gives timelines comparable to real consumption logs (``experiments.online.calibrate``).
 
         Returns the new state (profiles untouched) and the chosen items (N,) int64. Memory O(N M).
         """

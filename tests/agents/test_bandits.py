@@ -132,7 +132,7 @@ def test_bandits_need_slate_mode(small_catalog):
 
 
 def test_the_defaults_sweep_runs():
-    from driftrec.experiments.bandit_sweep import SETTINGS, sweep
+    from driftrec.experiments.studies.bandit_sweep import SETTINGS, sweep
 
     rows = sweep(users=2, steps=3)
     assert len(rows) == len(SETTINGS) and all(0.0 <= float(r[2]) <= 10.0 for r in rows)

@@ -5,7 +5,7 @@ import torch
 
 from driftrec.agents import FixedWeights, Oracle, RandomSlate
 from driftrec.envs import DriftVecEnv, default_catalog
-from driftrec.experiments.runner import SimulateConfig, simulate
+from driftrec.experiments.online.runner import SimulateConfig, simulate
 from driftrec.simulators import scenario_names
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from driftrec.agents import PPOWeights
-from driftrec.experiments.runner import SimulateConfig, run_one
-from driftrec.experiments.train import TrainConfig, train
+from driftrec.experiments.online.runner import SimulateConfig, run_one
+from driftrec.experiments.online.train import TrainConfig, train
 
 SMALL = dict(
     scenario="abrupt", users=16, timesteps=16 * 8 * 3, items=200, dim=16, hyper={"n_steps": 8, "batch_size": 64}
@@ -187,7 +187,7 @@ def test_a_policy_with_foreign_spaces_is_refused():
 
 
 def test_resume_latest_takes_the_most_steps_and_ignores_other_names(tmp_path):
-    from driftrec.experiments.train import latest_checkpoint
+    from driftrec.experiments.online.train import latest_checkpoint
 
     assert latest_checkpoint(tmp_path) is None
     for name in ("step_0000000128.zip", "step_0000001024.zip", "step_9999.zip", "step_zzz.zip", "step_0000000512.zip"):

@@ -7,7 +7,7 @@ import torch
 
 import driftrec
 from driftrec.agents import FixedWeights, WeightsOracle
-from driftrec.experiments.compare import evaluate
+from driftrec.experiments.online.compare import evaluate
 from driftrec.simulators.recommender import FEATURE_NAMES
 
 COL = {n: i for i, n in enumerate(FEATURE_NAMES)}

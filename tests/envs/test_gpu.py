@@ -43,7 +43,7 @@ def test_cuda_env_follows_the_cpu_env(scenario, cuda):
 
 
 def test_simulate_command_runs_on_cuda(cuda, tmp_path):
-    from driftrec.experiments.cli import main
+    from driftrec.experiments.cli.main import main
 
     rc = main(
         [

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from driftrec.experiments.cli import main
+from driftrec.experiments.cli.main import main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 SMALL = ["--items", "100", "--dim", "16", "--users", "4", "--steps", "3", "--seeds", "1", "--no-progress", "--agents",

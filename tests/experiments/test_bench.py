@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from driftrec.experiments.bench import BenchConfig, bare_kernel, random_catalog
-from driftrec.experiments.cli import main
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.diagnostics.bench import BenchConfig, bare_kernel, random_catalog
 from driftrec.simulators.recommender import top_k
 
 
@@ -32,7 +32,7 @@ def test_bench_quick_runs_and_writes_its_figures(tmp_path, capsys):
 
 
 def test_a_recogym_python_that_fails_is_a_one_line_error(tmp_path):
-    from driftrec.experiments.bench import measure_recogym
+    from driftrec.experiments.diagnostics.bench import measure_recogym
 
     with pytest.raises(ValueError, match="could not be run"):
         measure_recogym(str(tmp_path / "no-such-python"), 0.01)
@@ -65,7 +65,7 @@ def test_bad_bench_configs(kw, message):
 def test_torch_operations_are_counted_exactly_and_the_same_on_every_run():
     import torch
 
-    from driftrec.experiments.bench import count_torch_ops, measure_single
+    from driftrec.experiments.diagnostics.bench import count_torch_ops, measure_single
 
     x = torch.ones(3)
     assert count_torch_ops(lambda: (x + 1).mul_(2), 5) == 2.0

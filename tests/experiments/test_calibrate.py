@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from driftrec.experiments.calibrate import (
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.online.calibrate import (
     block_centroids,
     drift_stats,
     real_sequences,
     simulated_sequences,
     within_spread,
 )
-from driftrec.experiments.cli import main
 from driftrec.simulators import Simulator, load_population, make_scenario
 from driftrec.simulators.click import choose_one
 from driftrec.simulators.data import load_movielens
@@ -87,7 +87,7 @@ def test_calibrate_command_writes_its_outputs(movielens_catalog, tmp_path, capsy
 
 @pytest.mark.parametrize("kw", [{"block": 0}, {"beta": ()}])
 def test_calibrate_config_rejects_bad_settings(kw):
-    from driftrec.experiments.calibrate import CalibrateConfig
+    from driftrec.experiments.online.calibrate import CalibrateConfig
 
     with pytest.raises(ValueError):
         CalibrateConfig(**kw)
@@ -141,8 +141,8 @@ def test_calibrate_recovers_the_drift_and_shifts_of_a_generated_log(tmp_path, ca
     import pandas as pd
 
     from driftrec.envs import default_catalog
-    from driftrec.experiments.calibrate import simulated_sequences
-    from driftrec.experiments.cli import main
+    from driftrec.experiments.cli.main import main
+    from driftrec.experiments.online.calibrate import simulated_sequences
     from driftrec.simulators.scenarios import make_scenario
 
     catalog = default_catalog(500, 32)
@@ -165,7 +165,7 @@ def test_calibrate_recovers_the_drift_and_shifts_of_a_generated_log(tmp_path, ca
 
 
 def test_calibrate_on_a_log_needs_its_catalog(tmp_path, capsys):
-    from driftrec.experiments.cli import main
+    from driftrec.experiments.cli.main import main
 
     (tmp_path / "log.csv").write_text("user,item,timestamp\n1,a,1\n")
     assert main(["calibrate", "--timelines", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o")]) == 2

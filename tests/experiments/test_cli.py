@@ -4,9 +4,9 @@ import math
 import pandas as pd
 import pytest
 
-from driftrec.experiments.cli import QUICKSTART_CONFIG, main
-from driftrec.experiments.compare import load_config
-from driftrec.experiments.stats import mean_ci95, t975
+from driftrec.experiments.cli.main import QUICKSTART_CONFIG, main
+from driftrec.experiments.common.stats import mean_ci95, t975
+from driftrec.experiments.online.compare import load_config
 
 
 def test_simulate_writes_table_summary_rows_config_and_plot(tmp_path, capsys):
@@ -177,7 +177,7 @@ def test_argparse_errors_exit_2(argv):
 def test_help_explains_every_command(capsys):
     import argparse
 
-    from driftrec.experiments.cli import build_parser
+    from driftrec.experiments.cli.main import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert {"quickstart", "simulate", "train", "compare", "calibrate", "scenarios", "bench"} <= set(sub.choices)

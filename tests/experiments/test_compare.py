@@ -11,8 +11,9 @@ import torch
 
 from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.cli import main
-from driftrec.experiments.compare import (
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.online.compare import (
     POST,
     PRE,
     CompareConfig,
@@ -26,7 +27,6 @@ from driftrec.experiments.compare import (
     load_config,
     paired_summary,
 )
-from driftrec.experiments.stats import mean_ci95
 from driftrec.simulators.rng import user_seeds
 
 
@@ -175,7 +175,7 @@ def test_bad_config_files(tmp_path, name, text, message):
 
 
 def test_shipped_configs_are_valid():
-    from driftrec.experiments.cli import QUICKSTART_CONFIG
+    from driftrec.experiments.cli.main import QUICKSTART_CONFIG
 
     folder = QUICKSTART_CONFIG.parent
     for path in (QUICKSTART_CONFIG, folder / "headline.yaml", folder / "headline_movielens.yaml"):
@@ -258,7 +258,7 @@ def test_compare_command_end_to_end(tmp_path, capsys):
 
 
 def test_evaluation_of_a_loaded_policy_equals_in_memory(tmp_path, small_catalog):
-    from driftrec.experiments.train import TrainConfig, train
+    from driftrec.experiments.online.train import TrainConfig, train
 
     agent = train(
         TrainConfig(
@@ -275,7 +275,7 @@ def test_evaluation_of_a_loaded_policy_equals_in_memory(tmp_path, small_catalog)
 
 
 def test_same_stem_scenario_files_stay_apart_and_edits_recompute_only_their_units(tmp_path, small_catalog):
-    from driftrec.experiments.compare import CompareConfig, TuningConfig, compare, scenario_labels
+    from driftrec.experiments.online.compare import CompareConfig, TuningConfig, compare, scenario_labels
     from driftrec.simulators.scenarios import make_scenario
 
     for folder, hazard in (("sa", 0.0), ("sb", 0.2)):

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import torch
 
-from driftrec.experiments.cli import main
+from driftrec.experiments.cli.main import main
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 REPO = Path(__file__).resolve().parents[2]

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from driftrec.experiments.cli import main
-from driftrec.experiments.feedback import bts_action_dist, load_obd, read_bts_priors
-from driftrec.experiments.offpolicy import estimate, prepare, validate
-from driftrec.experiments.ope import InverseProbabilityWeighting, SlateIndependentIPS
-from driftrec.experiments.trajectories import (
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.offline.feedback import bts_action_dist, load_obd, read_bts_priors
+from driftrec.experiments.offline.offpolicy import estimate, prepare, validate
+from driftrec.experiments.offline.ope import InverseProbabilityWeighting, SlateIndependentIPS
+from driftrec.experiments.offline.trajectories import (
     LOG_COLUMNS,
     LogConfig,
     check_log,
@@ -272,7 +272,7 @@ def test_log_and_ope_commands(tmp_path, capsys):
 
 
 def test_ope_warns_about_a_slot_mode_log(tmp_path, capsys):
-    from driftrec.experiments.cli import main
+    from driftrec.experiments.cli.main import main
 
     small = ["--users", "8", "--steps", "5", "--items", "100", "--dim", "16", "--no-progress"]
     for mode in ("slot", "slate"):
@@ -292,7 +292,7 @@ def test_a_killed_writers_temporary_file_is_cleaned_by_the_next_write(tmp_path):
     import sys
 
     from driftrec.encoders.atomic import _HOST
-    from driftrec.experiments.cli import main
+    from driftrec.experiments.cli.main import main
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a process id that no longer exists, as a killed writer's

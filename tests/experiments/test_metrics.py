@@ -11,9 +11,9 @@ import torch
 
 from driftrec.agents import FixedWeights
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.compare import evaluate
-from driftrec.experiments.metrics import METRICS, popularity
-from driftrec.experiments.runner import SimulateConfig, run_one, summarise
+from driftrec.experiments.common.metrics import METRICS, popularity
+from driftrec.experiments.online.compare import evaluate
+from driftrec.experiments.online.runner import SimulateConfig, run_one, summarise
 from driftrec.simulators.rng import user_seeds
 
 OVERRIDES = {"horizon": 4, "churn_rate": 0.3, "slate_size": 3}

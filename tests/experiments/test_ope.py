@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftrec.experiments.feedback import bts_action_dist, load_obd, read_bts_priors
-from driftrec.experiments.ope import (
+from driftrec.experiments.offline.feedback import bts_action_dist, load_obd, read_bts_priors
+from driftrec.experiments.offline.ope import (
     DirectMethod,
     DoublyRobust,
     InverseProbabilityWeighting,

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from driftrec.experiments.cli import main
-from driftrec.experiments.cliargs import UserError
-from driftrec.experiments.outlock import INCOMPLETE, LOCK, hold
+from driftrec.experiments.cli.args import UserError
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.sweeps.outlock import INCOMPLETE, LOCK, hold
 
 SMALL = ["--items", "100", "--dim", "16", "--users", "4", "--steps", "3", "--seeds", "1", "--no-progress", "--agents",
          "fixed"]  # fmt: skip

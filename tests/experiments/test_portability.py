@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from driftrec.envs import default_catalog
-from driftrec.experiments.cli import main
-from driftrec.experiments.compare import TuningConfig
-from driftrec.experiments.portability import PortabilityConfig, format_portability, portability
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.online.compare import TuningConfig
+from driftrec.experiments.online.portability import PortabilityConfig, format_portability, portability
 
 GRID = {"alpha": [0.3, 1.0], "mix": [0.8], "explore": [0.0, 0.1]}
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.cli import main
-from driftrec.experiments.soak import SoakConfig, check_state, soak_preset
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.diagnostics.soak import SoakConfig, check_state, soak_preset
 
-CLI = "import sys; from driftrec.experiments.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from driftrec.experiments.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
 def test_soak_runs_every_preset_and_its_checks_catch_damage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -10,9 +10,9 @@ import torch
 
 from driftrec.agents import FixedWeights
 from driftrec.encoders.hashing import HashingEncoder
-from driftrec.experiments import replay as rp
-from driftrec.experiments.cli import main
-from driftrec.experiments.train import TrainConfig, train
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.offline import replay as rp
+from driftrec.experiments.online.train import TrainConfig, train
 from driftrec.simulators.data import load_catalog, load_movielens
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from driftrec.experiments.cli import main
-from driftrec.experiments.store import SUBPACKAGES
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.sweeps.store import SUBPACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
@@ -72,7 +72,7 @@ def test_a_local_ray_listens_on_loopback_only():
     pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install -e '.[test]' installs it)")
     import ray
 
-    from driftrec.experiments.backends import RayBackend
+    from driftrec.experiments.sweeps.backends import RayBackend
 
     if ray.is_initialized():
         ray.shutdown()
@@ -91,7 +91,7 @@ def test_a_local_ray_listens_on_loopback_only():
 # ------------------------------------------------------------------------------------ finding 5
 EDIT_SCRIPT = """
 import sys
-from driftrec.experiments.compare import CompareConfig, TuningConfig, compare
+from driftrec.experiments.online.compare import CompareConfig, TuningConfig, compare
 cfg = CompareConfig(["abrupt"], ["fixed"], seeds=[101, 102], users=4, steps=6, items=60, dim=16,
                     tuning=TuningConfig(seeds=[9001], users=4, steps=6,
                                         grid={"alpha": [0.3, 1.0], "mix": [0.8], "explore": [0.0]}))

@@ -18,10 +18,10 @@ import pytest
 import torch
 import yaml
 
-from driftrec.experiments.backends import LocalBackend, RayBackend, make_backend
-from driftrec.experiments.compare import CompareConfig, compare
-from driftrec.experiments.store import UnitStore, digest, run_units
-from driftrec.experiments.train import TrainConfig, train_sweep
+from driftrec.experiments.online.compare import CompareConfig, compare
+from driftrec.experiments.online.train import TrainConfig, train_sweep
+from driftrec.experiments.sweeps.backends import LocalBackend, RayBackend, make_backend
+from driftrec.experiments.sweeps.store import UnitStore, digest, run_units
 
 SWEEP: dict[str, Any] = {
     "scenarios": ["abrupt", "stable"],
@@ -68,7 +68,7 @@ def test_unit_store_reuses_only_the_same_spec(tmp_path: Path) -> None:
 
 
 def test_unit_results_round_trip_as_data(tmp_path: Path) -> None:
-    from driftrec.experiments.compare import Evaluation
+    from driftrec.experiments.online.compare import Evaluation
 
     ev = Evaluation("abrupt", "fixed", {101: 0.5, 102: 0.25}, torch.rand(2, 5), None, torch.arange(3.0), None, 4, 10,
                     1.5)  # fmt: skip
@@ -186,7 +186,7 @@ def test_compare_and_train_sweeps_equal_on_ray_and_local_processes(tmp_path: Pat
 
 
 def _cli(out: Path, config: Path, workers: int) -> list[str]:
-    code = "import sys; from driftrec.experiments.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from driftrec.experiments.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", code, "compare", "--config", str(config), "--out", str(out), "--device", "cpu",
             "--no-progress", "--workers", str(workers), "--threads", "1"]  # fmt: skip
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from driftrec.envs import default_catalog
-from driftrec.experiments.runner import SimulateConfig, format_metrics_table, format_table, simulate
-from driftrec.experiments.train import TrainConfig, train
-from driftrec.experiments.transfer import describe_catalog, transfer, transfer_notes
+from driftrec.experiments.online.runner import SimulateConfig, format_metrics_table, format_table, simulate
+from driftrec.experiments.online.train import TrainConfig, train
+from driftrec.experiments.online.transfer import describe_catalog, transfer, transfer_notes
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_one_policy_trains_on_a_mixture_and_is_at_home_on_each_part(tmp_path, sm
 
 
 def test_the_transfer_study_reuses_a_policy_only_when_the_same_settings_made_it(tmp_path, monkeypatch):
-    from driftrec.experiments import transfer_study
+    from driftrec.experiments.studies import transfer_study
 
     trained = []
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.tuning import evaluate_grid, grid_points, tune_fixed
+from driftrec.experiments.online.tuning import evaluate_grid, grid_points, tune_fixed
 from driftrec.simulators.rng import user_seeds
 
 

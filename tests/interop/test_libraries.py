@@ -99,8 +99,8 @@ def test_minari_data_collector_records_the_single_env(tmp_path, monkeypatch):
 def test_a_driftrec_log_exports_to_minari_and_reads_back_row_for_row(tmp_path, monkeypatch):
     pytest.importorskip("jax")  # minari[create]
     minari = pytest.importorskip("minari")
-    from driftrec.experiments.minari_export import export_minari
-    from driftrec.experiments.trajectories import (
+    from driftrec.experiments.offline.minari_export import export_minari
+    from driftrec.experiments.offline.trajectories import (
         CONTEXT_COLUMNS,
         NEXT_CONTEXT_COLUMNS,
         WEIGHT_COLUMNS,

@@ -33,3 +33,11 @@ def test_the_wheel_builds_cleanly_with_its_metadata(tmp_path):
     assert "Classifier: Intended Audience :: Science/Research" in meta
     assert f"driftrec-{driftrec.__version__}.dist-info/licenses/LICENSE" in names
     assert "driftrec/experiments/configs/quickstart.yaml" in names
+    # every module of the source tree is in the wheel (the package list in pyproject is complete)
+    skip = {".venv", ".ci-venv", "tests", "docs", "build", "runs", "driftrec.egg-info"}
+    sources = {
+        "driftrec/" + p.relative_to(ROOT).as_posix()
+        for p in ROOT.rglob("*.py")
+        if not skip & set(p.relative_to(ROOT).parts)
+    }
+    assert sources - set(names) == set()

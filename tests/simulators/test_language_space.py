@@ -209,7 +209,7 @@ def test_missions_and_fatigue_work_on_top_of_the_facets():
 
 
 def test_the_model_version_is_in_the_summary(tmp_path):
-    from driftrec.experiments.cli import main
+    from driftrec.experiments.cli.main import main
 
     out = tmp_path / "run"
     rc = main(

@@ -78,7 +78,7 @@ def test_prefetched_draws_are_the_draws_themselves():
 def test_seeds_are_strict_and_never_alias():
     import pytest
 
-    from driftrec.experiments.compare import CompareConfig, TuningConfig
+    from driftrec.experiments.online.compare import CompareConfig, TuningConfig
     from driftrec.simulators.rng import check_seeds, shared_users
 
     with pytest.raises(ValueError, match=r"seed=-1 is negative"):

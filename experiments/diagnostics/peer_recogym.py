@@ -3,7 +3,7 @@
 Run by a Python that has RecoGym 0.1.3.0 installed (its own virtualenv: RecoGym pins old
 dependencies), never imported by driftrec. Prints one JSON object::
 
-    /path/to/recogym-venv/bin/python experiments/peer_recogym.py --min-time 1.0
+    /path/to/recogym-venv/bin/python experiments/diagnostics/peer_recogym.py --min-time 1.0
 
 The env is ``RecoEnv1`` with ``env_1_args`` (its defaults: 10 products), stepped with uniformly
 random actions; an episode that ends is reset, and the reset's first ``step(None)`` counts as a

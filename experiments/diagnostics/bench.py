@@ -13,7 +13,7 @@ stepping users one at a time. Every figure of a run comes from that run.
 - **One user**: steps per second of the standard single env, ``gymnasium.make`` of
   ``driftrec/DriftingInterests-v0`` on the default catalog (1,000 items, d = 64), with random
   actions; with ``recogym_python`` (a Python that has RecoGym 0.1.3.0), RecoGym's single-user env
-  timed in the same run (``experiments/peer_recogym.py``) beside it; and the torch operations one
+  timed in the same run (``experiments/diagnostics/peer_recogym.py``) beside it; and the torch operations one
   such step dispatches (a count, the same on every machine: what a fused step must cut).
 - **PPO**: the share of a stable-baselines3 training run's wall time spent in the env (reset and
   step, including the numpy conversion the SB3 adapter makes), with the headline's settings.
@@ -258,7 +258,7 @@ def measure_ppo(steps: int, scenario: str = "abrupt", catalog: str = "synthetic"
     """A PPO training run with the headline's settings (256 users, defaults) on ``catalog``
     (``NAME`` or ``NAME:TRANSFORM``, e.g. ``movielens:pca:64``): wall time, the env's share and
     user-steps per second."""
-    from driftrec.experiments.train import TrainConfig, train
+    from driftrec.experiments.online.train import TrainConfig, train
 
     name, _, transform = catalog.partition(":")
     cfg = TrainConfig(scenario=scenario, users=256, timesteps=steps, catalog=name, transform=transform or "centre")
@@ -354,7 +354,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
 
 
 def format_bench(res: BenchResult) -> str:
-    from driftrec.experiments.runner import text_table
+    from driftrec.experiments.online.runner import text_table
 
     head = ["N", "M", "d", "user-steps/s", "step ms", "kernel ms", "step/kernel", "peak MiB"]
     rows = [

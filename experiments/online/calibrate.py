@@ -1,5 +1,5 @@
 """Calibrate interest drift on real timelines: measure it on MovieLens or any interaction log
-(``experiments.interactions``), fit the simulator to it.
+(``experiments.offline.interactions``), fit the simulator to it.
 
 A user's timeline is the sequence of items they rated, in time order. Cut it into blocks of
 ``block`` consecutive items; a block's *centroid* is the normalised mean of its item vectors.
@@ -277,7 +277,7 @@ def plot_calibration(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from driftrec.experiments.io import atomic_write
+    from driftrec.experiments.common.io import atomic_write
 
     r, s = real.summary(), sim.summary()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))

@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from driftrec.experiments.compare import CompareConfig, TuningConfig, compare
-from driftrec.experiments.runner import build_catalog, build_population, text_table
-from driftrec.experiments.stats import mean_ci95
+from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.online.compare import CompareConfig, TuningConfig, compare
+from driftrec.experiments.online.runner import build_catalog, build_population, text_table
 from driftrec.simulators import MODEL_VERSION
 from driftrec.simulators.catalog import Catalog
 

@@ -21,8 +21,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from driftrec.experiments import io
-from driftrec.experiments.cliargs import UserError
+from driftrec.experiments.cli.args import UserError
+from driftrec.experiments.common import io
 
 LOCK = ".driftrec.lock"
 INCOMPLETE = "INCOMPLETE"

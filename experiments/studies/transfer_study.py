@@ -1,6 +1,6 @@
 """The transfer table (docs/compare.md): do weight policies carry over to other catalogs?
 
-    python -m driftrec.experiments.transfer_study --out runs/transfer     # about 5 minutes on 2 CPU cores
+    python -m driftrec.experiments.studies.transfer_study --out runs/transfer     # about 5 minutes on 2 CPU cores
 
 Three PPO policies are trained on ``abrupt`` (1M user-steps each, the default settings): on the
 synthetic catalog, on MovieLens, and on a mixture of the two (half of the users on each). Each is
@@ -21,11 +21,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments import io
-from driftrec.experiments.compare import CompareConfig, PPOSource, compare
-from driftrec.experiments.runner import text_table
-from driftrec.experiments.store import code_digest
-from driftrec.experiments.train import TrainConfig, train
+from driftrec.experiments.common import io
+from driftrec.experiments.online.compare import CompareConfig, PPOSource, compare
+from driftrec.experiments.online.runner import text_table
+from driftrec.experiments.online.train import TrainConfig, train
+from driftrec.experiments.sweeps.store import code_digest
 
 SCENARIO = "abrupt"
 TRANSFORM = "pca:64"
@@ -89,7 +89,7 @@ def format_study(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m driftrec.experiments.transfer_study", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m driftrec.experiments.studies.transfer_study", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("runs/transfer"), help="output folder [runs/transfer]")
     parser.add_argument("--timesteps", type=int, default=1_000_000, help="PPO user-steps per policy [1000000]")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")

@@ -157,8 +157,8 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
 
 
 def backend_from_args(args: argparse.Namespace) -> Any:
-    """The backend the --backend flags ask for (``experiments.backends.make_backend``)."""
-    from driftrec.experiments.backends import make_backend
+    """The backend the --backend flags ask for (``experiments.sweeps.backends.make_backend``)."""
+    from driftrec.experiments.sweeps.backends import make_backend
 
     if args.workers < 0:
         raise UserError(f"--workers must be >= 0 (0 = in this process), got {args.workers}")
@@ -216,7 +216,7 @@ def expand_flag_config(commands: dict[str, argparse.ArgumentParser], argv: list[
     the command line's own flags (so those win; flags that add up, --set and --ppo, keep both).
     Commands without ``add_flag_config`` are left alone. Unknown keys and values a flag cannot take
     are one-line ``UserError``s."""
-    from driftrec.experiments import io
+    from driftrec.experiments.common import io
 
     at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
     if at is None or argv[at] not in commands:

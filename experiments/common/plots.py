@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from driftrec.experiments.io import atomic_write
+from driftrec.experiments.common.io import atomic_write
 
 _STYLES: dict[str, dict[str, Any]] = {
     "best-fixed": {"color": "#1f77b4"},

@@ -1,7 +1,7 @@
 """Sequential replay on real timelines: weighting strategies over real users' histories.
 
 The timelines are MovieLens (the default) or any interaction log with a catalog file
-(``experiments.interactions``). Each user's liked items (rating >= ``min_rating``; every event of
+(``experiments.offline.interactions``). Each user's liked items (rating >= ``min_rating``; every event of
 a log without ratings) in time order form a timeline. The first
 ``warmup`` of them give the recommender's prior (their normalised mean: both profiles start
 there). Then, at every later item, the strategy chooses weights from the same 11 observation
@@ -34,9 +34,9 @@ from gymnasium import spaces
 
 from driftrec.agents import FixedWeights
 from driftrec.agents.base import Agent
-from driftrec.experiments.interactions import check_enough, parse_columns, read_interactions
-from driftrec.experiments.runner import build_agent, build_catalog, text_table
-from driftrec.experiments.stats import mean_ci95
+from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.offline.interactions import check_enough, parse_columns, read_interactions
+from driftrec.experiments.online.runner import build_agent, build_catalog, text_table
 from driftrec.simulators import recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.dynamics import unit
@@ -52,7 +52,7 @@ POPULARITY_BLOCK = 256
 class ReplayConfig:
     """What ``replay`` runs.
 
-    timelines: "movielens" or an interaction log file (``experiments.interactions``) whose
+    timelines: "movielens" or an interaction log file (``experiments.offline.interactions``) whose
     ``columns`` mapping names its user, item, timestamp and optional rating columns; its items
     are ids of ``catalog`` (then a catalog file). agents: from ``REPLAY_AGENTS``; "fixed" runs
     once per alpha in ``alphas`` (mix and explore from ``fixed_weights``). min_rating: ratings that

@@ -29,8 +29,9 @@ from typing import Any, NoReturn
 import driftrec
 from driftrec.agents.ppo import PPO_DEFAULTS
 from driftrec.encoders import ModelUnavailableError
-from driftrec.experiments import cli_bench, cli_offline, io
-from driftrec.experiments.cliargs import (
+from driftrec.experiments.cli import diagnostics as cli_bench
+from driftrec.experiments.cli import offline as cli_offline
+from driftrec.experiments.cli.args import (
     UserError,
     add_backend_args,
     add_common,
@@ -48,9 +49,9 @@ from driftrec.experiments.cliargs import (
     positive,
     scenario_list,
 )
-from driftrec.experiments.compare import COMPARE_AGENTS
-from driftrec.experiments.outlock import hold
-from driftrec.experiments.runner import (
+from driftrec.experiments.common import io
+from driftrec.experiments.online.compare import COMPARE_AGENTS
+from driftrec.experiments.online.runner import (
     AGENTS,
     SimulateConfig,
     format_metrics_table,
@@ -58,6 +59,7 @@ from driftrec.experiments.runner import (
     simulate,
     text_table,
 )
+from driftrec.experiments.sweeps.outlock import hold
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 
 METRIC = "clicks_per_step: clicks in the k-item slate, averaged over users and steps"
@@ -350,7 +352,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
     io.write_json(out / "config.json", config)
     io.write_csv(out / "runs.csv", res.runs)
     io.write_csv(out / "curves.csv", res.curves)
-    from driftrec.experiments.plots import plot_beyond_clicks, plot_clicks_over_time
+    from driftrec.experiments.common.plots import plot_beyond_clicks, plot_clicks_over_time
 
     plot_clicks_over_time(res.curves, out / "clicks_over_time.png")
     plot_beyond_clicks(res.results, out / "beyond_clicks.png")
@@ -375,7 +377,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
 
 
 def _print_transfers(results: dict[str, dict[str, dict[str, Any]]]) -> None:
-    from driftrec.experiments.transfer import transfer_notes
+    from driftrec.experiments.online.transfer import transfer_notes
 
     moved = {s: {a: e["transfer"] for a, e in agents.items() if e.get("transfer")} for s, agents in results.items()}
     notes = transfer_notes({s: a for s, a in moved.items() if a})
@@ -399,7 +401,7 @@ def _parse_ppo(pairs: list[str]) -> dict[str, Any]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from driftrec.experiments.train import TrainConfig, latest_checkpoint, train
+    from driftrec.experiments.online.train import TrainConfig, latest_checkpoint, train
 
     cfg = TrainConfig(
         scenario=args.scenario,
@@ -421,7 +423,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         if args.resume is not None:
             raise UserError("--resume continues one run; a --seeds sweep resumes by re-running the same command")
-        from driftrec.experiments.train import train_sweep
+        from driftrec.experiments.online.train import train_sweep
 
         res = train_sweep(
             cfg, args.seeds, args.out, backend_from_args(args), progress=not args.no_progress,
@@ -454,11 +456,11 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-QUICKSTART_CONFIG = Path(__file__).parent / "configs" / "quickstart.yaml"
+QUICKSTART_CONFIG = Path(__file__).parents[1] / "configs" / "quickstart.yaml"
 
 
 def _run_compare(args: argparse.Namespace, config_file: Path | None, command: str) -> int:
-    from driftrec.experiments.compare import (
+    from driftrec.experiments.online.compare import (
         CompareConfig,
         compare,
         format_compare_table,
@@ -509,14 +511,14 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
 
 def _run_calibrate(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
-    from driftrec.experiments.calibrate import (
+    from driftrec.experiments.offline.interactions import parse_columns, read_interactions
+    from driftrec.experiments.online.calibrate import (
         CalibrateConfig,
         calibrate,
         format_calibration,
         plot_calibration,
         scenario_name,
     )
-    from driftrec.experiments.interactions import parse_columns, read_interactions
     from driftrec.simulators.data import load_catalog, load_movielens, load_population
     from driftrec.simulators.population import Population
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.runner import text_table
+from driftrec.experiments.online.runner import text_table
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.geometry import neighbour_overlap
 

@@ -12,7 +12,7 @@ plus ids (``run`` = the seed, ``slate_id``, ``step``, ``user`` = row of the batc
 weights the agent chose (``alpha``, ``mix``, ``explore``) and, for offline RL, whether the user's
 episode ended at that step (``terminated``: churn; ``truncated``: the horizon) and the observation
 the step led to (``next_context_*``, before any reset): what a transition dataset needs
-(``experiments.minari_export``). The run's settings go into the
+(``experiments.offline.minari_export``). The run's settings go into the
 parquet metadata (key ``driftrec``), so the run that made a log can be re-created.
 
 Target policies for off-policy evaluation are fixed weightings (``FixedWeights``). Each keeps its
@@ -37,9 +37,9 @@ import torch
 
 from driftrec.agents import FixedWeights
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.feedback import BanditFeedback
-from driftrec.experiments.io import atomic_write
-from driftrec.experiments.runner import AGENTS, build_agent, build_catalog, build_population
+from driftrec.experiments.common.io import atomic_write
+from driftrec.experiments.offline.feedback import BanditFeedback
+from driftrec.experiments.online.runner import AGENTS, build_agent, build_catalog, build_population
 from driftrec.simulators import recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.click import attraction

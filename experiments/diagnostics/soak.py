@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
-from driftrec.experiments.runner import text_table
+from driftrec.experiments.online.runner import text_table
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 from driftrec.simulators.state import SimState
 

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from driftrec.encoders.signing import sign, verify
-from driftrec.experiments import io
-from driftrec.experiments.backends import LocalBackend, RayBackend, UnitFn
+from driftrec.experiments.common import io
+from driftrec.experiments.sweeps.backends import LocalBackend, RayBackend, UnitFn
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 
@@ -210,7 +210,7 @@ SUBPACKAGES = ("encoders", "simulators", "envs", "agents", "experiments")
 def code_digest() -> str:
     """A hash of driftrec's own source (every .py file of its subpackages and ``__init__.py``), so
     that editing the code, a preset default for instance, recomputes stored units."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # the package root (this file is experiments/sweeps/store.py)
     h = hashlib.sha256()
     files = [root / "__init__.py", *(f for sub in SUBPACKAGES for f in sorted((root / sub).rglob("*.py")))]
     for f in files:

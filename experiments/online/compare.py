@@ -36,10 +36,10 @@ from driftrec.agents.heuristics import weight_triple
 from driftrec.agents.ppo import check_ppo_settings, policy_config
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.envs.batched import check_memory
-from driftrec.experiments import io
-from driftrec.experiments.backends import LocalBackend, RayBackend
-from driftrec.experiments.metrics import BeyondClicks, popularity
-from driftrec.experiments.runner import (
+from driftrec.experiments.common import io
+from driftrec.experiments.common.metrics import BeyondClicks, popularity
+from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.online.runner import (
     AGENTS,
     agent_label,
     build_agent,
@@ -48,11 +48,9 @@ from driftrec.experiments.runner import (
     metric_summary,
     text_table,
 )
-from driftrec.experiments.stats import mean_ci95
-from driftrec.experiments.store import UnitStore, fingerprint, register_result, run_units
-from driftrec.experiments.train import comma_names
-from driftrec.experiments.transfer import transfer
-from driftrec.experiments.tuning import (
+from driftrec.experiments.online.train import comma_names
+from driftrec.experiments.online.transfer import transfer
+from driftrec.experiments.online.tuning import (
     FIXED_GRID,
     TUNING_SEEDS,
     best_point,
@@ -60,6 +58,8 @@ from driftrec.experiments.tuning import (
     evaluate_grid,
     grid_points,
 )
+from driftrec.experiments.sweeps.backends import LocalBackend, RayBackend
+from driftrec.experiments.sweeps.store import UnitStore, fingerprint, register_result, run_units
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import check_seed, check_seeds, shared_users, user_seeds
@@ -281,7 +281,7 @@ class Evaluation:
     at each step, per seed.  weights: (T, 3) mean weights chosen at each step (None for slate
     agents).  aligned_clicks, aligned_alpha: (PRE + POST + 1,) mean clicks (and alpha) per user at
     offsets -PRE..POST from an interest shift, over every shift with a full window; n_shifts of them.
-    metrics: per seed, the beyond-click metrics of its users (``experiments.metrics``).
+    metrics: per seed, the beyond-click metrics of its users (``experiments.common.metrics``).
     """
 
     scenario: str
@@ -555,7 +555,7 @@ class CompareResult:
         """Write config.json, summary.json, runs/curves/aligned/weights/tuning CSVs and the plots
         into ``out`` (each file atomically). Returns the file names."""
         from driftrec import __version__
-        from driftrec.experiments.plots import (
+        from driftrec.experiments.common.plots import (
             plot_beyond_clicks,
             plot_clicks_over_time,
             plot_shift_aligned,
@@ -626,7 +626,7 @@ def run_unit(shared: tuple[Catalog, Population | None, bool], spec: dict[str, An
         )
         return scores.tolist()
     if kind == "train":
-        from driftrec.experiments.train import TrainConfig, train
+        from driftrec.experiments.online.train import TrainConfig, train
 
         t0 = time.perf_counter()
         cfg = TrainConfig(**spec["config"])
@@ -658,7 +658,7 @@ def run_unit(shared: tuple[Catalog, Population | None, bool], spec: dict[str, An
 
 
 def _train_config(scenario: str, cfg: CompareConfig) -> Any:
-    from driftrec.experiments.train import TrainConfig
+    from driftrec.experiments.online.train import TrainConfig
 
     return TrainConfig(
         scenario=scenario,

@@ -1,6 +1,6 @@
 """The sweep that chose the weights-oracle's alert rule (docs/compare.md).
 
-    python -m driftrec.experiments.weights_oracle_sweep     # about 1 minute on 2 CPU cores
+    python -m driftrec.experiments.studies.weights_oracle_sweep     # about 1 minute on 2 CPU cores
 
 On ``abrupt`` and the synthetic catalog, best-fixed is tuned as ``compare`` tunes it; then every
 alert rule runs with best-fixed's weights as its calm weights on the same users of the tuning seeds
@@ -14,9 +14,9 @@ from typing import Any
 
 from driftrec.agents import FixedWeights, WeightsOracle
 from driftrec.envs import default_catalog
-from driftrec.experiments.compare import evaluate
-from driftrec.experiments.runner import text_table
-from driftrec.experiments.tuning import TUNING_SEEDS, tune_fixed
+from driftrec.experiments.online.compare import evaluate
+from driftrec.experiments.online.runner import text_table
+from driftrec.experiments.online.tuning import TUNING_SEEDS, tune_fixed
 
 SETTINGS: list[dict[str, Any]] = [
     {"alert": (1.0, 1.0, 0.3), "window": 5, "until_click": False},

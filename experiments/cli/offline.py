@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments import io
-from driftrec.experiments.cliargs import (
+from driftrec.experiments.cli.args import (
     UserError,
     add_transform_arg,
     agent_help,
@@ -17,7 +16,8 @@ from driftrec.experiments.cliargs import (
     parse_sets,
     positive,
 )
-from driftrec.experiments.runner import AGENTS
+from driftrec.experiments.common import io
+from driftrec.experiments.online.runner import AGENTS
 from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.scenarios import PRESETS
 
@@ -78,7 +78,7 @@ def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: 
 
 def _log_config(args: argparse.Namespace) -> Any:
     from driftrec.envs import resolve_device
-    from driftrec.experiments.trajectories import LogConfig
+    from driftrec.experiments.offline.trajectories import LogConfig
 
     if len(args.fixed_weights) != 3:
         raise UserError(f"--fixed-weights needs 3 values (alpha, mix, explore), got {args.fixed_weights}")
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_log(args: argparse.Namespace) -> int:
-    from driftrec.experiments.trajectories import simulate_log, write_log
+    from driftrec.experiments.offline.trajectories import simulate_log, write_log
 
     if args.out.suffix.lower() not in (".parquet", ".pq"):
         raise UserError(f"--out {str(args.out)!r} must be a .parquet file")
@@ -240,7 +240,7 @@ def _run_log(args: argparse.Namespace) -> int:
     run = simulate_log(cfg, progress=not args.no_progress)
     write_log(args.out, run)
     if args.minari is not None:
-        from driftrec.experiments.minari_export import export_minari
+        from driftrec.experiments.offline.minari_export import export_minari
 
         ds = export_minari(args.out, args.minari)
         print(f"wrote Minari dataset {args.minari}: {ds.total_episodes:,} episodes, {ds.total_steps:,} steps")
@@ -256,8 +256,14 @@ def _run_log(args: argparse.Namespace) -> int:
 
 
 def _run_ope(args: argparse.Namespace) -> int:
-    from driftrec.experiments.offpolicy import DEFAULT_ESTIMATORS, detect_kind, estimate, format_estimates, prepare
-    from driftrec.experiments.plots import plot_estimates
+    from driftrec.experiments.common.plots import plot_estimates
+    from driftrec.experiments.offline.offpolicy import (
+        DEFAULT_ESTIMATORS,
+        detect_kind,
+        estimate,
+        format_estimates,
+        prepare,
+    )
 
     if args.logs is None:
         raise UserError("give --logs FILE (or --validate to check the estimators in the simulator)")
@@ -310,10 +316,15 @@ def _run_ope(args: argparse.Namespace) -> int:
 def _run_validate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from driftrec.experiments.offpolicy import DEFAULT_TARGETS, VALIDATE_ESTIMATORS, coverage_ok, format_validation
-    from driftrec.experiments.offpolicy import validate as run_validation
-    from driftrec.experiments.plots import plot_validation
-    from driftrec.experiments.trajectories import parse_target
+    from driftrec.experiments.common.plots import plot_validation
+    from driftrec.experiments.offline.offpolicy import (
+        DEFAULT_TARGETS,
+        VALIDATE_ESTIMATORS,
+        coverage_ok,
+        format_validation,
+    )
+    from driftrec.experiments.offline.offpolicy import validate as run_validation
+    from driftrec.experiments.offline.trajectories import parse_target
 
     if args.logs is not None:
         raise UserError("--validate makes its own logs; drop --logs")
@@ -361,9 +372,9 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 def _run_replay(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
-    from driftrec.experiments.interactions import parse_columns
-    from driftrec.experiments.plots import plot_replay
-    from driftrec.experiments.replay import ReplayConfig, format_replay, replay
+    from driftrec.experiments.common.plots import plot_replay
+    from driftrec.experiments.offline.interactions import parse_columns
+    from driftrec.experiments.offline.replay import ReplayConfig, format_replay, replay
 
     if len(args.fixed_weights) != 3:
         raise UserError(f"--fixed-weights needs 3 values (alpha, mix, explore), got {args.fixed_weights}")

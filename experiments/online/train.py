@@ -27,9 +27,9 @@ from driftrec.agents.ppo import (
     make_ppo,
 )
 from driftrec.envs import DriftVecEnv, resolve_device
-from driftrec.experiments import io
-from driftrec.experiments.runner import build_catalog, build_population
-from driftrec.experiments.transfer import describe_catalog
+from driftrec.experiments.common import io
+from driftrec.experiments.online.runner import build_catalog, build_population
+from driftrec.experiments.online.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
@@ -193,7 +193,7 @@ def _callback(
 def _evaluator(cfg: TrainConfig, catalog: Catalog, population: Population | None) -> Any:
     """``evaluate(model)``: the policy and the fixed weights on the same held-out users of the
     first component; clicks per step of each and the policy's relative difference."""
-    from driftrec.experiments.runner import SimulateConfig, build_agent, run_one
+    from driftrec.experiments.online.runner import SimulateConfig, build_agent, run_one
 
     scenario = cfg.components[0][0]
     sim = SimulateConfig(
@@ -353,7 +353,7 @@ def train_sweep(
     train.json, checkpoints/, tb/). Finished runs are stored under OUT/units/ and reused by a
     re-run. Writes and returns OUT/sweep.json: per seed the policy's path, its parameter digest
     (``policy_digest``) and timing."""
-    from driftrec.experiments.store import UnitStore, fingerprint, run_units
+    from driftrec.experiments.sweeps.store import UnitStore, fingerprint, run_units
 
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"a training sweep needs distinct seeds, got {seeds}")

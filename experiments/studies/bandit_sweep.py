@@ -1,6 +1,6 @@
 """The sweep that chose the slate bandits' defaults (docs/compare.md).
 
-    python -m driftrec.experiments.bandit_sweep        # about 2 minutes on 2 CPU cores
+    python -m driftrec.experiments.studies.bandit_sweep        # about 2 minutes on 2 CPU cores
 
 Every setting runs on the same users of the tuning seeds (9001, 9002; 128 users each, 200 steps)
 of ``abrupt`` on the synthetic catalog, through ``compare.evaluate``; it prints clicks per step.
@@ -12,9 +12,9 @@ from typing import Any
 
 from driftrec.agents import LinearBandit
 from driftrec.envs import default_catalog
-from driftrec.experiments.compare import evaluate
-from driftrec.experiments.runner import text_table
-from driftrec.experiments.tuning import TUNING_SEEDS
+from driftrec.experiments.online.compare import evaluate
+from driftrec.experiments.online.runner import text_table
+from driftrec.experiments.online.tuning import TUNING_SEEDS
 
 SETTINGS: list[dict[str, Any]] = [
     *({"kind": "d-linucb", "width": w, "gamma": g} for w in (0.03, 0.1, 0.3) for g in (0.7, 0.9)),

@@ -22,9 +22,9 @@ from driftrec.agents.base import Agent
 from driftrec.agents.ppo import policy_config
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.batched import check_memory
-from driftrec.experiments.metrics import METRICS, BeyondClicks, popularity
-from driftrec.experiments.stats import mean_ci95
-from driftrec.experiments.transfer import transfer
+from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
+from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.online.transfer import transfer
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.data import load_catalog, load_population
 from driftrec.simulators.geometry import DEFAULT_TRANSFORM
@@ -134,7 +134,7 @@ class SimulateConfig:
 @dataclass
 class RunRecord:
     """One (scenario, agent, seed) run: mean clicks per user-step, the per-step curve (T,) and
-    the beyond-click metrics (``experiments.metrics``, None where undefined)."""
+    the beyond-click metrics (``experiments.common.metrics``, None where undefined)."""
 
     scenario: str
     agent: str
@@ -315,7 +315,7 @@ def simulate(
 
 def agent_label(agent: str, entry: dict[str, Any]) -> str:
     """The agent's name in tables, marked "(transfer)" where it ran a policy trained on another
-    scenario or catalog (``entry["transfer"]``, see ``experiments.transfer``)."""
+    scenario or catalog (``entry["transfer"]``, see ``experiments.online.transfer``)."""
     return f"{agent} (transfer)" if entry.get("transfer") else agent
 
 

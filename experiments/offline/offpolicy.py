@@ -33,10 +33,9 @@ import torch
 
 from driftrec.agents import FixedWeights
 from driftrec.envs import DriftVecEnv
-from driftrec.experiments.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
-from driftrec.experiments.ope import ESTIMATORS
-from driftrec.experiments.runner import build_catalog, build_population, text_table
-from driftrec.experiments.trajectories import (
+from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
+from driftrec.experiments.offline.ope import ESTIMATORS
+from driftrec.experiments.offline.trajectories import (
     LogConfig,
     apply_mapping,
     check_log,
@@ -45,6 +44,7 @@ from driftrec.experiments.trajectories import (
     read_log_file,
     simulate_log,
 )
+from driftrec.experiments.online.runner import build_catalog, build_population, text_table
 
 LOG_KINDS = ("driftrec", "obd", "table")
 DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")

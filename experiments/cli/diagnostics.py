@@ -1,5 +1,5 @@
 """``driftrec bench``, ``driftrec soak`` and ``driftrec portability``: the command lines of
-``experiments.bench``, ``experiments.soak`` and ``experiments.portability`` (diagnostics)."""
+``diagnostics.bench``, ``diagnostics.soak`` and ``online.portability``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments import io
-from driftrec.experiments.cliargs import int_list, name_list, parse_sets, positive, scenario_list
+from driftrec.experiments.cli.args import int_list, name_list, parse_sets, positive, scenario_list
+from driftrec.experiments.common import io
 
 
 def add_parsers(sub: Any) -> None:
@@ -134,9 +134,9 @@ def add_portability_parser(sub: Any) -> None:
 
 
 def run_portability(args: argparse.Namespace) -> int:
-    from driftrec.experiments.compare import TuningConfig
-    from driftrec.experiments.plots import plot_portability
-    from driftrec.experiments.portability import PortabilityConfig, format_portability, portability
+    from driftrec.experiments.common.plots import plot_portability
+    from driftrec.experiments.online.compare import TuningConfig
+    from driftrec.experiments.online.portability import PortabilityConfig, format_portability, portability
 
     cfg = PortabilityConfig(
         catalogs=args.catalogs,
@@ -162,8 +162,8 @@ def run_portability(args: argparse.Namespace) -> int:
 
 
 def run_geometry(args: argparse.Namespace) -> int:
-    from driftrec.experiments.catalog_geometry import format_geometry, geometry_report
-    from driftrec.experiments.runner import build_catalog
+    from driftrec.experiments.diagnostics.catalog_geometry import format_geometry, geometry_report
+    from driftrec.experiments.online.runner import build_catalog
 
     catalog = build_catalog(args.catalog, progress=not args.no_progress)
     rep = geometry_report(catalog, args.dims, args.scenario, args.users, args.steps)
@@ -183,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "geometry":
         return run_geometry(args)
 
-    from driftrec.experiments.bench import BenchConfig, format_bench, run_bench
-    from driftrec.experiments.cliargs import UserError
+    from driftrec.experiments.cli.args import UserError
+    from driftrec.experiments.diagnostics.bench import BenchConfig, format_bench, run_bench
 
     kw: dict[str, Any] = {"device": args.device, "recogym_python": args.recogym}
     for key in ("users", "items", "dims", "min_time", "ppo_steps", "ppo_catalogs"):
@@ -220,8 +220,8 @@ def run_soak(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from driftrec.experiments.bench import machine_info
-    from driftrec.experiments.soak import SoakConfig, format_soak, soak
+    from driftrec.experiments.diagnostics.bench import machine_info
+    from driftrec.experiments.diagnostics.soak import SoakConfig, format_soak, soak
 
     cfg = SoakConfig(
         scenarios=scenario_list(args.scenario),

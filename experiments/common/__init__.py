@@ -1,0 +1,1 @@
+"""Shared pieces: atomic files, confidence intervals, plots, metrics beyond clicks."""

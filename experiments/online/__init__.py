@@ -1,0 +1,1 @@
+"""Runs in the simulator: simulate, tune, train, compare, calibrate, portability, transfer."""
