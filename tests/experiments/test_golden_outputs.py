@@ -13,18 +13,16 @@ simulated numbers): ``DRIFTREC_RECORD_GOLDEN=1 pytest tests/experiments/test_gol
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
+from driftrec.agents.ppo import PPOWeights
 from driftrec.experiments.cli.main import main
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
@@ -113,9 +111,8 @@ def _table(df: pd.DataFrame, subs: dict[str, str]) -> dict:
 
 
 def _policy(path: Path) -> dict:
-    """Per-tensor sums and first values of a saved PPO policy (weights only, nothing executed)."""
-    with zipfile.ZipFile(path) as z:
-        state = torch.load(io.BytesIO(z.read("policy.pth")), map_location="cpu", weights_only=True)
+    """Per-tensor sums and first values of a saved PPO policy (read by the project's safe loader)."""
+    state = PPOWeights.load(path).model.policy.state_dict()
     return {k: [float(v.double().sum()), *v.flatten()[:4].tolist()] for k, v in sorted(state.items())}
 
 
@@ -124,9 +121,9 @@ def outputs(out: Path, subs: dict[str, str]) -> dict[str, object]:
     got: dict[str, object] = {}
     files = [out] if out.is_file() else sorted(p for p in out.rglob("*") if p.is_file())
     for p in files:
-        if p.parts[len(out.parts) :][:1] == ("units",):
-            continue  # the unit store (signed records keyed by digests); summary.json and the CSVs come from it
         rel = p.name if p == out else p.relative_to(out).as_posix()
+        if rel.startswith("units/"):
+            continue  # the unit store (signed records keyed by digests); summary.json and the CSVs come from it
         if p.suffix == ".json":
             got[rel] = _clean(json.loads(p.read_text()), subs)
         elif p.suffix == ".csv":
