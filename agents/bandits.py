@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 import torch
 
 from driftrec.agents.random import distinct_items
+from driftrec.encoders.checks import check_int, check_number
 from driftrec.envs.batched import DriftVecEnv
-from driftrec.simulators.params import check_int, check_number
 from driftrec.simulators.recommender import FEATURE_NAMES
 
 KINDS = ("eps-greedy", "linucb", "d-linucb", "linucb-restart")

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from driftrec.encoders.checks import check_number
 from driftrec.envs.batched import DriftVecEnv
-from driftrec.simulators.params import check_number
 
 
 class FixedWeights:

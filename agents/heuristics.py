@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from driftrec.encoders.checks import check_int, check_number
 from driftrec.envs.batched import DriftVecEnv
-from driftrec.simulators.params import check_int, check_number
 from driftrec.simulators.recommender import FEATURE_NAMES
 
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}

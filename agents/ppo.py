@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from driftrec.encoders.atomic import atomic_write
+from driftrec.encoders.checks import check_int, check_number
 from driftrec.envs.batched import DriftVecEnv
 
 PPO_DEFAULTS: dict[str, Any] = {
@@ -53,15 +54,15 @@ PPO_DEFAULTS: dict[str, Any] = {
 CONFIG_ENTRY = "driftrec.json"
 
 
-_RANGES: dict[str, tuple[type, float, float, str]] = {
-    "n_steps": (int, 1, math.inf, ">= 1"),
-    "batch_size": (int, 2, math.inf, ">= 2"),
-    "n_epochs": (int, 1, math.inf, ">= 1"),
-    "learning_rate": (float, 0.0, 1.0, "in (0, 1]"),
-    "gamma": (float, 0.0, 1.0, "in (0, 1]"),
-    "gae_lambda": (float, 0.0, 1.0, "in [0, 1]"),
-    "clip_range": (float, 0.0, math.inf, "> 0"),
-    "ent_coef": (float, 0.0, math.inf, ">= 0"),
+_RANGES: dict[str, tuple[type, float, float]] = {
+    "n_steps": (int, 1, math.inf),
+    "batch_size": (int, 2, math.inf),
+    "n_epochs": (int, 1, math.inf),
+    "learning_rate": (float, 0.0, 1.0),
+    "gamma": (float, 0.0, 1.0),
+    "gae_lambda": (float, 0.0, 1.0),
+    "clip_range": (float, 0.0, math.inf),
+    "ent_coef": (float, 0.0, math.inf),
 }
 _OPEN_LOW = {"learning_rate", "gamma", "clip_range"}
 
@@ -75,14 +76,11 @@ def check_ppo_settings(hyper: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown PPO settings {sorted(unknown)}; allowed: {', '.join(PPO_DEFAULTS)}")
     h = {**PPO_DEFAULTS, **hyper}
-    for key, (kind, lo, hi, allowed) in _RANGES.items():
-        v = h[key]
-        ok_type = isinstance(v, int) if kind is int else isinstance(v, (int, float))
-        if isinstance(v, bool) or not ok_type:
-            raise TypeError(f"PPO setting {key} must be {'an integer' if kind is int else 'a number'}, got {v!r}")
-        low_ok = v > lo if key in _OPEN_LOW else v >= lo
-        if not (math.isfinite(v) and low_ok and v <= hi):
-            raise ValueError(f"PPO setting {key}={v!r} is not allowed; it must be {allowed}")
+    for key, (kind, lo, hi) in _RANGES.items():
+        if kind is int:
+            check_int(f"PPO setting {key}", h[key], int(lo))
+        else:
+            check_number(f"PPO setting {key}", h[key], lo, hi, lo_open=key in _OPEN_LOW)
     arch = h["net_arch"]
     if (
         not isinstance(arch, (list, tuple))

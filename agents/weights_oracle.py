@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import torch
 
 from driftrec.agents.heuristics import weight_triple
+from driftrec.encoders.checks import check_int
 from driftrec.envs.batched import DriftVecEnv
-from driftrec.simulators.params import check_int
 from driftrec.simulators.recommender import FEATURE_NAMES
 
 _PROGRESS = FEATURE_NAMES.index("progress")

@@ -15,6 +15,7 @@ import re
 import torch
 
 from driftrec.encoders.base import check_texts
+from driftrec.encoders.checks import check_int
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Function words carry no topic; left in, they would make every pair of texts look alike.
@@ -60,8 +61,7 @@ class HashingEncoder:
     """
 
     def __init__(self, dim: int = 64, seed: int = 0) -> None:
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        check_int("dim", dim, 1)
         self.dim = dim
         self.seed = int(seed)
         self.name = f"hashing-bow-d{dim}-s{self.seed}"

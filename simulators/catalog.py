@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from driftrec.encoders.base import TextEncoder
+from driftrec.encoders.checks import check_int
 from driftrec.encoders.hashing import HashingEncoder
 from driftrec.simulators.geometry import DEFAULT_TRANSFORM, CatalogTransform, fit_transform
 
@@ -288,8 +289,7 @@ def synthetic_catalog(
     Returns:
         Catalog with ``num_items`` items and ``encoder.dim`` dimensions.
     """
-    if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items <= 0:
-        raise ValueError(f"num_items must be a positive integer, got {num_items!r}")
+    check_int("num_items", num_items, 1)
     enc = encoder if encoder is not None else HashingEncoder(dim=dim)
     g = torch.Generator().manual_seed(int(seed))
 

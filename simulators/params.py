@@ -6,33 +6,14 @@ has norm about ``a`` relative to the unit vector it perturbs, whatever d is.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
+
+from driftrec.encoders.checks import check_int, check_number
 
 MODEL_VERSION = 2
 """Version of the simulation model, recorded in every summary.json. 1: one blended intent, raw
 cosines, uniform exploration. 2: catalog-relative geometry (centred catalogs, catalog utility
 units), multi-interest utility over facets, the softmax exploration mode; presets re-tuned."""
-
-
-def check_number(name: str, value: object, lo: float, hi: float, *, lo_open: bool = False) -> None:
-    """Raise ValueError unless ``value`` is a finite real number in [lo, hi] (or (lo, hi])."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r}")
-    v = float(value)
-    bracket = "(" if lo_open else "["
-    ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
-    if not ok:
-        raise ValueError(f"{name}={value!r} is outside the allowed range {bracket}{lo}, {hi}]")
-
-
-def check_int(name: str, value: object, lo: int, hi: int | None = None) -> None:
-    """Raise unless ``value`` is an int in [lo, hi]."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}: {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name}={value!r} is not allowed; it must be {allowed}")
 
 
 INTEREST_MODELS = ("facets", "blend")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from driftrec.encoders.base import TextEncoder
+from driftrec.encoders.checks import check_int
 from driftrec.simulators.catalog import Catalog
 
 
@@ -121,8 +122,7 @@ class Population:
         """Members from real users' early histories: the catalog vectors of each user's first
         ``first_n`` items (ids in ``catalog.ids``; unknown ids are skipped, users left with none
         are dropped). The prior is their normalised mean."""
-        if isinstance(first_n, bool) or not isinstance(first_n, int) or first_n < 1:
-            raise ValueError(f"first_n must be a positive integer, got {first_n!r}")
+        check_int("first_n", first_n, 1)
         row = {item_id: i for i, item_id in enumerate(catalog.ids)}
         groups, names = [], []
         for user, items in histories.items():

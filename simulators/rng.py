@@ -24,6 +24,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from driftrec.encoders.checks import check_int
+
 MASK32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
 # odd multipliers below 2**31 (so x * c < 2**63 for x < 2**32)
@@ -76,11 +78,7 @@ def seeds_to_keys(seeds: Sequence[object], device: torch.device | str = "cpu") -
 
 def check_seed(name: str, seed: object) -> int:
     """``seed`` if it is an int in [0, MAX_SEED] (not a bool, float or str), else a clear error."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"{name} must be an integer seed in [0, 2**63 - 1], got {type(seed).__name__}: {seed!r}")
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{name}={seed} is outside the allowed seed range [0, 2**63 - 1]")
-    return seed
+    return check_int(name, seed, 0, MAX_SEED)
 
 
 def check_seeds(name: str, seeds: object, min_count: int = 1) -> list[int]:
@@ -116,8 +114,7 @@ def user_seeds(seed: int, num_users: int) -> list[int]:
     A single-user env reset with ``user_seeds(seed, n)[i]`` reproduces user ``i`` of the batch.
     Unlike ``seed + i``, the users of different batch seeds do not overlap.
     """
-    if isinstance(num_users, bool) or not isinstance(num_users, int) or num_users <= 0:
-        raise ValueError(f"num_users must be a positive integer, got {num_users!r}")
+    check_int("num_users", num_users, 1)
     base = seeds_to_keys([seed])[0]
     i = torch.arange(num_users, dtype=torch.int64)
     return mix32(mix32(i ^ base) ^ _GOLDEN).tolist()

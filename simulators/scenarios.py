@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftrec.simulators.params import ClickParams, RecParams, UserParams, check_int, field_names
+from driftrec.encoders.checks import check_int
+from driftrec.simulators.params import ClickParams, RecParams, UserParams, field_names
 
 MOVIELENS_FIT = {"beta": 20.0, "drift_scale": 0.2, "shift_hazard": 0.0}
 """Fitted by ``driftrec calibrate --out runs/calibrate`` (recorded in docs/calibration.json)."""

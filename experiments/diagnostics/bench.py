@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from driftrec.encoders import ModelUnavailableError
+from driftrec.encoders.checks import check_int
 from driftrec.simulators.catalog import Catalog
 
 FULL_GRID = {"users": [1, 64, 1024, 8192], "items": [1000, 10_000, 100_000], "dims": [64, 384]}
@@ -64,8 +65,10 @@ class BenchConfig:
     def __post_init__(self) -> None:
         for key in ("users", "items", "dims"):
             vals = getattr(self, key)
-            if not vals or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in vals):
+            if not vals:
                 raise ValueError(f"{key} must be a non-empty list of positive integers, got {vals!r}")
+            for v in vals:
+                check_int(f"each of {key}", v, 1)
         if any(m < 20 for m in self.items):
             raise ValueError(f"items must be at least 20 (twice the slate), got {self.items}")
         if not self.min_time > 0:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.experiments.online.runner import text_table
 from driftrec.simulators.scenarios import PRESETS, make_scenario
@@ -46,9 +47,7 @@ class SoakConfig:
 
     def __post_init__(self) -> None:
         for key in ("user_steps", "users", "items", "dim", "check_every", "warmup"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+            check_int(key, getattr(self, key), 1)
         if not self.scenarios:
             raise ValueError("give at least one scenario")
         for s in self.scenarios:

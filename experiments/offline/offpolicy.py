@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from driftrec.agents import FixedWeights
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
 from driftrec.experiments.offline.ope import ESTIMATORS
@@ -338,8 +339,7 @@ def validate(
     states, which the simulator computes at every logged step. Also runs each target live on its
     own trajectory (``live``): single-step estimators do not estimate that value, since a target's
     alpha changes the states it would see; the table shows how far apart the two are."""
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
-        raise ValueError(f"reps={reps!r} must be an integer >= 2")
+    check_int("reps", reps, 2)
     if not targets:
         raise ValueError("give at least one target policy")
     rows, live = [], []

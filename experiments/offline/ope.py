@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from driftrec.encoders.checks import check_int
+
 
 def _array(name: str, value: Any, ndim: int, dtype: str) -> np.ndarray:
     if value is None:
@@ -229,8 +231,7 @@ class _Estimator:
         is given, else rows."""
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha={alpha!r} must be in (0, 1)")
-        if isinstance(n_bootstrap_samples, bool) or not isinstance(n_bootstrap_samples, int) or n_bootstrap_samples < 1:
-            raise ValueError(f"n_bootstrap_samples={n_bootstrap_samples!r} must be a positive integer")
+        check_int("n_bootstrap_samples", n_bootstrap_samples, 1)
         d = self._inputs(kw)
         num, den = self._per_round(d)
         if d["slate_id"] is not None:

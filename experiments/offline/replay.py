@@ -34,6 +34,7 @@ from gymnasium import spaces
 
 from driftrec.agents import FixedWeights
 from driftrec.agents.base import Agent
+from driftrec.encoders.checks import check_int
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.offline.interactions import check_enough, parse_columns, read_interactions
 from driftrec.experiments.online.runner import build_agent, build_catalog, text_table
@@ -92,11 +93,9 @@ class ReplayConfig:
             if not 0.0 <= a <= 1.0:
                 raise ValueError(f"alpha={a!r} is outside [0, 1]")
         for key, lo in (("warmup", 1), ("k", 1)):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"{key} must be an integer >= {lo}, got {v!r}")
-        if self.max_users is not None and (not isinstance(self.max_users, int) or self.max_users < 1):
-            raise ValueError(f"max_users must be a positive integer or None, got {self.max_users!r}")
+            check_int(key, getattr(self, key), lo)
+        if self.max_users is not None:
+            check_int("max_users", self.max_users, 1)
         if self.timelines == "movielens" and not 0.5 <= self.liked_at <= 5.0:  # type: ignore[operator]
             raise ValueError(f"min_rating={self.min_rating!r} is outside MovieLens' 0.5..5 stars")
         FixedWeights(*self.fixed_weights)

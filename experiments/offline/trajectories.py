@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from driftrec.agents import FixedWeights
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.io import atomic_write
 from driftrec.experiments.offline.feedback import BanditFeedback
@@ -100,9 +101,7 @@ class LogConfig:
         if self.explore_mode not in EXPLORE_MODES:
             raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
         for key in ("users", "steps", "items", "dim"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+            check_int(key, getattr(self, key), 1)
         if "explore_mode" in self.overrides:
             raise ValueError("set explore_mode with its own field (--explore-mode), not as an override")
         make_scenario(self.scenario, **self.overrides)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from driftrec.encoders.checks import check_int
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import seeds_to_keys, user_seeds
@@ -346,9 +347,7 @@ class CalibrateConfig:
                 f"timelines {self.timelines!r} is neither movielens nor an existing file (CSV, TSV or parquet)"
             )
         for key in ("block", "max_lag", "users", "steps"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+            check_int(key, getattr(self, key), 1)
         if self.steps < 2 * self.block:
             raise ValueError(
                 f"steps={self.steps} gives fewer than two blocks of {self.block}; use steps >= {2 * self.block}"

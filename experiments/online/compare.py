@@ -34,6 +34,7 @@ from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.agents.base import Agent
 from driftrec.agents.heuristics import weight_triple
 from driftrec.agents.ppo import check_ppo_settings, policy_config
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.envs.batched import check_memory
 from driftrec.experiments.common import io
@@ -107,11 +108,6 @@ def _check_mapping(name: str, value: Any, values: type | None = None) -> None:
             raise TypeError(f"{name}[{k!r}] must be a {values.__name__}, got {type(v).__name__}: {v!r}")
 
 
-def _positive_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-
-
 @dataclass(frozen=True)
 class TuningConfig:
     """Grid search for ``best-fixed``: every grid point on ``users`` users of each tuning seed."""
@@ -122,8 +118,8 @@ class TuningConfig:
     grid: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in FIXED_GRID.items()})
 
     def __post_init__(self) -> None:
-        _positive_int("tuning.users", self.users)
-        _positive_int("tuning.steps", self.steps)
+        check_int("tuning.users", self.users, 1)
+        check_int("tuning.steps", self.steps, 1)
         object.__setattr__(self, "seeds", check_seeds("tuning.seeds", self.seeds))
         check_grid(self.grid, "tuning.grid")
 
@@ -148,8 +144,8 @@ class PPOSource:
     catalog: str | None = None
 
     def __post_init__(self) -> None:
-        _positive_int("ppo.timesteps", self.timesteps)
-        _positive_int("ppo.users", self.users)
+        check_int("ppo.timesteps", self.timesteps, 1)
+        check_int("ppo.users", self.users, 1)
         check_seed("ppo.seed", self.seed)
         _check_str("ppo.policy", self.policy, optional=True)
         _check_mapping("ppo.policies", self.policies, str)
@@ -220,7 +216,7 @@ class CompareConfig:
         if "ppo" in self.agents and self.ppo.seed in self.seeds and not self.ppo.policy and not self.ppo.policies:
             raise ValueError(f"evaluation seed {self.ppo.seed} is the PPO training seed; use held-out seeds")
         for key in ("users", "steps", "items", "dim"):
-            _positive_int(key, getattr(self, key))
+            check_int(key, getattr(self, key), 1)
         if not isinstance(self.fixed_weights, (list, tuple)):
             got = self.fixed_weights
             raise TypeError(f"fixed_weights must be a list of 3 numbers (alpha, mix, explore), got {got!r}")

@@ -20,6 +20,7 @@ from driftrec.agents.bandits import KINDS as BANDIT_KINDS
 from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
 from driftrec.agents.ppo import policy_config
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.batched import check_memory
 from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
@@ -116,9 +117,7 @@ class SimulateConfig:
                 raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
         object.__setattr__(self, "seeds", check_seeds("seeds", self.seeds))
         for key in ("users", "steps", "items", "dim"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+            check_int(key, getattr(self, key), 1)
         if len(self.fixed_weights) != 3:
             raise ValueError(f"fixed_weights needs 3 values (alpha, mix, explore), got {list(self.fixed_weights)}")
         for s in self.scenarios:  # validates names and overrides up front, before any work

@@ -26,12 +26,12 @@ from driftrec.agents.ppo import (
     load_ppo,
     make_ppo,
 )
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments.common import io
 from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.experiments.online.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
-from driftrec.simulators.params import check_int
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
 from driftrec.simulators.state import WEIGHT_NAMES
@@ -68,9 +68,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for key in ("users", "timesteps", "items", "dim"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+            check_int(key, getattr(self, key), 1)
         for key in ("checkpoint_every", "eval_every"):
             check_int(key, getattr(self, key), 0)
         check_ppo_settings(self.hyper)

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import torch
 
+from driftrec.encoders.checks import check_number
 from driftrec.envs import DriftVecEnv
 from driftrec.simulators.catalog import Catalog
-from driftrec.simulators.params import check_number
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import user_seeds
 from driftrec.simulators.state import WEIGHT_NAMES

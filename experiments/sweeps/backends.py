@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from driftrec.encoders.checks import check_int
+
 UnitFn = Callable[[Any, Any], Any]
 """fn(shared, spec) -> result: one unit of a sweep (a module-level function, so it pickles)."""
 
@@ -33,9 +35,7 @@ def default_threads(workers: int) -> int:
 
 
 def _check_threads(threads: int) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    return threads
+    return check_int("threads", threads, 1)
 
 
 @contextmanager
@@ -70,8 +70,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, workers: int = 1, threads: int | None = None) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-            raise ValueError(f"workers must be an integer >= 0 (0 = in this process), got {workers!r}")
+        check_int("workers", workers, 0)  # 0: in this process
         self.workers = workers
         self.threads = _check_threads(threads) if threads is not None else default_threads(workers)
 

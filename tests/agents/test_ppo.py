@@ -94,15 +94,15 @@ def test_resume_continues_from_a_checkpoint(tmp_path):
 @pytest.mark.parametrize(
     "kw, message",
     [
-        ({"users": 0}, "users must be a positive integer"),
+        ({"users": 0}, "users=0 is not allowed; it must be >= 1"),
         ({"hyper": {"lr": 1}}, r"unknown PPO settings \['lr'\]"),
         ({"scenario": "nope"}, "unknown scenario 'nope'"),
         ({"checkpoint_every": -1}, "checkpoint_every=-1 is not allowed; it must be >= 0"),
         ({"eval_every": -5}, "eval_every=-5 is not allowed; it must be >= 0"),
-        ({"hyper": {"gamma": 2}}, r"PPO setting gamma=2 is not allowed; it must be in \(0, 1\]"),
+        ({"hyper": {"gamma": 2}}, r"PPO setting gamma=2 is outside the allowed range \(0.0, 1.0\]"),
         ({"hyper": {"n_steps": 0}}, "PPO setting n_steps=0 is not allowed; it must be >= 1"),
         ({"hyper": {"batch_size": 1}}, "PPO setting batch_size=1 is not allowed; it must be >= 2"),
-        ({"hyper": {"learning_rate": 1e12}}, r"PPO setting learning_rate=1000000000000.0 is not allowed"),
+        ({"hyper": {"learning_rate": 1e12}}, r"PPO setting learning_rate=1000000000000.0 is outside the allowed range"),
         ({"hyper": {"net_arch": [0]}}, "net_arch=\\[0\\] is not allowed"),
     ],
 )

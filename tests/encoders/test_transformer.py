@@ -82,7 +82,7 @@ def test_bad_model_and_settings(tmp_path):
         TransformerEncoder(str(tmp_path))
     with pytest.raises(ModelUnavailableError, match="does not exist"):
         TransformerEncoder(str(tmp_path / "missing-model"))
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size=0 is not allowed; it must be >= 1"):
         TransformerEncoder(batch_size=0)
 
 

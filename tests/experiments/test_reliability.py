@@ -36,7 +36,7 @@ def test_soak_runs_every_preset_and_its_checks_catch_damage(tmp_path: Path, caps
     env.state.user.intent[2] *= 1.01
     bad = check_state(env.state)
     assert bad["nonfinite"] == 1 and bad["norm_err"] == pytest.approx(0.01, rel=1e-3)
-    with pytest.raises(ValueError, match="user_steps must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="user_steps=0 is not allowed; it must be >= 1"):
         SoakConfig(user_steps=0)
     row = soak_preset("abrupt", SoakConfig(user_steps=640, users=64, items=200, dim=16, tolerance=1e-9))
     assert row["steps"] == 10 and not row["ok"], "float32 norms are not within 1e-9: the check must fail"

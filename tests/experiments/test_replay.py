@@ -113,7 +113,7 @@ def test_replay_compares_strategies_with_intervals(catalog, tmp_path):
         ({"agents": ["ppo"]}, "agent 'ppo' needs a trained policy"),
         ({"alphas": [1.5]}, r"alpha=1.5 is outside \[0, 1\]"),
         ({"timelines": "netflix"}, "timelines .netflix. is neither movielens nor an existing file"),
-        ({"warmup": 0}, "warmup must be an integer >= 1"),
+        ({"warmup": 0}, "warmup=0 is not allowed; it must be >= 1"),
         ({"min_rating": 7.0}, "outside MovieLens' 0.5..5 stars"),
     ],
 )

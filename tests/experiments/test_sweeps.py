@@ -144,7 +144,7 @@ def test_run_units_reports_reuse_and_runs_the_rest(tmp_path: Path) -> None:
 
 
 def test_backend_errors_name_the_value() -> None:
-    with pytest.raises(ValueError, match="workers must be an integer >= 0"):
+    with pytest.raises(ValueError, match="workers=-1 is not allowed; it must be >= 0"):
         LocalBackend(-1)
     with pytest.raises(ValueError, match="unknown backend 'spark'"):
         make_backend("spark")
