@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 import driftrec
 from driftrec.agents.ppo import PPO_DEFAULTS
+from driftrec.agents.registry import agent_descriptions
 from driftrec.encoders import ModelUnavailableError
 from driftrec.experiments.cli import diagnostics as cli_bench
 from driftrec.experiments.cli import offline as cli_offline
@@ -50,9 +51,8 @@ from driftrec.experiments.cli.args import (
     scenario_list,
 )
 from driftrec.experiments.common import io
-from driftrec.experiments.online.compare import COMPARE_AGENTS
+from driftrec.experiments.online.compare import compare_agents
 from driftrec.experiments.online.runner import (
-    AGENTS,
     SimulateConfig,
     format_metrics_table,
     format_table,
@@ -70,7 +70,7 @@ def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: 
         "--agents",
         type=name_list,
         default=["fixed", "oracle", "random"],
-        help="comma-separated agents [fixed,oracle,random]: " + agent_help(AGENTS),
+        help="comma-separated agents [fixed,oracle,random]: " + agent_help(agent_descriptions()),
     )
     p.add_argument("--users", type=positive, default=users, help=f"users simulated at once, N [{users}]")
     p.add_argument("--steps", type=positive, default=steps, help=f"steps per run, T [{steps}]")
@@ -102,7 +102,7 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
         "--agents",
         type=name_list,
         default=None,
-        help="comma-separated agents (best-fixed is always run): " + agent_help(COMPARE_AGENTS),
+        help="comma-separated agents (best-fixed is always run): " + agent_help(compare_agents()),
     )
     p.add_argument("--seeds", type=int_list, default=None, help="evaluation seeds (held out) [101..110]")
     p.add_argument("--users", type=positive, default=None, help="users per evaluation seed [128]")

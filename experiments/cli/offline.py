@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from driftrec.agents.registry import agent_descriptions
 from driftrec.experiments.cli.args import (
     UserError,
     add_transform_arg,
@@ -17,11 +18,13 @@ from driftrec.experiments.cli.args import (
     positive,
 )
 from driftrec.experiments.common import io
-from driftrec.experiments.online.runner import AGENTS
+from driftrec.experiments.offline.replay import replay_agents
 from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.scenarios import PRESETS
 
-LOG_AGENTS = {k: v for k, v in AGENTS.items() if k in ("fixed", "ppo", "change-ctr", "change-cosine", "1/t")}
+LOGGING_AGENTS = agent_descriptions(action_mode="weights", recommenders_only=True)
+"""The agents that can log: weight agents that read nothing hidden (their propensities come from the
+explore weight)."""
 
 
 def _columns(text: str) -> dict[str, str]:
@@ -42,7 +45,7 @@ def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: 
     p.add_argument(
         "--agent",
         default="fixed",
-        help="the logging policy, a weights agent [fixed]: " + agent_help(LOG_AGENTS),
+        help="the logging policy, a weights agent [fixed]: " + agent_help(LOGGING_AGENTS),
     )
     p.add_argument(
         "--fixed-weights",
@@ -187,7 +190,7 @@ def add_parsers(sub: Any) -> None:
         "--agents",
         type=name_list,
         default=["fixed", "change-ctr", "popularity"],
-        help="comma-separated: fixed, change-ctr, change-cosine, 1/t, ppo, popularity [fixed,change-ctr,popularity]",
+        help="comma-separated: " + ", ".join(replay_agents()) + " [fixed,change-ctr,popularity]",
     )
     rp.add_argument(
         "--alphas",

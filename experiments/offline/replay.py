@@ -34,10 +34,11 @@ from gymnasium import spaces
 
 from driftrec.agents import FixedWeights
 from driftrec.agents.base import Agent
+from driftrec.agents.registry import agent_descriptions, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.offline.interactions import check_enough, parse_columns, read_interactions
-from driftrec.experiments.online.runner import build_agent, build_catalog, text_table
+from driftrec.experiments.online.runner import build_catalog, text_table
 from driftrec.simulators import recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.dynamics import unit
@@ -45,7 +46,13 @@ from driftrec.simulators.params import RecParams
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES
 from driftrec.simulators.state import take_rows, where_rows
 
-REPLAY_AGENTS = ("fixed", "change-ctr", "change-cosine", "1/t", "ppo", "popularity")
+
+def replay_agents() -> list[str]:
+    """The agents replay runs: the registry's weight agents that read nothing hidden, and the
+    popularity baseline (replay's own, it ranks by likes before each event)."""
+    return [*agent_descriptions(action_mode="weights", recommenders_only=True), "popularity"]
+
+
 POPULARITY_BLOCK = 256
 
 
@@ -55,7 +62,7 @@ class ReplayConfig:
 
     timelines: "movielens" or an interaction log file (``experiments.offline.interactions``) whose
     ``columns`` mapping names its user, item, timestamp and optional rating columns; its items
-    are ids of ``catalog`` (then a catalog file). agents: from ``REPLAY_AGENTS``; "fixed" runs
+    are ids of ``catalog`` (then a catalog file). agents: from ``replay_agents()``; "fixed" runs
     once per alpha in ``alphas`` (mix and explore from ``fixed_weights``). min_rating: ratings that
     count as liked (None: 4.0 on MovieLens, every event of a log). warmup: liked items that
     build the prior. k: list length of HR@k and NDCG@k. max_users: the first users by id (None:
@@ -83,8 +90,8 @@ class ReplayConfig:
         if not self.agents:
             raise ValueError("give at least one agent")
         for a in self.agents:
-            if a not in REPLAY_AGENTS:
-                raise ValueError(f"agent {a!r} cannot replay; allowed: {', '.join(REPLAY_AGENTS)}")
+            if a not in replay_agents():
+                raise ValueError(f"agent {a!r} cannot replay; allowed: {', '.join(replay_agents())}")
         if len(set(self.agents)) != len(self.agents):
             raise ValueError(f"agents must be distinct, got {self.agents}")
         if "fixed" in self.agents and not self.alphas:
@@ -100,7 +107,7 @@ class ReplayConfig:
             raise ValueError(f"min_rating={self.min_rating!r} is outside MovieLens' 0.5..5 stars")
         FixedWeights(*self.fixed_weights)
         if "ppo" in self.agents:
-            build_agent("ppo", policy=self.policy)
+            make_agent("ppo", policy=self.policy)
 
     @property
     def liked_at(self) -> float | None:
@@ -342,7 +349,7 @@ def replay(cfg: ReplayConfig, catalog: Catalog | None = None, progress: bool = T
         elif name == "popularity":
             agents.append(("popularity", None))
         else:
-            agents.append((name, build_agent(name, cfg.fixed_weights, cfg.policy)))
+            agents.append((name, make_agent(name, cfg.fixed_weights, cfg.policy)))
     frames = []
     steps = int(tl.length.max()) - cfg.warmup
     for label, agent in tqdm(agents, desc="replay", unit="agent", disable=not progress):

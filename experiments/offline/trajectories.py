@@ -36,11 +36,12 @@ import pandas as pd
 import torch
 
 from driftrec.agents import FixedWeights
+from driftrec.agents.registry import agent_entry, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.io import atomic_write
 from driftrec.experiments.offline.feedback import BanditFeedback
-from driftrec.experiments.online.runner import AGENTS, build_agent, build_catalog, build_population
+from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.simulators import recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.click import attraction
@@ -70,7 +71,7 @@ INT_COLUMNS = frozenset((*ID_COLUMNS, "position", "action"))
 class LogConfig:
     """What ``simulate_log`` runs.
 
-    agent: the logging policy, a weights-mode agent of ``runner.AGENTS`` ("fixed" uses
+    agent: the logging policy, a weights-mode agent of ``driftrec.agents.registry`` ("fixed" uses
     ``fixed_weights`` = (alpha, mix, explore); "ppo" the saved ``policy``).
     explore_mode: "slate" (default: with probability explore the whole slate is uniform, so every
     item has positive probability at every position), "softmax" (a Boltzmann sample near the
@@ -96,8 +97,7 @@ class LogConfig:
     policy: str | None = None
 
     def __post_init__(self) -> None:
-        if self.agent not in AGENTS:
-            raise ValueError(f"unknown agent {self.agent!r}; known agents: {', '.join(AGENTS)}")
+        entry = agent_entry(self.agent)
         if self.explore_mode not in EXPLORE_MODES:
             raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
         for key in ("users", "steps", "items", "dim"):
@@ -105,8 +105,8 @@ class LogConfig:
         if "explore_mode" in self.overrides:
             raise ValueError("set explore_mode with its own field (--explore-mode), not as an override")
         make_scenario(self.scenario, **self.overrides)
-        agent = build_agent(self.agent, self.fixed_weights, self.policy)
-        if agent.action_mode != "weights" or agent.needs_hidden or getattr(agent, "needs_shifts", False):
+        make_agent(self.agent, self.fixed_weights, self.policy)
+        if entry.action_mode != "weights" or entry.reads_hidden:
             raise ValueError(
                 f"agent {self.agent!r} cannot log: a logging policy must choose weights (its propensities come "
                 "from the explore weight), and must not read the hidden state or the shift flags"
@@ -213,7 +213,7 @@ def simulate_log(
         raise ValueError(f"target policies need distinct names, got {names}")
     catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform) if catalog is None else catalog
     population = build_population(cfg.population, catalog) if population is None else population
-    agent = build_agent(cfg.agent, cfg.fixed_weights, cfg.policy)
+    agent = make_agent(cfg.agent, cfg.fixed_weights, cfg.policy)
     env = DriftVecEnv(
         cfg.scenario,
         cfg.users,

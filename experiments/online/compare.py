@@ -34,6 +34,7 @@ from driftrec.agents import FixedWeights, PPOWeights
 from driftrec.agents.base import Agent
 from driftrec.agents.heuristics import weight_triple
 from driftrec.agents.ppo import check_ppo_settings, policy_config
+from driftrec.agents.registry import agent_descriptions, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.envs.batched import check_memory
@@ -41,9 +42,7 @@ from driftrec.experiments.common import io
 from driftrec.experiments.common.metrics import BeyondClicks, popularity
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.runner import (
-    AGENTS,
     agent_label,
-    build_agent,
     build_catalog,
     build_population,
     metric_summary,
@@ -69,10 +68,14 @@ from driftrec.simulators.state import WEIGHT_NAMES
 
 BEST_FIXED = "best-fixed"
 WEIGHTS_ORACLE = "weights-oracle"
-COMPARE_AGENTS: dict[str, str] = {
-    BEST_FIXED: "FixedWeights at the best point of the tuning grid (tuned per scenario on the tuning seeds)",
-    **AGENTS,
-}
+BEST_FIXED_TEXT = "FixedWeights at the best point of the tuning grid (tuned per scenario on the tuning seeds)"
+
+
+def compare_agents() -> dict[str, str]:
+    """Name -> description of the agents compare runs: ``best-fixed`` and every registered agent."""
+    return {BEST_FIXED: BEST_FIXED_TEXT, **agent_descriptions()}
+
+
 PRE, POST = 10, 40
 """Shift-aligned curves cover the PRE steps before and the POST steps after each interest shift."""
 
@@ -169,7 +172,7 @@ class PPOSource:
 class CompareConfig:
     """What ``compare`` runs (a YAML/JSON config file holds the same keys; see ``load_config``).
 
-    scenarios, agents: what to compare (``best-fixed`` is always added; ``COMPARE_AGENTS``).
+    scenarios, agents: what to compare (``best-fixed`` is always added; ``compare_agents()``).
     seeds: evaluation seeds (at least 2 for intervals; disjoint from tuning and training seeds).
     users, steps: users per seed, steps per run. catalog, population, items, dim, overrides,
     fixed_weights: as in ``SimulateConfig``. tuning: ``TuningConfig``. ppo: ``PPOSource``.
@@ -200,8 +203,8 @@ class CompareConfig:
         if not self.scenarios:
             raise ValueError("give at least one scenario")
         for name in self.agents:
-            if name not in COMPARE_AGENTS:
-                raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(COMPARE_AGENTS)}")
+            if name != BEST_FIXED and name not in agent_descriptions():
+                raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(compare_agents())}")
         if isinstance(self.seeds, (list, tuple)) and len(self.seeds) < 2:
             raise ValueError(f"compare needs at least 2 evaluation seeds for intervals, got {self.seeds}")
         object.__setattr__(self, "seeds", check_seeds("seeds", self.seeds, 2))
@@ -223,7 +226,7 @@ class CompareConfig:
         weight_triple(tuple(self.fixed_weights), "fixed_weights")
         for s in self.scenarios:
             make_scenario(s, **self.overrides)
-        build_agent("fixed", self.fixed_weights)
+        make_agent("fixed", self.fixed_weights)
 
     @property
     def all_agents(self) -> list[str]:
@@ -638,7 +641,7 @@ def run_unit(shared: tuple[Catalog, Population | None, bool], spec: dict[str, An
         elif name == "ppo":
             agent = PPOWeights.from_bytes(spec["policy"])
         else:
-            agent = build_agent(name, spec["weights"])
+            agent = make_agent(name, spec["weights"])
         return evaluate(
             spec["scenario"],
             agent,

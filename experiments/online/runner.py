@@ -15,11 +15,9 @@ from typing import Any
 import pandas as pd
 import torch
 
-from driftrec.agents import ChangeDetection, FixedWeights, InverseT, Oracle, PPOWeights, RandomSlate, WeightsOracle
-from driftrec.agents.bandits import KINDS as BANDIT_KINDS
-from driftrec.agents.bandits import LinearBandit
 from driftrec.agents.base import Agent
 from driftrec.agents.ppo import policy_config
+from driftrec.agents.registry import agent_descriptions, agent_entry, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.batched import check_memory
@@ -32,48 +30,6 @@ from driftrec.simulators.geometry import DEFAULT_TRANSFORM
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import check_seeds
 from driftrec.simulators.scenarios import make_scenario
-
-AGENTS: dict[str, str] = {
-    "fixed": "FixedWeights: the fixed-alpha baseline (constant alpha, mix, explore; --fixed-weights)",
-    "oracle": "Oracle: top-k by true utility, reads the hidden state (upper bound)",
-    "weights-oracle": (
-        "WeightsOracle: told when the hidden interest shifted; after a shift, explores every slot until "
-        "the user clicks (at most 50 steps), else the fixed weights (compare: best-fixed); a reference for weighting"
-    ),
-    "random": "RandomSlate: k distinct items uniformly at random (floor)",
-    "ppo": "PPOWeights: a trained PPO weight policy (--policy FILE from driftrec train)",
-    "change-cosine": "ChangeDetection: alert weights when new evidence has cosine < 0.5 with the short profile",
-    "change-ctr": "ChangeDetection: alert weights when the fast CTR < half the slow one, or 3 steps without a click",
-    "1/t": "InverseT: running-mean profile, alpha = 1/(n+1) after n evidence events",
-    "eps-greedy": "LinearBandit: per-user ridge regression on item vectors, 10% random slots (slate mode)",
-    "linucb": "LinearBandit: per-user LinUCB on item vectors (slate mode)",
-    "d-linucb": "LinearBandit: discounted LinUCB, old evidence fades (Russac et al. 2019; slate mode)",
-    "linucb-restart": "LinearBandit: LinUCB that restarts from the prior when the click rate drops (slate mode)",
-}
-
-
-def build_agent(name: str, fixed_weights: Sequence[float] = (0.3, 0.7, 0.05), policy: str | None = None) -> Agent:
-    """An agent by its CLI name (see ``AGENTS``); ``policy`` is the saved PPO policy for "ppo"."""
-    if name == "fixed":
-        a, m, e = fixed_weights
-        return FixedWeights(alpha=a, mix=m, explore=e)
-    if name == "oracle":
-        return Oracle()
-    if name == "weights-oracle":
-        return WeightsOracle(calm=tuple(fixed_weights))
-    if name == "random":
-        return RandomSlate()
-    if name in ("change-cosine", "change-ctr"):
-        return ChangeDetection(detector=name.split("-")[1], threshold=0.5, name=name)
-    if name == "1/t":
-        return InverseT()
-    if name in BANDIT_KINDS:
-        return LinearBandit(name)
-    if name == "ppo":
-        if policy is None:
-            raise ValueError("agent 'ppo' needs a trained policy: pass --policy FILE (from driftrec train)")
-        return PPOWeights.load(policy)
-    raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
 
 
 @dataclass(frozen=True)
@@ -113,8 +69,7 @@ class SimulateConfig:
         if not self.seeds:
             raise ValueError("give at least one seed")
         for name in self.agents:
-            if name not in AGENTS:
-                raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
+            agent_entry(name)
         object.__setattr__(self, "seeds", check_seeds("seeds", self.seeds))
         for key in ("users", "steps", "items", "dim"):
             check_int(key, getattr(self, key), 1)
@@ -122,9 +77,9 @@ class SimulateConfig:
             raise ValueError(f"fixed_weights needs 3 values (alpha, mix, explore), got {list(self.fixed_weights)}")
         for s in self.scenarios:  # validates names and overrides up front, before any work
             make_scenario(s, **self.overrides)
-        build_agent("fixed", self.fixed_weights)
+        make_agent("fixed", self.fixed_weights)
         if "ppo" in self.agents:
-            build_agent("ppo", policy=self.policy)
+            make_agent("ppo", policy=self.policy)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -287,7 +242,7 @@ def simulate(
             for seed in cfg.seeds:
                 for name in cfg.agents:
                     bar.set_postfix_str(f"{scenario}/{name}/seed {seed}", refresh=False)
-                    agent = build_agent(name, cfg.fixed_weights, cfg.policy)
+                    agent = make_agent(name, cfg.fixed_weights, cfg.policy)
                     records.append(
                         run_one(scenario, agent, seed, cfg, catalog, population, on_step=lambda: bar.update(1))
                     )
@@ -355,3 +310,18 @@ def text_table(rows: Sequence[Sequence[str]], left: int = 2) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def __getattr__(name: str) -> Any:
+    """The names the agent registry replaced (``driftrec.agents.registry``), with a warning."""
+    import warnings
+
+    old = {"AGENTS": "agent_descriptions()", "build_agent": "make_agent"}
+    if name not in old:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"driftrec.experiments.online.runner.{name} moved to driftrec.agents.registry.{old[name]}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return agent_descriptions() if name == "AGENTS" else make_agent

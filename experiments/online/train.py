@@ -191,14 +191,15 @@ def _callback(
 def _evaluator(cfg: TrainConfig, catalog: Catalog, population: Population | None) -> Any:
     """``evaluate(model)``: the policy and the fixed weights on the same held-out users of the
     first component; clicks per step of each and the policy's relative difference."""
-    from driftrec.experiments.online.runner import SimulateConfig, build_agent, run_one
+    from driftrec.agents.registry import make_agent
+    from driftrec.experiments.online.runner import SimulateConfig, run_one
 
     scenario = cfg.components[0][0]
     sim = SimulateConfig(
         [scenario], ["fixed"], users=EVAL_USERS, steps=EVAL_STEPS, seeds=[EVAL_SEED],
         device=str(resolve_device(cfg.device)), overrides=cfg.overrides,
     )  # fmt: skip
-    fixed = build_agent("fixed", sim.fixed_weights)
+    fixed = make_agent("fixed", sim.fixed_weights)
 
     def evaluate(model: Any) -> dict[str, float]:
         ppo = run_one(scenario, PPOWeights(model, cfg.to_dict()), EVAL_SEED, sim, catalog, population).clicks_per_step

@@ -190,7 +190,7 @@ def test_help_explains_every_command(capsys):
         assert "option_strings" not in out, cmd
     with pytest.raises(SystemExit):
         main(["simulate", "--help"])
-    assert "10% random slots" in capsys.readouterr().out
+    assert "5% random slots" in capsys.readouterr().out  # the % escaped, and eps-greedy's own epsilon
 
 
 def test_scenarios_lists_presets(capsys):
