@@ -9,7 +9,8 @@
   store, one run per output folder.
 - ``studies``: the research scripts behind tables in docs/compare.md (``python -m ...``).
 - ``diagnostics``: bench, soak and catalog geometry.
-- ``common``: atomic files (``io``), confidence intervals, plots, metrics beyond clicks.
+- ``common``: the one rollout loop (``rollout``), atomic files (``io``), confidence intervals, plots,
+  metrics beyond clicks.
 - ``configs``: the shipped YAML configs (data only).
 
 Dependencies run one way: experiments -> agents -> envs -> simulators -> encoders. The modules that

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from driftrec.simulators.params import ClickParams
+from driftrec.simulators.recommender import exploring_slots
 
 
 def examination(slate_size: int, p: ClickParams, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -47,3 +48,31 @@ def choose_one(weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     cdf = torch.cumsum(weights.to(torch.float64), dim=1)
     target = (u.to(torch.float64) * cdf[:, -1]).unsqueeze(1)
     return torch.searchsorted(cdf, target).squeeze(1).clamp_max(weights.shape[1] - 1)
+
+
+def expected_clicks(
+    greedy: torch.Tensor,
+    eps: torch.Tensor,
+    attr: torch.Tensor,
+    exam: torch.Tensor,
+    mode: str,
+    shares: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Expected clicks (N,) of a policy with greedy slate ``greedy`` (N, k) exploring with ``eps``
+    (N,) in ``mode`` (``recommender.select``), under the position-based click model: attraction
+    ``attr`` (N, M) of every item, examination ``exam`` (k,). "softmax" needs the policy's
+    ``recommender.stratum_shares`` (N, M): an explored slate shows item a at any position with probability pi_a / k."""
+    n, k = greedy.shape
+    m = attr.shape[1]
+    ag = torch.gather(attr, 1, greedy)
+    e = eps.unsqueeze(-1).to(attr.dtype)
+    if mode == "softmax":
+        if shares is None:
+            raise ValueError("softmax expected clicks need the policy's stratum shares")
+        other = ((shares * attr.double()).sum(1, keepdim=True) / k).to(attr.dtype)
+    elif mode == "slate":
+        other = attr.mean(1, keepdim=True)
+    else:
+        e = e * exploring_slots(k, m, attr.device).to(attr.dtype)
+        other = ((attr.sum(1) - ag.sum(1)) / max(m - k, 1)).unsqueeze(-1)
+    return (exam * ((1.0 - e) * ag + e * other)).sum(1)

@@ -147,6 +147,13 @@ def _top_k_block(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int) -> tuple[
     return best_s, best_i  # type: ignore[return-value]
 
 
+def exploring_slots(k: int, num_items: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(k,) bool: the slots that may explore in "slot" mode. A slate of k among ``num_items`` items
+    has ``num_items - k`` items outside the greedy slate, so the slots at or beyond that count never
+    explore (they would have no distinct item left to show)."""
+    return torch.arange(k, device=device) < num_items - k
+
+
 def explore(
     greedy: torch.Tensor, eps: torch.Tensor, num_items: int, draws: StepDraws
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -161,7 +168,7 @@ def explore(
     free = num_items - k
     explored = draws.uniform(Stream.EXPLORE_SLOT, (k,), eps.dtype) < eps.unsqueeze(-1)
     if free < k:
-        explored[:, max(free, 0) :] = False
+        explored &= exploring_slots(k, num_items, explored.device)
     pscore = torch.where(explored, eps.unsqueeze(-1) / max(free, 1), 1.0 - eps.unsqueeze(-1))
     if free <= 0 or not bool(explored.any()):
         return greedy, explored, pscore
@@ -341,8 +348,7 @@ def slate_propensity(
     if mode == "slate":
         return (1.0 - e) * same.to(e.dtype) + e / num_items
     free = num_items - k
-    # slots at or beyond the number of free items never explore (see ``explore``)
-    e = e * (torch.arange(k, device=greedy.device) < free).to(e.dtype)
+    e = e * exploring_slots(k, num_items, greedy.device).to(e.dtype)
     in_greedy = (items.unsqueeze(2) == greedy.unsqueeze(1)).any(2)
     other = torch.where(in_greedy, torch.zeros_like(e), e / max(free, 1))
     return torch.where(same, 1.0 - e, other)

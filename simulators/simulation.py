@@ -24,7 +24,7 @@ from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, StepDraws, normal_uniforms
 from driftrec.simulators.scenarios import Scenario
-from driftrec.simulators.state import SimState, UserState, scatter_rows, take_rows
+from driftrec.simulators.state import RecState, SimState, UserState, scatter_rows, take_rows, where_rows
 
 SHIFT_COS = 0.8
 """An intent that moves to cosine below this with its previous value in one step counts as a shift."""
@@ -242,6 +242,21 @@ class Simulator:
         reward = n_clicks.to(torch.float32)
         result = StepResult(items, clicks, pscore, reward, terminated, truncated, organic, shift, weights, organic_vec)
         return SimState(user, rec, t_next, state.keys, state.episode), result
+
+    def shadow_update(
+        self, shadow: RecState, weights: torch.Tensor, res: StepResult, done: torch.Tensor, fresh: RecState
+    ) -> RecState:
+        """The profiles another weighting would hold after the evidence of step ``res``: ``shadow``
+        updated at ``weights`` (N, 3) by the same clicks on the shown items and the same organic
+        events that updated the real profiles (``step``). Rows whose episode ended (``done`` (N,))
+        take ``fresh``, the new user's profiles. This is what an off-policy target's recommender sees
+        along a logged trajectory."""
+        clicked_sum = dynamics.row_combine(res.clicks.to(self.E.dtype), self.E[res.items])
+        n_clicks = res.clicks.sum(1)
+        upd = recommender.update(
+            shadow, self.scenario.rec, weights, clicked_sum, n_clicks, res.organic, res.organic_vec, self.k
+        )
+        return where_rows(done, fresh, upd) if bool(done.any()) else upd
 
     def self_directed_step(self, state: SimState) -> tuple[SimState, torch.Tensor]:
         """One step without a recommender: every user picks one item of the whole catalog with

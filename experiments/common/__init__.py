@@ -1,1 +1,1 @@
-"""Shared pieces: atomic files, confidence intervals, plots, metrics beyond clicks."""
+"""Shared pieces: the one rollout loop, atomic files, confidence intervals, plots, metrics beyond clicks."""

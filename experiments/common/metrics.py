@@ -19,12 +19,15 @@ Per group g (the users of one evaluation seed) over the T steps of a run:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from driftrec.envs.batched import DriftVecEnv
 from driftrec.simulators.rng import seed_to_key, user_seeds
+
+if TYPE_CHECKING:
+    from driftrec.experiments.common.rollout import Step
 
 METRICS = ("coverage", "diversity", "novelty", "session_length", "churn_rate")
 """The beyond-click metrics, in the order tables show them."""
@@ -67,6 +70,10 @@ class BeyondClicks:
         self.info = torch.zeros(num_groups, **z)
         self.ended, self.ended_steps, self.churned = (torch.zeros(num_groups, **z) for _ in range(3))
         self.k = 0
+
+    def record(self, env: DriftVecEnv, step: Step) -> None:
+        """As a rollout recorder (``experiments.common.rollout``): ``update`` with the step's items."""
+        self.update(step.next_info["items"], step.terminated, step.truncated)
 
     def update(self, items: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor) -> None:
         """One step: ``items`` (N, k) shown, ``terminated`` (N,) churned, ``truncated`` (N,) at the horizon."""

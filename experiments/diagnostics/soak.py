@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
+from driftrec.experiments.common.rollout import RandomWeights, Step, rollout
 from driftrec.experiments.online.runner import text_table
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 from driftrec.simulators.state import SimState
@@ -99,6 +99,28 @@ def check_state(state: SimState) -> dict[str, float]:
     }
 
 
+class _Checks:
+    """Rollout recorder of a soak run: the worst of every check (on the first state, every
+    ``check_every`` steps and the last), the clicks, and the memory after the warm-up."""
+
+    def __init__(self, cfg: SoakConfig) -> None:
+        self.cfg = cfg
+        self.worst: dict[str, float] | None = None
+        self.clicks = 0.0
+        self.rss_start: float | None = None
+
+    def record(self, env: DriftVecEnv, step: Step) -> None:
+        t, cfg = step.t, self.cfg
+        if t == 0:
+            self.worst = check_state(step.state)
+        self.clicks += float(step.reward.sum())
+        if t + 1 == cfg.warmup:
+            self.rss_start = rss_mib()
+        if (t + 1) % cfg.check_every == 0 or t + 1 == cfg.steps:
+            now = check_state(env.state)
+            self.worst = {k: max(self.worst[k], now[k]) for k in self.worst}
+
+
 def soak_preset(scenario: str, cfg: SoakConfig, progress: bool = False) -> dict[str, Any]:
     """Run one preset (see module docstring); the worst of every check, memory and speed."""
     from tqdm.auto import tqdm
@@ -106,22 +128,10 @@ def soak_preset(scenario: str, cfg: SoakConfig, progress: bool = False) -> dict[
     device = resolve_device(cfg.device)
     catalog = default_catalog(cfg.items, cfg.dim)
     env = DriftVecEnv(scenario, cfg.users, catalog=catalog, device=device, array="torch")
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    env.reset(seed=cfg.seed)
-    worst = check_state(env.state)
-    clicks = 0.0
-    rss_start = None
-    began = time.perf_counter()
-    for t in tqdm(range(cfg.steps), desc=scenario, unit="step", disable=not progress, leave=False):
-        action = torch.rand(cfg.users, 3, generator=gen, device=device)
-        _, reward, *_ = env.step(action)
-        clicks += float(reward.sum())
-        if t + 1 == cfg.warmup:
-            rss_start = rss_mib()
-        if (t + 1) % cfg.check_every == 0 or t + 1 == cfg.steps:
-            now = check_state(env.state)
-            worst = {k: max(worst[k], now[k]) for k in worst}
-    wall = time.perf_counter() - began
+    checks = _Checks(cfg)
+    with tqdm(total=cfg.steps, desc=scenario, unit="step", disable=not progress, leave=False) as bar:
+        run = rollout(env, RandomWeights(cfg.seed), cfg.steps, seed=cfg.seed, record=[checks], on_step=bar.update)
+    worst, clicks, rss_start, wall = checks.worst, checks.clicks, checks.rss_start, run.wall_s
     user_steps = cfg.steps * cfg.users
     ok = (
         worst["nonfinite"] == 0

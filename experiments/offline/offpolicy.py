@@ -34,6 +34,7 @@ import torch
 from driftrec.agents import FixedWeights
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
+from driftrec.experiments.common.rollout import RewardSum, rollout
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
 from driftrec.experiments.offline.ope import ESTIMATORS
 from driftrec.experiments.offline.trajectories import (
@@ -317,13 +318,9 @@ def live_value(cfg: LogConfig, target: FixedWeights, seed: int) -> float:
         explore_mode=cfg.explore_mode,
         **cfg.overrides,
     )
-    obs, info = env.reset(seed=seed)
-    target.reset(env, seed)
-    total = torch.zeros((), dtype=torch.float64, device=env.device)
-    for _ in range(cfg.steps):
-        obs, reward, _, _, info = env.step(target.act(obs, info))
-        total += reward.double().mean()
-    return float(total) / cfg.steps
+    total = RewardSum(per_user=False, dtype=torch.float64)
+    rollout(env, target, cfg.steps, seed=seed, record=[total])
+    return float(total.total) / cfg.steps
 
 
 def validate(

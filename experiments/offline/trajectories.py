@@ -34,22 +34,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from driftrec.agents import FixedWeights
 from driftrec.agents.registry import agent_entry, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.io import atomic_write
+from driftrec.experiments.common.rollout import Step, rollout
 from driftrec.experiments.offline.feedback import BanditFeedback
 from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.simulators import recommender
 from driftrec.simulators.catalog import Catalog
-from driftrec.simulators.click import attraction
+from driftrec.simulators.click import attraction, expected_clicks
 from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_NAMES
 from driftrec.simulators.scenarios import make_scenario
-from driftrec.simulators.state import where_rows
+from driftrec.simulators.state import RecState
 
 FORMAT = "driftrec-log/2"
 """Version 2 adds ``terminated``, ``truncated`` and ``next_context_*`` (version 1 logs still load)."""
@@ -165,32 +167,62 @@ class LoggedRun:
         return feedback_from_frame(self.frame, self.meta.get("num_items"), self.meta.get("slate_size"))
 
 
-def expected_clicks(
-    greedy: torch.Tensor,
-    eps: torch.Tensor,
-    attr: torch.Tensor,
-    exam: torch.Tensor,
-    mode: str,
-    shares: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Expected clicks (N,) of a policy with greedy slate ``greedy`` (N, k) exploring with ``eps``
-    (N,) in ``mode``, under the position-based click model: attraction ``attr`` (N, M) of every
-    item, examination ``exam`` (k,). "softmax" needs the policy's ``recommender.stratum_shares``
-    (N, M): an explored slate shows item a at any position with probability pi_a / k."""
-    n, k = greedy.shape
-    m = attr.shape[1]
-    ag = torch.gather(attr, 1, greedy)
-    e = eps.unsqueeze(-1).to(attr.dtype)
-    if mode == "softmax":
-        if shares is None:
-            raise ValueError("softmax expected clicks need the policy's stratum shares")
-        other = ((shares * attr.double()).sum(1, keepdim=True) / k).to(attr.dtype)
-    elif mode == "slate":
-        other = attr.mean(1, keepdim=True)
-    else:
-        e = e * (torch.arange(k, device=attr.device) < m - k).to(attr.dtype)
-        other = ((attr.sum(1) - ag.sum(1)) / max(m - k, 1)).unsqueeze(-1)
-    return (exam * ((1.0 - e) * ag + e * other)).sum(1)
+class _LogRecorder:
+    """Rollout recorder of ``simulate_log``: the logged columns of every step and, for each target
+    weighting, its propensity of every shown item (its shadow profiles follow the logged evidence,
+    ``Simulation.shadow_update``) and, with ``truth``, the expected clicks of its slate and the
+    logging policy's on the true states (``click.expected_clicks``)."""
+
+    def __init__(self, env: DriftVecEnv, targets: Sequence[FixedWeights], truth: bool) -> None:
+        n, dev = env.num_users, env.device
+        self.tw = [torch.tensor([t.alpha, t.mix, t.explore], device=dev).expand(n, 3) for t in targets]
+        self.truth = truth
+        self.shadows: list[RecState] | None = None
+        self.cols: dict[str, list[torch.Tensor]] = {c: [] for c in _STEP_COLUMNS}
+        self.target_pscore: list[list[torch.Tensor]] = [[] for _ in targets]
+        self.target_value: list[list[torch.Tensor]] = [[] for _ in targets]
+        self.logged_value: list[torch.Tensor] = []
+
+    def record(self, env: DriftVecEnv, step: Step) -> None:
+        sim, sc, state = env.sim, env.scenario, step.state
+        k, mode = env.slate_size, sc.rec.explore_mode
+        temp, floor = sim.explore_temperature, sc.rec.explore_floor
+
+        def shares(q: torch.Tensor) -> torch.Tensor | None:
+            if mode != "softmax":
+                return None
+            return recommender.stratum_shares(sim.E, q, k, temp, floor, sim.row_block)
+
+        if self.shadows is None:  # every target starts from the profiles the logging run starts from
+            self.shadows = [state.rec for _ in self.tw]
+        res = env.last_step
+        cols = self.cols
+        cols["episode"].append(state.episode)
+        cols["obs"].append(step.obs)
+        cols["terminated"].append(step.terminated)
+        cols["truncated"].append(step.truncated)
+        cols["next_obs"].append(step.next_info["final_obs"])
+        for name, v in (("items", res.items), ("clicks", res.clicks), ("pscore", res.pscore), ("weights", res.weights)):
+            cols[name].append(v)
+        attr = attraction(sim.item_utility(state), sc.click) if self.truth else None
+        if attr is not None:
+            q_log = recommender.query(state.rec, res.weights[:, 1])
+            g_log = recommender.top_k(sim.E, q_log, k, sim.score_chunk, sim.row_block)
+            self.logged_value.append(expected_clicks(g_log, res.weights[:, 2], attr, sim.exam, mode, shares(q_log)))
+        for i, w in enumerate(self.tw):
+            q = recommender.query(self.shadows[i], w[:, 1])
+            g = recommender.top_k(sim.E, q, k, sim.score_chunk, sim.row_block)
+            sh = shares(q)
+            shown = torch.gather(sh, 1, res.items) if sh is not None else None
+            self.target_pscore[i].append(
+                recommender.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode, shown)
+            )
+            if attr is not None:
+                self.target_value[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode, sh))
+            self.shadows[i] = sim.shadow_update(self.shadows[i], w, res, step.done, env.state.rec)
+
+
+_STEP_COLUMNS = ("episode", "items", "clicks", "pscore", "weights", "obs", "terminated", "truncated", "next_obs")
 
 
 def simulate_log(
@@ -224,67 +256,18 @@ def simulate_log(
         explore_mode=cfg.explore_mode,
         **cfg.overrides,
     )
-    sim, sc = env.sim, env.scenario
+    sc = env.scenario
     if truth and sc.click.model != "position":
         raise ValueError(
             f"expected clicks per position need the position-based click model; {cfg.scenario!r} uses "
             f"{sc.click.model!r} (override click model=position)"
         )
-    n, k, mode = cfg.users, env.slate_size, sc.rec.explore_mode
-    obs, info = env.reset(seed=cfg.seed)
-    agent.reset(env, cfg.seed)
-    tw = [torch.tensor([t.alpha, t.mix, t.explore], device=env.device).expand(n, 3) for t in targets]
-    shadows = [env.state.rec for _ in targets]
-    cols: dict[str, list[torch.Tensor]] = {
-        c: [] for c in ("episode", "items", "clicks", "pscore", "weights", "obs", "terminated", "truncated", "next_obs")
-    }
-    tp: list[list[torch.Tensor]] = [[] for _ in targets]
-    tv: list[list[torch.Tensor]] = [[] for _ in targets]
-    lv: list[torch.Tensor] = []
-    steps = range(cfg.steps)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc=f"logging {cfg.agent} on {cfg.scenario}", unit="step", leave=False)
-    temp, floor = sim.explore_temperature, sc.rec.explore_floor
-
-    def shares(q: torch.Tensor) -> torch.Tensor | None:
-        if mode != "softmax":
-            return None
-        return recommender.stratum_shares(sim.E, q, k, temp, floor, sim.row_block)
-
-    for _ in steps:
-        state = env.state
-        queries = [recommender.query(s, w[:, 1]) for s, w in zip(shadows, tw, strict=True)]
-        greedy = [recommender.top_k(sim.E, q, k, sim.score_chunk, sim.row_block) for q in queries]
-        target_shares = [shares(q) for q in queries]
-        attr = attraction(sim.item_utility(state), sc.click) if truth else None
-        cols["episode"].append(state.episode)
-        cols["obs"].append(obs)
-        obs, _, term, trunc, info = env.step(agent.act(obs, info))
-        res = env.last_step
-        cols["terminated"].append(term)
-        cols["truncated"].append(trunc)
-        cols["next_obs"].append(info["final_obs"])
-        for name, v in (("items", res.items), ("clicks", res.clicks), ("pscore", res.pscore), ("weights", res.weights)):
-            cols[name].append(v)
-        if attr is not None:
-            q_log = recommender.query(state.rec, res.weights[:, 1])
-            g_log = recommender.top_k(sim.E, q_log, k, sim.score_chunk, sim.row_block)
-            lv.append(expected_clicks(g_log, res.weights[:, 2], attr, sim.exam, mode, shares(q_log)))
-        if targets:
-            vecs = sim.E[res.items]
-            clicked_sum = torch.einsum("nk,nkd->nd", res.clicks.to(vecs.dtype), vecs)
-            n_clicks = res.clicks.sum(1)
-            done = term | trunc
-            for i, (g, w) in enumerate(zip(greedy, tw, strict=True)):
-                sh = target_shares[i]
-                shown = torch.gather(sh, 1, res.items) if sh is not None else None
-                tp[i].append(recommender.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode, shown))
-                if attr is not None:
-                    tv[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode, sh))
-                upd = recommender.update(shadows[i], sc.rec, w, clicked_sum, n_clicks, res.organic, res.organic_vec, k)
-                shadows[i] = where_rows(done, env.state.rec, upd) if bool(done.any()) else upd
+    n, k = cfg.users, env.slate_size
+    log = _LogRecorder(env, targets, truth)
+    desc = f"logging {cfg.agent} on {cfg.scenario}"
+    with tqdm(total=cfg.steps, desc=desc, unit="step", leave=False, disable=not progress) as bar:
+        rollout(env, agent, cfg.steps, seed=cfg.seed, record=[log], on_step=bar.update)
+    cols, tp, tv, lv = log.cols, log.target_pscore, log.target_value, log.logged_value
     frame = _frame(cols, cfg, n, k)
     meta = {
         "format": FORMAT,

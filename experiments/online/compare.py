@@ -40,6 +40,7 @@ from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.envs.batched import check_memory
 from driftrec.experiments.common import io
 from driftrec.experiments.common.metrics import BeyondClicks, popularity
+from driftrec.experiments.common.rollout import Rewards, Shifts, Weights, rollout
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.runner import (
     agent_label,
@@ -340,24 +341,14 @@ def evaluate(
         population=population,
         **(overrides or {}),
     )
-    start = time.perf_counter()
-    obs, info = env.reset(seed=[u for s in seeds for u in user_seeds(s, users)])
-    agent.reset(env, int(seeds[0]))
-    n = env.num_users
     groups = torch.arange(len(seeds), device=env.device).repeat_interleave(users)
     beyond = BeyondClicks(env.sim.E, popularity(env), groups, len(seeds))
-    rewards = torch.zeros(steps, n, device=env.device)
-    shifts = torch.zeros(steps, n, dtype=torch.bool, device=env.device)
-    weights = torch.zeros(steps, n, 3, device=env.device) if agent.action_mode == "weights" else None
-    for t in range(steps):
-        action = agent.act(obs, info)
-        obs, reward, terminated, truncated, info = env.step(action)
-        rewards[t] = reward
-        # a user replaced at episode end is a new user, not an interest shift
-        shifts[t] = info["shift"] & ~(terminated | truncated)
-        beyond.update(info["items"], terminated, truncated)
-        if weights is not None:
-            weights[t] = action.expand(n, 3) if action.dim() == 1 else action
+    rec_rewards, rec_shifts, rec_weights = Rewards(), Shifts(), Weights()
+    record = [rec_rewards, rec_shifts, beyond] + ([rec_weights] if agent.action_mode == "weights" else [])
+    user_rows = [u for s in seeds for u in user_seeds(s, users)]
+    run = rollout(env, agent, steps, seed=user_rows, agent_seed=int(seeds[0]), record=record)
+    rewards, shifts = rec_rewards.values, rec_shifts.values
+    weights = rec_weights.values if agent.action_mode == "weights" else None
     s_count = len(seeds)
     by_seed = rewards.view(steps, s_count, users).mean(2)  # (T, S)
     per_seed = {int(s): float(v) for s, v in zip(seeds, by_seed.mean(0).tolist(), strict=True)}
@@ -373,7 +364,7 @@ def evaluate(
         alpha_al,
         n_shifts,
         env.slate_size,
-        time.perf_counter() - start,
+        run.wall_s,
         dict(zip((int(s) for s in seeds), beyond.result(), strict=True)),
     )
 

@@ -22,6 +22,7 @@ from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.batched import check_memory
 from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
+from driftrec.experiments.common.rollout import Ended, Rewards, rollout
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.transfer import transfer
 from driftrec.simulators.catalog import Catalog
@@ -123,32 +124,14 @@ def run_one(
         population=population,
         **cfg.overrides,
     )
-    start = time.perf_counter()
-    obs, info = env.reset(seed=seed)
-    agent.reset(env, seed)
     groups = torch.zeros(cfg.users, dtype=torch.int64, device=env.device)
     beyond = BeyondClicks(env.sim.E, popularity(env), groups, 1)
-    rewards = torch.zeros(cfg.steps, device=env.device)
-    ended = torch.zeros((), dtype=torch.int64, device=env.device)
-    for t in range(cfg.steps):
-        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
-        rewards[t] = reward.mean()
-        ended += (terminated | truncated).sum()
-        beyond.update(info["items"], terminated, truncated)
-        if on_step is not None:
-            on_step()
-    curve = rewards.cpu().tolist()
+    rewards, ended = Rewards(per_user=False), Ended()
+    run = rollout(env, agent, cfg.steps, seed=seed, record=[rewards, ended, beyond], on_step=on_step)
+    curve = rewards.values.cpu().tolist()
     mean = sum(curve) / len(curve)
     return RunRecord(
-        scenario,
-        agent.name,
-        seed,
-        mean,
-        mean / env.slate_size,
-        curve,
-        int(ended),
-        time.perf_counter() - start,
-        beyond.result()[0],
+        scenario, agent.name, seed, mean, mean / env.slate_size, curve, ended.count, run.wall_s, beyond.result()[0]
     )
 
 

@@ -17,6 +17,7 @@ import torch
 
 from driftrec.encoders.checks import check_number
 from driftrec.envs import DriftVecEnv
+from driftrec.experiments.common.rollout import ConstantAction, RewardSum, rollout
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import user_seeds
@@ -75,13 +76,11 @@ def evaluate_grid(
     env = DriftVecEnv(
         scenario, users * g, catalog=catalog, device=device, population=population, array="torch", **(overrides or {})
     )
-    env.reset(seed=user_seeds(seed, users) * g)
     w = torch.tensor(points, dtype=torch.float32, device=env.device).repeat_interleave(users, dim=0)
-    total = torch.zeros(users * g, device=env.device)
-    for _ in range(steps):
-        _, reward, *_ = env.step(w)
-        total += reward
-    return (total.view(g, users).mean(1) / steps).cpu()
+    total = RewardSum()
+    grid = ConstantAction(w, name="grid")
+    rollout(env, grid, steps, seed=user_seeds(seed, users) * g, agent_seed=seed, record=[total])
+    return (total.total.view(g, users).mean(1) / steps).cpu()
 
 
 def tune_fixed(

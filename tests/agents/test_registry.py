@@ -82,4 +82,4 @@ def test_the_old_runner_names_still_work_with_a_warning():
     with pytest.warns(DeprecationWarning, match="moved to driftrec.agents.registry.make_agent"):
         assert runner.build_agent is make_agent
     with pytest.warns(DeprecationWarning, match=r"agent_descriptions\(\)"):
-        assert runner.AGENTS == agent_descriptions()
+        assert agent_descriptions() == runner.AGENTS
