@@ -6,7 +6,7 @@ Public API::
     gymnasium.make("driftrec/DriftingInterests-v0", scenario=...)   # single-user env
     driftrec.scenario_names(), driftrec.make_scenario(name, **overrides)
     driftrec.user_seeds(seed, num_users)
-    driftrec.load_catalog("movielens" | "synthetic" | path, encoder=None)   # items with LM vectors
+    driftrec.load_catalog("movielens" | "courses" | "synthetic-lm" | path, encoder=None)   # items with LM vectors
     driftrec.load_population("movielens" | persona file, catalog)   # where users' interests start
 """
 

@@ -5,8 +5,9 @@ Read in this order: ``params`` and ``scenarios`` (what can be set), ``state`` (w
 ``simulation`` (one step, composed).
 """
 
+from driftrec.encoders.deprecation import moved_names
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
-from driftrec.simulators.data import load_catalog, load_movielens, load_population, movielens_timelines
+from driftrec.simulators.data import load_catalog, load_movielens, load_population, movielens_histories
 from driftrec.simulators.params import MODEL_VERSION, ClickParams, RecParams, UserParams
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, user_seeds
@@ -34,8 +35,12 @@ __all__ = [
     "load_movielens",
     "load_population",
     "make_scenario",
-    "movielens_timelines",
+    "movielens_histories",
     "scenario_names",
     "synthetic_catalog",
     "user_seeds",
 ]
+
+__getattr__ = moved_names(
+    __name__, {"movielens_timelines": ("driftrec.simulators.movielens_histories", lambda: movielens_histories)}
+)

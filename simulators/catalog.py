@@ -277,6 +277,7 @@ def synthetic_catalog(
     seed: int = 0,
     encoder: TextEncoder | None = None,
     transform: str = DEFAULT_TRANSFORM,
+    source: str = "synthetic",
 ) -> Catalog:
     """A synthetic movie-like catalog: generated texts encoded by a text encoder.
 
@@ -284,7 +285,8 @@ def synthetic_catalog(
     items that share genres and themes are close in the encoder's space. With no ``encoder`` the
     deterministic ``HashingEncoder(dim)`` is used, so this needs no model and no network. The
     same ``(num_items, dim, seed)`` gives the same catalog on every machine. ``transform``: see
-    ``Catalog.transformed`` (default: centred).
+    ``Catalog.transformed`` (default: centred). ``source``: the name in ``meta["source"]``
+    ("synthetic" under the hashing encoder, "synthetic-lm" under a language model).
 
     Returns:
         Catalog with ``num_items`` items and ``encoder.dim`` dimensions.
@@ -306,4 +308,4 @@ def synthetic_catalog(
         themes = " and ".join(pick(_THEMES, 2))
         ids.append(f"item{i:06d}")
         texts.append(f"{title} ({year}), a {genres} film about {themes}")
-    return Catalog.from_texts(ids, texts, enc, source="synthetic", seed=int(seed)).transformed(transform)
+    return Catalog.from_texts(ids, texts, enc, source=source, seed=int(seed)).transformed(transform)

@@ -17,13 +17,14 @@ import pandas as pd
 import torch
 
 from driftrec.encoders.base import TextEncoder
+from driftrec.encoders.deprecation import moved_names
 from driftrec.encoders.hashing import HashingEncoder
 from driftrec.encoders.transformer import DEFAULT_MODEL, MODEL_PACKAGE, TransformerEncoder, model_available
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.geometry import DEFAULT_TRANSFORM, parse_transform
 from driftrec.simulators.population import Population
 
-CATALOG_SOURCES = ("movielens", "courses", "synthetic")
+CATALOG_SOURCES = ("movielens", "courses", "synthetic-lm")
 """Named catalogs; anything else given to ``load_catalog`` is read as a file path."""
 
 
@@ -225,8 +226,10 @@ def load_catalog(
 
     Args:
         source: "movielens" (9,061 movies, text from title, year and genres), "courses" (3,649
-            university courses, text from title and subject; see ``ucla_courses``), "synthetic"
-            (generated movie-like texts, ``num_items`` of them), or the path of a CSV/parquet file
+            university courses, text from title and subject; see ``ucla_courses``), "synthetic-lm"
+            (generated movie-like texts, ``num_items`` of them, under the language model; the
+            hashing-encoder catalog that ``--catalog synthetic`` means is ``synthetic_catalog()``),
+            or the path of a CSV/parquet file
             with ``id_column`` and ``text_column`` (encoded), or with ``id_column`` and an
             ``embedding`` column of item vectors (used as given, scaled to unit length).
         encoder: text encoder; None means all-MiniLM-L6-v2 (embeddings cached on disk), or the
@@ -240,6 +243,14 @@ def load_catalog(
         Catalog with ``.embeddings`` (M, d), ``.ids`` and ``.texts``; usable by ``make_vec_env``.
     """
     parse_transform(transform)  # a bad spec fails before any encoding
+    if source == "synthetic":
+        warnings.warn(
+            "load_catalog('synthetic') is deprecated: it encodes the generated texts with the language model, "
+            "while --catalog synthetic and synthetic_catalog() use the hashing encoder; name it 'synthetic-lm'",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        source = "synthetic-lm"
     if source in CATALOG_SOURCES:
         enc = encoder if encoder is not None else default_encoder(progress=progress)
         if source == "movielens":
@@ -250,7 +261,7 @@ def load_catalog(
             return with_popularity(cat, counts, "ratings per movie").transformed(transform)
         if source == "courses":
             return catalog_from_table(ucla_courses(), enc, "item", "text", source="courses").transformed(transform)
-        return synthetic_catalog(num_items=num_items, encoder=enc, transform=transform)
+        return synthetic_catalog(num_items=num_items, encoder=enc, transform=transform, source="synthetic-lm")
     if not isinstance(source, (str, Path)):
         raise TypeError(f"catalog source must be a name or a path, got {type(source).__name__}")
     p = Path(source).expanduser()
@@ -303,7 +314,7 @@ def _warn_duplicates(catalog: Catalog, path: Path) -> Catalog:
     return catalog
 
 
-def movielens_timelines(ratings: pd.DataFrame | None = None, min_rating: float = 0.0) -> dict[int, list[str]]:
+def movielens_histories(ratings: pd.DataFrame | None = None, min_rating: float = 0.0) -> dict[int, list[str]]:
     """Each user's rated items (ids) in time order, keeping ratings >= ``min_rating``."""
     df = load_movielens() if ratings is None else ratings
     df = df[df.rating >= min_rating]
@@ -348,7 +359,7 @@ def load_population(
     if source is None or source == "items":
         return None
     if source == "movielens":
-        return Population.from_histories(catalog, movielens_timelines(), first_n=first_n)
+        return Population.from_histories(catalog, movielens_histories(), first_n=first_n)
     p = Path(source).expanduser()
     if not p.exists() and p.suffix == "":
         raise ValueError(f"unknown population {str(source)!r}; use one of {', '.join(POPULATION_SOURCES)} or a file")
@@ -358,3 +369,8 @@ def load_population(
             f"personas encoded by {enc.name!r} would not share the catalog's space ({catalog.meta['encoder']!r})"
         )
     return Population.from_personas(read_personas(p), enc, catalog)
+
+
+__getattr__ = moved_names(
+    __name__, {"movielens_timelines": ("driftrec.simulators.data.movielens_histories", lambda: movielens_histories)}
+)

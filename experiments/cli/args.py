@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,40 @@ def scenario_list(text: str) -> list[str]:
     return names
 
 
-def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    """``--device``, the same default in every command."""
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available) [auto]")
+
+
+def add_set_arg(p: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE``, defined once for every command that runs scenarios."""
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario parameter for every scenario (repeatable), e.g. --set shift_hazard=0.05",
+    )
+
+
+class DeprecatedFlag(argparse.Action):
+    """An old spelling of a flag: stores into the new flag's ``dest`` (appending if ``append``) and
+    says on stderr that it is deprecated and what to use. Hidden from ``--help``."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str, append: bool = False, **kw: Any) -> None:
+        self.new, self.append = new, append
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, values: Any, opt: Any = None) -> None:
+        print(f"driftrec: {opt} is deprecated; use {self.new}", file=sys.stderr)
+        if self.append:
+            setattr(ns, self.dest, [*(getattr(ns, self.dest, None) or []), values])
+        else:
+            setattr(ns, self.dest, values)
+
+
+def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
+    add_device_arg(p)
     p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder [{out_default}]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -84,7 +117,8 @@ def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens"
         default=catalog_default,
         help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
         "'courses' (3,649 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
-        f"--items and --dim), or a CSV/parquet file with 'id' and 'text' columns{mixture_help} [{catalog_default}]",
+        "--items and --dim), 'synthetic-lm' (the same texts under all-MiniLM-L6-v2, --items), "
+        f"or a CSV/parquet file with 'id' and 'text' columns{mixture_help} [{catalog_default}]",
     )
     add_transform_arg(p, "centre")
     p.add_argument(

@@ -7,7 +7,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import int_list, name_list, parse_sets, positive, scenario_list
+from driftrec.experiments.cli.args import (
+    add_device_arg,
+    add_set_arg,
+    int_list,
+    name_list,
+    parse_sets,
+    positive,
+    scenario_list,
+)
 from driftrec.experiments.common import io
 
 
@@ -48,7 +56,7 @@ def add_parsers(sub: Any) -> None:
     k.add_argument("--check-every", type=positive, default=10, help="steps between state checks [10]")
     k.add_argument("--tolerance", type=float, default=1e-4, help="allowed | norm - 1 | of unit vectors [1e-4]")
     k.add_argument("--seed", type=int, default=0, help="seed of the users and the random weights [0]")
-    k.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    add_device_arg(k)
     k.add_argument("--out", type=Path, default=Path("runs/soak"), help="output folder [runs/soak]")
     k.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -86,7 +94,7 @@ def add_parser(sub: Any) -> None:
         help="catalogs of the PPO timings, NAME or NAME:TRANSFORM; the first is the others' speed reference "
         "[synthetic,movielens,movielens:pca:64]",
     )
-    b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    add_device_arg(b)
     b.add_argument(
         "--recogym",
         metavar="PYTHON",
@@ -127,8 +135,8 @@ def add_portability_parser(sub: Any) -> None:
     p.add_argument("--population", default="items", help="where users start: items (same on every catalog) [items]")
     p.add_argument("--transform", default="centre", help="the catalogs' space: centre, pca:D or none [centre]")
     p.add_argument("--tolerance", type=float, default=0.10, help="largest allowed spread of a share [0.10]")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    add_set_arg(p)
+    add_device_arg(p)
     p.add_argument("--out", type=Path, default=Path("runs/portability"), help="output folder [runs/portability]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 

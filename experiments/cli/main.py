@@ -38,6 +38,7 @@ from driftrec.experiments.cli.args import (
     add_common,
     add_data_args,
     add_flag_config,
+    add_set_arg,
     add_transform_arg,
     agent_help,
     backend_from_args,
@@ -86,13 +87,7 @@ def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: 
         metavar="A,M,E",
         help="alpha, mix (lambda) and explore of the fixed baseline [0.3,0.7,0.05]",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario parameter for every scenario (repeatable), e.g. --set shift_hazard=0.05",
-    )
+    add_set_arg(p)
 
 
 def _add_compare_flags(p: argparse.ArgumentParser) -> None:
@@ -113,7 +108,7 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", default=None, help="saved PPO policy for agent ppo (instead of training one)")
     p.add_argument("--timesteps", type=positive, default=None, help="PPO training user-steps per scenario [1000000]")
     p.add_argument("--tuning-seeds", type=int_list, default=None, help="seeds of the fixed-weights grid search")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+    add_set_arg(p)
 
 
 class Parser(argparse.ArgumentParser):
@@ -227,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_args(t, catalog_default="synthetic", mixture=True)
     t.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
     t.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
+    add_set_arg(t)
     add_backend_args(t)
 
     cp = sub.add_parser(

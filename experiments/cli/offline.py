@@ -9,7 +9,10 @@ from typing import Any
 
 from driftrec.agents.registry import agent_descriptions
 from driftrec.experiments.cli.args import (
+    DeprecatedFlag,
     UserError,
+    add_device_arg,
+    add_set_arg,
     add_transform_arg,
     agent_help,
     float_list,
@@ -39,7 +42,9 @@ def _columns(text: str) -> dict[str, str]:
     return out
 
 
-def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: int, explore: float) -> None:
+def _add_log_args(
+    p: argparse.ArgumentParser, *, items: int, users: int, steps: int, explore: float, ppo_flag: str = "--policy"
+) -> None:
     """Flags that describe a logging run (``LogConfig``)."""
     p.add_argument("--scenario", default="abrupt", help=f"preset: {', '.join(PRESETS)} [abrupt]")
     p.add_argument(
@@ -73,9 +78,13 @@ def _add_log_args(p: argparse.ArgumentParser, *, items: int, users: int, steps: 
     p.add_argument("--dim", type=positive, default=64, help="dimension of the synthetic catalog [64]")
     p.add_argument("--population", default="auto", help="auto, items, movielens or a persona file [auto]")
     add_transform_arg(p, "centre")
-    p.add_argument("--policy-file", default=None, help="saved PPO policy for --agent ppo")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario parameter")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    if ppo_flag == "--policy":
+        p.add_argument("--policy", dest="policy_file", default=None, help="saved PPO policy for --agent ppo")
+        p.add_argument("--policy-file", dest="policy_file", action=DeprecatedFlag, new="--policy")
+    else:  # ope: --policy is still the old spelling of --target
+        p.add_argument(ppo_flag, dest="policy_file", default=None, help="saved PPO policy for --agent ppo")
+    add_set_arg(p)
+    add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -141,13 +150,14 @@ def add_parsers(sub: Any) -> None:
     )
     op.add_argument("--logs", type=Path, default=None, help="the log: a driftrec .parquet, an OBD folder/CSV, a table")
     op.add_argument(
-        "--policy",
+        "--target",
         action="append",
         default=[],
         metavar="SPEC",
-        help="a target policy (repeatable); default with --validate: "
+        help="a target policy to estimate (repeatable); default with --validate: "
         "fast:alpha=0.7,mix=0.7,explore=0.1 and slow:alpha=0.05,mix=0.7,explore=0.1; for OBD logs: bts",
     )
+    op.add_argument("--policy", dest="target", action=DeprecatedFlag, new="--target", append=True)
     op.add_argument("--estimators", type=name_list, default=None, help="ipw,snipw,dm,dr,iips,replay [ipw,snipw,dm,dr]")
     op.add_argument("--kind", choices=("auto", "driftrec", "obd", "table"), default="auto", help="log kind [auto]")
     op.add_argument("--columns", type=_columns, default=None, help="map a table's columns: ours=theirs,...")
@@ -157,7 +167,7 @@ def add_parsers(sub: Any) -> None:
     op.add_argument("--out", type=Path, default=Path("runs/ope"), help="output folder [runs/ope]")
     op.add_argument("--validate", action="store_true", help="check the estimators against the simulator's truth")
     op.add_argument("--reps", type=positive, default=20, help="repetitions of --validate [20]")
-    _add_log_args(op, items=100, users=256, steps=100, explore=0.5)
+    _add_log_args(op, items=100, users=256, steps=100, explore=0.5, ppo_flag="--policy-file")
 
     rp = sub.add_parser(
         "replay",
@@ -218,7 +228,7 @@ def add_parsers(sub: Any) -> None:
         help="movielens (all-MiniLM-L6-v2 embeddings, cached after the first run) or a CSV/parquet catalog "
         "file with id and text columns whose ids are the timelines' items [movielens]",
     )
-    rp.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto [cpu]")
+    add_device_arg(rp)
     rp.add_argument("--out", type=Path, default=Path("runs/replay"), help="output folder [runs/replay]")
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -272,9 +282,9 @@ def _run_ope(args: argparse.Namespace) -> int:
         raise UserError("give --logs FILE (or --validate to check the estimators in the simulator)")
     start = time.perf_counter()
     kind = detect_kind(args.logs) if args.kind == "auto" else args.kind
-    policies = args.policy or (["bts"] if kind == "obd" else [])
+    policies = args.target or (["bts"] if kind == "obd" else [])
     if not policies:
-        raise UserError("give at least one target policy with --policy (see --help for the forms each log takes)")
+        raise UserError("give at least one target policy with --target (see --help for the forms each log takes)")
     log = prepare(
         args.logs,
         policies,
@@ -334,7 +344,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     if args.reps < 2:
         raise UserError(f"--reps {args.reps} must be at least 2")
     cfg = _log_config(args)
-    targets = [parse_target(s) for s in (args.policy or DEFAULT_TARGETS)]
+    targets = [parse_target(s) for s in (args.target or DEFAULT_TARGETS)]
     estimators = args.estimators or list(VALIDATE_ESTIMATORS)
     start = time.perf_counter()
     bar = tqdm(total=args.reps, desc="validating", unit="rep", disable=args.no_progress)

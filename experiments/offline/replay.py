@@ -36,6 +36,7 @@ from driftrec.agents import FixedWeights
 from driftrec.agents.base import Agent
 from driftrec.agents.registry import agent_descriptions, make_agent
 from driftrec.encoders.checks import check_int
+from driftrec.encoders.deprecation import moved_names
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.offline.interactions import check_enough, parse_columns, read_interactions
 from driftrec.experiments.online.runner import build_catalog, text_table
@@ -150,7 +151,7 @@ def liked_events(cfg: ReplayConfig, catalog: Catalog) -> pd.DataFrame:
     return likes
 
 
-def movielens_timelines(
+def padded_timelines(
     catalog: Catalog, min_rating: float, warmup: int, max_users: int | None, likes: pd.DataFrame | None = None
 ) -> Timelines:
     """Liked items per user in time order, as catalog rows; users with fewer than ``warmup`` + 1
@@ -340,7 +341,7 @@ def replay(cfg: ReplayConfig, catalog: Catalog | None = None, progress: bool = T
     dev = resolve_device(cfg.device)
     E = catalog.embeddings.to(dev, torch.float32)
     likes = liked_events(cfg, catalog)  # read once: the timelines and popularity share it
-    tl = movielens_timelines(catalog, 0.0, cfg.warmup, cfg.max_users, likes)
+    tl = padded_timelines(catalog, 0.0, cfg.warmup, cfg.max_users, likes)
     agents: list[tuple[str, Agent | None]] = []
     for name in cfg.agents:
         if name == "fixed":
@@ -383,3 +384,9 @@ def format_replay(res: ReplayResult, k: int) -> str:
             "" if d is None or agent == res.best_fixed else f"[{d['ci95'][0]:+.1%}, {d['ci95'][1]:+.1%}]",
         ])  # fmt: skip
     return text_table([head, *rows])
+
+
+__getattr__ = moved_names(
+    __name__,
+    {"movielens_timelines": ("driftrec.experiments.offline.replay.padded_timelines", lambda: padded_timelines)},
+)

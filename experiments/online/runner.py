@@ -19,6 +19,7 @@ from driftrec.agents.base import Agent
 from driftrec.agents.ppo import policy_config
 from driftrec.agents.registry import agent_descriptions, agent_entry, make_agent
 from driftrec.encoders.checks import check_int
+from driftrec.encoders.deprecation import moved_names
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.batched import check_memory
 from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
@@ -26,7 +27,7 @@ from driftrec.experiments.common.rollout import Ended, Rewards, rollout
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.transfer import transfer
 from driftrec.simulators.catalog import Catalog
-from driftrec.simulators.data import load_catalog, load_population
+from driftrec.simulators.data import CATALOG_SOURCES, load_catalog, load_population
 from driftrec.simulators.geometry import DEFAULT_TRANSFORM
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import check_seeds
@@ -184,11 +185,15 @@ def build_catalog(
     source: str, items: int = 1000, dim: int = 64, progress: bool = True, transform: str = DEFAULT_TRANSFORM
 ) -> Catalog:
     """The catalog named by ``source`` ("synthetic" is the hashing-encoder default of ``items``
-    items in ``dim`` dimensions; anything else goes to ``load_catalog``), in the space of
+    items in ``dim`` dimensions; anything else goes to ``load_catalog``, "synthetic-lm" with
+    ``items`` items), in the space of
     ``transform`` (see ``simulators.geometry``)."""
     if source == "synthetic":
         return default_catalog(items, dim, transform=transform)
-    return load_catalog(source, progress=progress, transform=transform)
+    if source not in CATALOG_SOURCES and not Path(source).expanduser().exists() and Path(source).suffix == "":
+        names = ", ".join(("synthetic", *CATALOG_SOURCES))
+        raise ValueError(f"unknown catalog {source!r}; use one of {names} or a file path")
+    return load_catalog(source, num_items=items, progress=progress, transform=transform)
 
 
 def build_population(source: str, catalog: Catalog) -> Population | None:
@@ -295,16 +300,10 @@ def text_table(rows: Sequence[Sequence[str]], left: int = 2) -> str:
     return "\n".join(lines)
 
 
-def __getattr__(name: str) -> Any:
-    """The names the agent registry replaced (``driftrec.agents.registry``), with a warning."""
-    import warnings
-
-    old = {"AGENTS": "agent_descriptions()", "build_agent": "make_agent"}
-    if name not in old:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"driftrec.experiments.online.runner.{name} moved to driftrec.agents.registry.{old[name]}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return agent_descriptions() if name == "AGENTS" else make_agent
+__getattr__ = moved_names(
+    __name__,
+    {
+        "AGENTS": ("driftrec.agents.registry.agent_descriptions()", agent_descriptions),
+        "build_agent": ("driftrec.agents.registry.make_agent", lambda: make_agent),
+    },
+)

@@ -193,13 +193,13 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
     # --- logs
     ("log: missing file", {}, ["ope", "--logs", "{tmp}/none.parquet", "--out", "{tmp}/o"], "no such"),
     ("log: pscore above 1", {"l.csv": _csv("action,position,reward,pscore\n1,0,1,1.5\n")},
-     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "pscore"),
+     ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--out", "{tmp}/o"], "pscore"),
     ("log: NaN reward", {"l.csv": _csv("action,position,reward,pscore\n1,0,,0.5\n")},
-     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "reward"),
+     ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--out", "{tmp}/o"], "reward"),
     ("log: missing column", {"l.csv": _csv("action,reward,pscore\n1,1,0.5\n")},
-     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "position"),
+     ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--out", "{tmp}/o"], "position"),
     ("log: empty", {"l.csv": _csv("action,position,reward,pscore\n")},
-     ["ope", "--logs", "{tmp}/l.csv", "--policy", "logged", "--out", "{tmp}/o"], "has no rows"),
+     ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--out", "{tmp}/o"], "has no rows"),
 ]  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -134,7 +135,7 @@ BAD_CLI = [
     (["simulate", "--fixed-weights", "0.5,0.5,1.5"], r"explore=1\.5 is outside the allowed range"),
     (["simulate", "--seeds", "1,1"], r"seeds must be distinct, got \[1, 1\]"),
     (["simulate", "--device", "cuda:7"], "device 'cuda:7'"),
-    (["simulate", "--catalog", "nope"], "unknown catalog 'nope'; use one of movielens, courses, synthetic or a file"),
+    (["simulate", "--catalog", "nope"], "unknown catalog 'nope'; use one of synthetic, movielens"),
     (["simulate", "--catalog", "missing.csv"], "no such file: 'missing.csv'"),
     (["simulate", "--catalog", "synthetic", "--population", "nope"], "unknown population 'nope'"),
     (["simulate", "--catalog", "synthetic", "--population", "movielens"], "no history has an item of the catalog"),
@@ -264,3 +265,19 @@ def test_the_shipped_quickstart_config_runs_on_movielens():
     shipped = load_config(QUICKSTART_CONFIG)
     assert shipped["catalog"] == "movielens" and shipped["transform"] == "pca:64"
     assert shipped["agents"] == ["fixed", "change-ctr", "ppo", "oracle", "weights-oracle", "random"]
+
+
+def test_old_flag_spellings_still_work_with_a_notice(tmp_path, capsys):
+    """ope --policy is now --target; log --policy-file is now --policy (as in every command)."""
+    obd = str(Path(__file__).resolve().parents[1] / "data" / "obd" / "random" / "all")
+    new = ["ope", "--logs", obd, "--target", "uniform", "--bootstrap", "10", "--no-progress"]
+    assert main([*new, "--out", str(tmp_path / "new")]) == 0
+    capsys.readouterr()
+    old = [("--policy" if a == "--target" else a) for a in new]
+    assert main([*old, "--out", str(tmp_path / "old")]) == 0
+    assert "driftrec: --policy is deprecated; use --target" in capsys.readouterr().err
+    assert (tmp_path / "new" / "estimates.csv").read_text() == (tmp_path / "old" / "estimates.csv").read_text()
+    log = ["log", "--agent", "ppo", "--policy-file", str(tmp_path / "none.zip"), "--out", str(tmp_path / "l.parquet")]
+    assert main(log) == 2
+    err = capsys.readouterr().err
+    assert "--policy-file is deprecated; use --policy" in err and "no such policy file" in err

@@ -46,7 +46,7 @@ CASES: dict[str, str] = {
         f"--threads 1 {SMALL} {RUN}"
     ),
     "log": f"log --scenario abrupt --users 4 --steps 6 --seed 3 {SMALL} {RUN}",
-    "ope": f"ope --logs {{in}}/log.parquet --policy a:alpha=0.6 --bootstrap 50 {RUN}",
+    "ope": f"ope --logs {{in}}/log.parquet --target a:alpha=0.6 --bootstrap 50 {RUN}",
     "ope_obd": f"ope --logs {OBD} --bootstrap 50 {RUN}",
     "ope_validate": f"ope --validate --reps 2 --users 8 --steps 10 {SMALL} {RUN}",
     "replay": f"replay {TIMELINES} --agents fixed,popularity --alphas 0.3,0.9 --k 3 {RUN}",

@@ -186,7 +186,7 @@ def test_malformed_logs_give_clear_errors(tmp_path, frame, message):
     with pytest.raises(ValueError, match=message):
         load_log(tmp_path / "log.csv")
     err = tmp_path / "err"
-    assert main(["ope", "--logs", str(tmp_path / "log.csv"), "--policy", "uniform", "--out", str(err)]) == 2
+    assert main(["ope", "--logs", str(tmp_path / "log.csv"), "--target", "uniform", "--out", str(err)]) == 2
     assert not err.exists()
 
 
@@ -240,10 +240,10 @@ def test_log_and_ope_commands(tmp_path, capsys):
     assert main(["log", "--out", str(log), *args]) == 0
     assert "1,280 rows (128 slates of 10)" in capsys.readouterr().out
     out = tmp_path / "ope"
-    assert main(["ope", "--logs", str(log), "--policy", "a:alpha=0.6", "--out", str(out), "--bootstrap", "50"]) == 0
+    assert main(["ope", "--logs", str(log), "--target", "a:alpha=0.6", "--out", str(out), "--bootstrap", "50"]) == 0
     text = capsys.readouterr().out
     assert "estimates (clicks per slate)" in text and "a       dr" in text
-    one = ["ope", "--logs", str(log), "--policy", "logged", "--estimators", "ipw", "--out", str(tmp_path / "one")]
+    one = ["ope", "--logs", str(log), "--target", "logged", "--estimators", "ipw", "--out", str(tmp_path / "one")]
     assert main(one) == 0 and (tmp_path / "one" / "estimates.png").exists()  # a one-row plot
     # OBD: the priors beside the log are found; a lone copy of the log needs --priors
     assert main(["ope", "--logs", str(OBD / "random" / "all"), "--out", str(out), "--bootstrap", "50"]) == 0
@@ -266,7 +266,7 @@ def test_log_and_ope_commands(tmp_path, capsys):
         (obd, "alpha=0.3", "target policy 'alpha=0.3' is unknown for obd logs; allowed: bts, uniform, logged"),
         (str(log), "bts", "target 'bts' is OBD's Thompson Sampling policy"),
     ]:
-        assert main(["ope", "--logs", logs, "--policy", policy, "--out", str(out)]) == 2
+        assert main(["ope", "--logs", logs, "--target", policy, "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
     assert os.path.exists(out / "estimates.png")
 
@@ -279,7 +279,7 @@ def test_ope_warns_about_a_slot_mode_log(tmp_path, capsys):
         log = tmp_path / f"{mode}.parquet"
         assert main(["log", "--explore-mode", mode, *small, "--out", str(log)]) == 0
         capsys.readouterr()
-        ope = ["ope", "--logs", str(log), "--policy", "logged", "--out", str(tmp_path / mode), "--no-progress"]
+        ope = ["ope", "--logs", str(log), "--target", "logged", "--out", str(tmp_path / mode), "--no-progress"]
         assert main(ope) == 0
         warned = "was logged with explore_mode=slot" in capsys.readouterr().err
         assert warned == (mode == "slot")

@@ -48,7 +48,7 @@ def _reference_fixed(tl: rp.Timelines, E: torch.Tensor, alpha: float, mix: float
 
 def test_batched_replay_equals_the_per_user_loop(catalog):
     cfg = rp.ReplayConfig(agents=["fixed"], alphas=[0.4], max_users=12)
-    tl = rp.movielens_timelines(catalog, cfg.liked_at, cfg.warmup, cfg.max_users)
+    tl = rp.padded_timelines(catalog, cfg.liked_at, cfg.warmup, cfg.max_users)
     E = catalog.embeddings.float()
     hr, ndcg, count = rp.replay_agent(FixedWeights(0.4, 0.7, 0.0), tl, E, cfg)
     ref_hr, ref_ndcg = _reference_fixed(tl, E, 0.4, 0.7, cfg.warmup, cfg.k)
@@ -61,7 +61,7 @@ def test_batched_replay_equals_the_per_user_loop(catalog):
 def test_popularity_is_causal(catalog, monkeypatch):
     monkeypatch.setattr(rp, "POPULARITY_BLOCK", 1)  # exact: every event sees the likes strictly before it
     cfg = rp.ReplayConfig(agents=["popularity"], max_users=6)
-    tl = rp.movielens_timelines(catalog, cfg.liked_at, cfg.warmup, cfg.max_users)
+    tl = rp.padded_timelines(catalog, cfg.liked_at, cfg.warmup, cfg.max_users)
     likes = load_movielens()
     likes = likes[likes.rating >= cfg.liked_at]
     row = {item_id: i for i, item_id in enumerate(catalog.ids)}

@@ -9,7 +9,7 @@ import torch
 import driftrec
 from driftrec.encoders import HashingEncoder
 from driftrec.simulators import Population, load_catalog, load_population
-from driftrec.simulators.data import load_movielens, movie_text, movielens_movies, movielens_timelines
+from driftrec.simulators.data import load_movielens, movie_text, movielens_histories, movielens_movies
 
 
 def test_movielens_ratings_and_texts():
@@ -22,7 +22,7 @@ def test_movielens_ratings_and_texts():
         "Toy Story (1995). Genres: Adventure, Animation, Children"
     )
     assert movie_text("Untitled", float("nan"), "(no genres listed)") == "Untitled"
-    timelines = movielens_timelines(df)
+    timelines = movielens_histories(df)
     assert len(timelines) == 671 and min(len(v) for v in timelines.values()) >= 20
 
 

@@ -90,9 +90,9 @@ def test_bad_geometry_and_exploration_settings_give_one_line_errors(call, messag
 
 def test_load_catalog_rejects_a_bad_transform_before_encoding():
     with pytest.raises(ValueError, match="transform 'pca:x' is unknown"):
-        driftrec.load_catalog("synthetic", transform="pca:x")
+        driftrec.load_catalog("synthetic-lm", transform="pca:x")
     with pytest.raises(ValueError, match="pca:100 asks for more dimensions than the catalog's 64"):
-        driftrec.load_catalog("synthetic", driftrec.encoders.HashingEncoder(64), transform="pca:100")
+        driftrec.load_catalog("synthetic-lm", driftrec.encoders.HashingEncoder(64), transform="pca:100")
 
 
 def _two_topic_catalog(per: int = 20, d: int = 16):
