@@ -119,6 +119,8 @@ def digest(spec: Any) -> str:
     """A stable 16-hex-digit hash of ``spec`` (JSON with sorted keys; bytes by their sha256). Keys
     of a dict spec that start with "_" are left out: they steer a unit (where to write logs) without
     changing its result."""
+    if hasattr(spec, "to_spec"):  # a typed unit (``online.compare.units``)
+        spec = spec.to_spec()
     if isinstance(spec, dict):
         spec = {k: v for k, v in spec.items() if not str(k).startswith("_")}
     text = json.dumps(spec, sort_keys=True, default=_jsonable)

@@ -79,7 +79,9 @@ def test_registry_errors_name_the_value(call, message):
 def test_the_old_runner_names_still_work_with_a_warning():
     from driftrec.experiments.online import runner
 
-    with pytest.warns(DeprecationWarning, match="runner.build_agent is deprecated; use driftrec.agents.registry.make_agent"):
+    with pytest.warns(
+        DeprecationWarning, match="runner.build_agent is deprecated; use driftrec.agents.registry.make_agent"
+    ):
         assert runner.build_agent is make_agent
     with pytest.warns(DeprecationWarning, match=r"agent_descriptions\(\)"):
         assert agent_descriptions() == runner.AGENTS

@@ -318,3 +318,33 @@ def test_ppo_trains_on_a_mixture_that_includes_the_evaluation_catalog(tmp_path, 
     config = PPOWeights.from_bytes((tmp_path / "policies" / "abrupt" / "policy.zip").read_bytes()).config
     assert [c["catalog"] for c in config["components"]] == ["synthetic", "movielens"]
     assert {c["catalog_meta"]["transform"] for c in config["components"]} == {"pca:16"}
+
+
+def test_typed_units_are_stored_under_the_specs_of_before():
+    """A store written when units were dicts dispatched on "kind" is still reused."""
+    from driftrec.experiments.online.compare import EvalUnit, TrainUnit, TuneUnit
+    from driftrec.experiments.sweeps.store import digest
+
+    ctx, res = {"code": "x"}, {"name": "abrupt"}
+    tune = TuneUnit("abrupt", 9001, ((0.1, 0.7, 0.05), (0.3, 0.7, 0.05)), 8, 5, "cpu", {}, ctx, res)
+    old_tune = {
+        "kind": "tune", "scenario": "abrupt", "seed": 9001, "points": [(0.1, 0.7, 0.05), (0.3, 0.7, 0.05)],
+        "users": 8, "steps": 5, "device": "cpu", "overrides": {}, "context": ctx, "resolved": res,
+    }  # fmt: skip
+    assert digest(tune) == digest(old_tune)
+    train = TrainUnit({"scenario": "abrupt"}, 2, ctx, res)
+    assert digest(train) == digest({"kind": "train", "config": {"scenario": "abrupt"}, "threads": 2, "context": ctx,
+                                    "resolved": res})  # fmt: skip
+    own = TrainUnit({"scenario": "abrupt"}, 2, ctx, res, own_catalog=True)
+    assert digest(own) == digest({**train.to_spec(), "own_catalog": True}) != digest(train)
+    ev = EvalUnit("abrupt", "fixed", [101, 102], 4, 5, "cpu", {}, ctx, [0.3, 0.7, 0.05], res)
+    old_ev = {
+        "kind": "eval", "scenario": "abrupt", "agent": "fixed", "seeds": [101, 102], "users": 4, "steps": 5,
+        "device": "cpu", "overrides": {}, "context": ctx, "weights": [0.3, 0.7, 0.05], "resolved": res,
+    }  # fmt: skip
+    assert digest(ev) == digest(old_ev)
+    ppo = EvalUnit("abrupt", "ppo", [101, 102], 4, 5, "cpu", {}, ctx, [0.3, 0.7, 0.05], res, policy=b"zip")
+    assert digest(ppo) == digest({**old_ev, "agent": "ppo", "policy": b"zip"})
+    with pytest.raises(ValueError, match="agent 'ppo' needs the policy's bytes"):
+        EvalUnit("abrupt", "ppo", [1], 1, 1, "cpu", {}, ctx, [0.3, 0.7, 0.05], res).build_agent()
+    assert EvalUnit("abrupt", "best-fixed", [1], 1, 1, "cpu", {}, ctx, [0.2, 0.7, 0.1], res).build_agent().alpha == 0.2
