@@ -2,13 +2,24 @@
 
 Each case runs one command on a small config and compares what it wrote (summary.json, config.json,
 CSVs, parquet logs, train.json, the policy's parameters; not the unit store under units/) with
-``tests/data/golden/<case>.json``:
-numbers to 1e-9 relative, everything else exactly. Timing and machine fields (keys and columns
-ending in ``_s`` or ``_mib``, ``timing``, ``env_share``, ``speedup``, ``machine``), plots,
-TensorBoard events and paths are left out.
+``tests/data/golden/<case>.json``. Timing and machine fields (keys and columns ending in ``_s`` or
+``_mib``, ``timing``, ``env_share``, ``speedup``, ``machine``), plots, TensorBoard events and paths
+are left out.
+
+Exact where it can be: everything but numbers must match exactly, and numbers to 1e-9 relative,
+against the recording or against the recording made on a CPU like this one
+(``tests/data/golden/<cpu>/``, ``cpu_key()``). torch's float32 kernels differ in their last bits
+between CPUs (AVX2 and AVX-512 builds of the same kernels sum in other orders): two machines that
+both ran these cases gave simulated numbers 6e-7 apart at most (relative), and the cases that train
+PPO amplify that through training (policy weights 1e-5 apart after 512 user-steps, the quickstart's
+mean weights 1.4e-3). On a CPU with no recording of its own, numbers are compared at a float32
+tolerance (``LOOSE``), and the PPO-trained cases at a tolerance that allows for training's
+amplification; a change that moves a number by more still fails.
 
 To record again (only when a change is meant to move outputs, with a model-version bump for
-simulated numbers): ``DRIFTREC_RECORD_GOLDEN=1 pytest tests/experiments/test_golden_outputs.py``.
+simulated numbers): ``DRIFTREC_RECORD_GOLDEN=1 pytest tests/experiments/test_golden_outputs.py``
+records the shared set; ``DRIFTREC_RECORD_GOLDEN=cpu`` records this CPU's set, for code whose
+outputs are unchanged (check the shared set first).
 """
 
 from __future__ import annotations
@@ -16,11 +27,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from driftrec.agents.ppo import PPOWeights
 from driftrec.experiments.cli.main import main
@@ -28,7 +41,22 @@ from driftrec.experiments.cli.main import main
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 REPO = Path(__file__).resolve().parents[2]
 OBD = REPO / "tests" / "data" / "obd" / "random" / "all"
-RECORD = os.environ.get("DRIFTREC_RECORD_GOLDEN") == "1"
+RECORD = os.environ.get("DRIFTREC_RECORD_GOLDEN", "")
+
+EXACT = (1e-9, 1e-12)
+"""(relative, absolute) tolerance against a recording made on this kind of CPU."""
+LOOSE = (1e-4, 1e-6)
+"""(relative, absolute) tolerance on other CPUs: float32 noise (6e-7 seen)."""
+TRAINED = (2e-2, 5e-3)
+"""(relative, absolute) tolerance on other CPUs for the cases that train PPO (1.4e-3 and 2.2e-3 seen)."""
+TRAINS = {"train", "compare", "quickstart"}
+
+
+def cpu_key() -> str:
+    """What decides torch's float32 results here: machine, vector instructions, torch version."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    return f"{platform.machine()}-{cap}-torch{torch.__version__.split('+')[0]}".lower()
+
 
 SMALL = "--catalog synthetic --items 200 --dim 16"
 RUN = "--no-progress --device cpu"
@@ -135,20 +163,21 @@ def outputs(out: Path, subs: dict[str, str]) -> dict[str, object]:
     return got
 
 
-def differences(want: object, got: object, where: str = "") -> list[str]:
+def differences(want: object, got: object, where: str = "", tol: tuple[float, float] = EXACT) -> list[str]:
     if isinstance(want, dict) and isinstance(got, dict):
         diffs = [f"{where}/{k}: missing" for k in want if k not in got]
         diffs += [f"{where}/{k}: new" for k in got if k not in want]
         for k in want.keys() & got.keys():
-            diffs += differences(want[k], got[k], f"{where}/{k}")
+            diffs += differences(want[k], got[k], f"{where}/{k}", tol)
         return diffs
     if isinstance(want, list) and isinstance(got, list):
         if len(want) != len(got):
             return [f"{where}: length {len(got)}, recorded {len(want)}"]
-        return [d for i, (a, b) in enumerate(zip(want, got, strict=True)) for d in differences(a, b, f"{where}[{i}]")]
+        pairs = enumerate(zip(want, got, strict=True))
+        return [d for i, (a, b) in pairs for d in differences(a, b, f"{where}[{i}]", tol)]
     numbers = (int, float)
     if isinstance(want, numbers) and isinstance(got, numbers) and not isinstance(want, bool):
-        same = math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-12) and not isinstance(got, bool)
+        same = math.isclose(want, got, rel_tol=tol[0], abs_tol=tol[1]) and not isinstance(got, bool)
     else:
         same = want == got
     return [] if same else [f"{where}: {got!r}, recorded {want!r}"]
@@ -183,11 +212,20 @@ def test_command_outputs_match_the_recorded_ones(case, tmp_path, capsys):
     assert all(text in printed for text in PRINTED.get(case, [])), printed
     subs = {str(out): "<out>", str(inputs): "<in>", str(REPO): "<repo>"}
     got = {"argv": _clean(argv, subs), "rc": rc, "files": outputs(out, subs)}
-    path = GOLDEN / f"{case}.json"
     assert got["files"] or rc != 0, f"{case} wrote nothing"
+    got = json.loads(json.dumps(got))
+    shared, own = GOLDEN / f"{case}.json", GOLDEN / cpu_key() / f"{case}.json"
     if RECORD:
+        path = own if RECORD == "cpu" else shared
+        path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
-        pytest.skip(f"recorded {path.name}")
-    want = json.loads(path.read_text())
-    diffs = differences(want, json.loads(json.dumps(got)))
-    assert not diffs, f"{case}: {len(diffs)} differences from the recorded outputs:\n" + "\n".join(diffs[:20])
+        pytest.skip(f"recorded {path.relative_to(GOLDEN)}")
+    want = json.loads(shared.read_text())
+    diffs, where = differences(want, got), "the recorded outputs"
+    if diffs and own.exists():
+        diffs = differences(json.loads(own.read_text()), got)
+        where = f"the recording for this CPU ({cpu_key()})"
+    elif diffs:
+        diffs = differences(want, got, tol=TRAINED if case in TRAINS else LOOSE)
+        where = f"the recorded outputs, at the tolerance for a CPU with no recording ({cpu_key()})"
+    assert not diffs, f"{case}: {len(diffs)} differences from {where}:\n" + "\n".join(diffs[:20])
