@@ -62,6 +62,24 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_ppo(pairs: list[str]) -> dict[str, Any]:
+    """``--ppo KEY=VALUE`` pairs as PPO settings (keys of ``PPO_DEFAULTS``, values JSON)."""
+    from driftrec.agents.ppo import PPO_DEFAULTS
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise UserError(f"--ppo expects KEY=VALUE, got {pair!r}")
+        if key.strip() not in PPO_DEFAULTS:
+            raise UserError(f"unknown PPO setting {key.strip()!r} in --ppo; allowed: {', '.join(PPO_DEFAULTS)}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--ppo {key.strip()} needs a number or JSON list, got {raw!r}") from exc
+    return out
+
+
 def scenario_list(text: str) -> list[str]:
     names = list(PRESETS) if text == "all" else name_list(text)
     for n in names:
@@ -104,8 +122,10 @@ class DeprecatedFlag(argparse.Action):
             setattr(ns, self.dest, values)
 
 
-def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
-    add_device_arg(p)
+def add_common(p: argparse.ArgumentParser, out_default: str, device: bool = True) -> None:
+    """--out and --no-progress (and --device, unless the command's config has it)."""
+    if device:
+        add_device_arg(p)
     p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder [{out_default}]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -148,8 +168,8 @@ def check_out(path: Path, is_file: bool = False) -> None:
 
 
 def agent_help(agents: dict[str, str]) -> str:
-    """Agents' descriptions as one help string ('%' escaped, since argparse %-formats help)."""
-    return "; ".join(f"{k}: {v}" for k, v in agents.items()).replace("%", "%%")
+    """Agents' descriptions as one help string (``config_flags`` escapes its '%')."""
+    return "; ".join(f"{k}: {v}" for k, v in agents.items())
 
 
 def add_transform_arg(p: argparse.ArgumentParser, default: str | None) -> None:

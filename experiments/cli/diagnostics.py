@@ -9,14 +9,15 @@ from typing import Any
 
 from driftrec.experiments.cli.args import (
     add_device_arg,
-    add_set_arg,
     int_list,
     name_list,
-    parse_sets,
     positive,
     scenario_list,
 )
+from driftrec.experiments.cli.flags import AUTO, config_flags, config_from_args
 from driftrec.experiments.common import io
+from driftrec.experiments.diagnostics.soak import SoakConfig
+from driftrec.experiments.online.portability import PORTABILITY_PRESETS, PortabilityConfig
 
 
 def add_parsers(sub: Any) -> None:
@@ -48,15 +49,15 @@ def add_parsers(sub: Any) -> None:
         "fatigue norms at most 1. Reports resident memory after a warm-up and at the end. Prints a table, "
         "writes summary.json and soak.csv to --out; exits 1 if any preset fails a check.",
     )
-    k.add_argument("--scenario", default="all", help="comma-separated presets or 'all' [all]")
-    k.add_argument("--user-steps", type=positive, default=1_000_000, help="user-steps per preset [1000000]")
-    k.add_argument("--users", type=positive, default=1024, help="users simulated at once [1024]")
-    k.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog [1000]")
-    k.add_argument("--dim", type=positive, default=64, help="embedding dimension [64]")
-    k.add_argument("--check-every", type=positive, default=10, help="steps between state checks [10]")
-    k.add_argument("--tolerance", type=float, default=1e-4, help="allowed | norm - 1 | of unit vectors [1e-4]")
-    k.add_argument("--seed", type=int, default=0, help="seed of the users and the random weights [0]")
-    add_device_arg(k)
+    config_flags(
+        k,
+        SoakConfig,
+        skip=("warmup",),
+        defaults={"scenarios": "all"} | AUTO,
+        names={"scenarios": "scenario"},
+        parsers={"scenarios": scenario_list},
+        helps={"scenarios": "comma-separated presets or 'all' [all]"},
+    )
     k.add_argument("--out", type=Path, default=Path("runs/soak"), help="output folder [runs/soak]")
     k.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -119,24 +120,18 @@ def add_portability_parser(sub: Any) -> None:
         "check fails. Default: synthetic, MovieLens and courses, about 6 to 11 minutes on 2 CPU cores "
         "after the first encoding.",
     )
-    p.add_argument(
-        "--catalogs",
-        type=name_list,
-        default=["synthetic", "movielens", "courses"],
-        help="comma-separated catalogs: synthetic, movielens, courses or CSV/parquet files [all three names]",
+    config_flags(
+        p,
+        PortabilityConfig,
+        skip=("tuning", "items", "dim"),
+        defaults={"scenarios": ",".join(PORTABILITY_PRESETS)} | AUTO,
+        names={"scenarios": "scenario"},
+        parsers={"scenarios": scenario_list},
+        helps={
+            "catalogs": "comma-separated catalogs: synthetic, movielens, courses or CSV/parquet files [all three names]"
+        },
     )
-    p.add_argument(
-        "--scenario", default="stable,abrupt,missions,boredom", help="presets or 'all' [stable,abrupt,missions,boredom]"
-    )
-    p.add_argument("--seeds", type=int_list, default=[101, 102, 103, 104, 105], help="held-out seeds [101..105]")
-    p.add_argument("--users", type=positive, default=64, help="users per seed [64]")
-    p.add_argument("--steps", type=positive, default=100, help="steps per run [100]")
     p.add_argument("--tuning-users", type=positive, default=32, help="users per grid point and tuning seed [32]")
-    p.add_argument("--population", default="items", help="where users start: items (same on every catalog) [items]")
-    p.add_argument("--transform", default="centre", help="the catalogs' space: centre, pca:D or none [centre]")
-    p.add_argument("--tolerance", type=float, default=0.10, help="largest allowed spread of a share [0.10]")
-    add_set_arg(p)
-    add_device_arg(p)
     p.add_argument("--out", type=Path, default=Path("runs/portability"), help="output folder [runs/portability]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -144,21 +139,9 @@ def add_portability_parser(sub: Any) -> None:
 def run_portability(args: argparse.Namespace) -> int:
     from driftrec.experiments.common.plots import plot_portability
     from driftrec.experiments.online.compare import TuningConfig
-    from driftrec.experiments.online.portability import PortabilityConfig, format_portability, portability
+    from driftrec.experiments.online.portability import format_portability, portability
 
-    cfg = PortabilityConfig(
-        catalogs=args.catalogs,
-        scenarios=scenario_list(args.scenario),
-        seeds=args.seeds,
-        users=args.users,
-        steps=args.steps,
-        tuning=TuningConfig(users=args.tuning_users, steps=args.steps),
-        population=args.population,
-        transform=args.transform,
-        device=args.device,
-        overrides=parse_sets(args.set),
-        tolerance=args.tolerance,
-    )
+    cfg = config_from_args(PortabilityConfig, args, tuning=TuningConfig(users=args.tuning_users, steps=args.steps))
     res = portability(cfg, progress=not args.no_progress, log=print)
     print(format_portability(res))
     out: Path = args.out
@@ -229,19 +212,9 @@ def run_soak(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from driftrec.experiments.diagnostics.bench import machine_info
-    from driftrec.experiments.diagnostics.soak import SoakConfig, format_soak, soak
+    from driftrec.experiments.diagnostics.soak import format_soak, soak
 
-    cfg = SoakConfig(
-        scenarios=scenario_list(args.scenario),
-        user_steps=args.user_steps,
-        users=args.users,
-        items=args.items,
-        dim=args.dim,
-        check_every=args.check_every,
-        tolerance=args.tolerance,
-        seed=args.seed,
-        device=args.device,
-    )
+    cfg = config_from_args(SoakConfig, args)
     start = time.perf_counter()
     rows = soak(cfg, progress=not args.no_progress)
     print(format_soak(rows))

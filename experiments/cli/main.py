@@ -18,6 +18,7 @@ User errors (bad values, unknown names) print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -36,23 +37,21 @@ from driftrec.experiments.cli.args import (
     UserError,
     add_backend_args,
     add_common,
-    add_data_args,
     add_flag_config,
-    add_set_arg,
     add_transform_arg,
     agent_help,
     backend_from_args,
     check_out,
     expand_flag_config,
-    float_list,
     int_list,
-    name_list,
     parse_sets,
     positive,
     scenario_list,
 )
+from driftrec.experiments.cli.flags import AUTO, SHARED_HELP, config_flags, config_from_args
 from driftrec.experiments.common import io
-from driftrec.experiments.online.compare import compare_agents
+from driftrec.experiments.online.calibrate import CalibrateConfig
+from driftrec.experiments.online.compare import CompareConfig, compare_agents
 from driftrec.experiments.online.runner import (
     SimulateConfig,
     format_metrics_table,
@@ -60,55 +59,56 @@ from driftrec.experiments.online.runner import (
     simulate,
     text_table,
 )
+from driftrec.experiments.online.train import TrainConfig
 from driftrec.experiments.sweeps.outlock import hold
 from driftrec.simulators.scenarios import PRESETS, make_scenario
 
 METRIC = "clicks_per_step: clicks in the k-item slate, averaged over users and steps"
 
 
-def _add_sim_args(p: argparse.ArgumentParser, *, users: int, steps: int, seeds: str) -> None:
-    p.add_argument(
-        "--agents",
-        type=name_list,
-        default=["fixed", "oracle", "random"],
-        help="comma-separated agents [fixed,oracle,random]: " + agent_help(agent_descriptions()),
+def _add_simulate_flags(p: argparse.ArgumentParser) -> None:
+    """simulate's flags: ``SimulateConfig``'s fields."""
+    config_flags(
+        p,
+        SimulateConfig,
+        defaults={"scenarios": "abrupt", "agents": ["fixed", "oracle", "random"], "catalog": "movielens"} | AUTO,
+        names={"scenarios": "scenario"},
+        parsers={"scenarios": scenario_list},
+        helps={
+            "scenarios": f"comma-separated presets, 'all', or scenario .json files (as calibrate writes): "
+            f"{', '.join(PRESETS)} [abrupt]",
+            "agents": "comma-separated agents: " + agent_help(agent_descriptions()),
+        },
+        extra={"fixed_weights": {"metavar": "A,M,E"}},
     )
-    p.add_argument("--users", type=positive, default=users, help=f"users simulated at once, N [{users}]")
-    p.add_argument("--steps", type=positive, default=steps, help=f"steps per run, T [{steps}]")
-    p.add_argument("--seeds", type=int_list, default=int_list(seeds), help=f"comma-separated seeds [{seeds}]")
-    p.add_argument("--policy", default=None, help="saved PPO policy (policy.zip from driftrec train) for agent 'ppo'")
-    add_data_args(p)
-    p.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
-    p.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
-    p.add_argument(
-        "--fixed-weights",
-        type=float_list,
-        default=[0.3, 0.7, 0.05],
-        metavar="A,M,E",
-        help="alpha, mix (lambda) and explore of the fixed baseline [0.3,0.7,0.05]",
-    )
-    add_set_arg(p)
 
 
 def _add_compare_flags(p: argparse.ArgumentParser) -> None:
-    """Flags that override a compare config (None: keep the config's value)."""
-    p.add_argument("--scenario", default=None, help=f"comma-separated presets or 'all': {', '.join(PRESETS)}")
-    p.add_argument(
-        "--agents",
-        type=name_list,
-        default=None,
-        help="comma-separated agents (best-fixed is always run): " + agent_help(compare_agents()),
+    """Flags that override a compare config (None: keep the config's value): ``CompareConfig``'s
+    fields, and three of its ``tuning`` and ``ppo``."""
+    config_flags(
+        p,
+        CompareConfig,
+        skip=("items", "dim", "tuning", "ppo"),
+        defaults={f.name: None for f in dataclasses.fields(CompareConfig)} | AUTO,
+        names={"scenarios": "scenario"},
+        parsers={"scenarios": scenario_list},
+        helps={
+            "scenarios": f"comma-separated presets or 'all': {', '.join(PRESETS)}",
+            "agents": "comma-separated agents (best-fixed is always run): " + agent_help(compare_agents()),
+            "seeds": "evaluation seeds (held out) [101..110]",
+            "users": "users per evaluation seed [128]",
+            "steps": "steps per run [200]",
+            "catalog": "movielens, synthetic or a CSV/parquet file [synthetic]",
+            "population": "auto, items, movielens or a persona file [auto]",
+            "transform": SHARED_HELP["transform"] + " [the config's, centre]",
+            "fixed_weights": SHARED_HELP["fixed_weights"] + " [0.3,0.7,0.05]",
+        },
+        extra={"fixed_weights": {"metavar": "A,M,E"}},
     )
-    p.add_argument("--seeds", type=int_list, default=None, help="evaluation seeds (held out) [101..110]")
-    p.add_argument("--users", type=positive, default=None, help="users per evaluation seed [128]")
-    p.add_argument("--steps", type=positive, default=None, help="steps per run [200]")
-    p.add_argument("--catalog", default=None, help="movielens, synthetic or a CSV/parquet file [synthetic]")
-    p.add_argument("--population", default=None, help="auto, items, movielens or a persona file [auto]")
-    add_transform_arg(p, None)
     p.add_argument("--policy", default=None, help="saved PPO policy for agent ppo (instead of training one)")
     p.add_argument("--timesteps", type=positive, default=None, help="PPO training user-steps per scenario [1000000]")
     p.add_argument("--tuning-seeds", type=int_list, default=None, help="seeds of the fixed-weights grid search")
-    add_set_arg(p)
 
 
 class Parser(argparse.ArgumentParser):
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "override the config: --catalog synthetic evaluates on 1,000 generated items under the hashing "
         "encoder (PPO still trains on both catalogs).",
     )
-    add_common(q, "runs/quickstart")
+    add_common(q, "runs/quickstart", device=False)
     _add_compare_flags(q)
     add_backend_args(q)
 
@@ -153,14 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         "summary.json (results[scenario][agent] = {mean, ci95, n_seeds, per_seed, metrics}), "
         "runs.csv, curves.csv, clicks_over_time.png and beyond_clicks.png to --out.",
     )
-    s.add_argument(
-        "--scenario",
-        default="abrupt",
-        help=f"comma-separated presets, 'all', or scenario .json files (as calibrate writes): "
-        f"{', '.join(PRESETS)} [abrupt]",
-    )
-    add_common(s, "runs/simulate")
-    _add_sim_args(s, users=256, steps=200, seeds="1,2,3")
+    add_common(s, "runs/simulate", device=False)
+    _add_simulate_flags(s)
 
     t = sub.add_parser(
         "train",
@@ -177,30 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
         "A comma-separated --scenario and/or --catalog trains one policy on a mixture: every (scenario, "
         "catalog) pair gets an even share of the --users, side by side in every rollout.",
     )
-    t.add_argument(
-        "--scenario",
-        default="abrupt",
-        help=f"preset or scenario .json file, or several comma-separated (a mixture): {', '.join(PRESETS)} [abrupt]",
+    config_flags(
+        t,
+        TrainConfig,
+        defaults={"checkpoint_every": 500_000, "eval_every": 250_000} | AUTO,
+        helps={
+            "scenario": "preset or scenario .json file, or several comma-separated (a mixture): "
+            f"{', '.join(PRESETS)} [abrupt]",
+            "catalog": SHARED_HELP["catalog"] + "; several comma-separated train one policy on all of them [synthetic]",
+            "hyper": "override a PPO setting (repeatable): " + ", ".join(f"{k}={v}" for k, v in PPO_DEFAULTS.items()),
+        },
     )
-    t.add_argument("--timesteps", type=positive, default=2_000_000, help="user-steps to train in all [2000000]")
-    t.add_argument("--users", type=positive, default=256, help="parallel users (SB3 envs) [256]")
-    t.add_argument("--seed", type=int, default=0, help="training seed (policy init and training users) [0]")
     t.add_argument(
         "--seeds",
         type=int_list,
         default=None,
         help="a sweep: one training run per seed (a unit on --backend), into OUT/seed_S/, summary in "
         "OUT/sweep.json; a re-run reuses finished seeds",
-    )
-    t.add_argument(
-        "--checkpoint-every", type=int, default=500_000, help="user-steps between checkpoints, 0 = none [500000]"
-    )
-    t.add_argument(
-        "--eval-every",
-        type=int,
-        default=250_000,
-        help="user-steps between evaluations of the policy against the fixed weights (128 held-out users, 200 "
-        "steps; TensorBoard and train.json), 0 = none [250000]",
     )
     t.add_argument(
         "--resume",
@@ -211,18 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint on, except net_arch and n_steps, which are refused",
     )
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
-    t.add_argument(
-        "--ppo",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a PPO setting (repeatable): " + ", ".join(f"{k}={v}" for k, v in PPO_DEFAULTS.items()),
-    )
-    add_common(t, "runs/train")
-    add_data_args(t, catalog_default="synthetic", mixture=True)
-    t.add_argument("--items", type=positive, default=1000, help="items in the synthetic catalog, M [1000]")
-    t.add_argument("--dim", type=positive, default=64, help="embedding dimension of the synthetic catalog [64]")
-    add_set_arg(t)
+    add_common(t, "runs/train", device=False)
     add_backend_args(t)
 
     cp = sub.add_parser(
@@ -241,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "seed, hyper}); the flags below override it.",
     )
     cp.add_argument("--config", type=Path, default=None, help="YAML or JSON config file (see above)")
-    add_common(cp, "runs/compare")
+    add_common(cp, "runs/compare", device=False)
     _add_compare_flags(cp)
     add_backend_args(cp)
 
@@ -261,12 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
         "real 10th-90th percentile), grid.csv, NAME_scenario.json (movielens_scenario.json, or the log file's "
         "stem) and calibration.png to --out.",
     )
-    c.add_argument(
-        "--timelines",
-        "--dataset",
-        default="movielens",
-        help="movielens, or an interaction log (CSV, TSV or parquet: one row per event, each user's events in "
-        "time order; timestamps in seconds for the per-day statistics) whose columns --columns names [movielens]",
+    config_flags(
+        c,
+        CalibrateConfig,
+        skip=("base",),
+        defaults=AUTO,
+        names={"drift_scale": "drift", "shift_hazard": "shift"},
+        aliases={"timelines": ["--dataset"]},
     )
     c.add_argument(
         "--columns",
@@ -292,17 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where simulated users start: auto (the real users' first 10 items: MovieLens' histories or the "
         "log's) or items (near random items) [auto]",
     )
-    add_common(c, "runs/calibrate")
-    c.add_argument("--block", type=positive, default=5, help="rated items per centroid block [5]")
-    c.add_argument("--max-lag", type=positive, default=8, help="largest lag, in blocks [8]")
-    c.add_argument("--users", type=positive, default=128, help="simulated users per grid point [128]")
-    c.add_argument("--steps", type=positive, default=100, help="simulated steps (items) per user [100]")
-    c.add_argument("--seed", type=int, default=1, help="seed of the simulated users [1]")
-    c.add_argument("--beta", type=float_list, default=[10.0, 20.0, 40.0, 60.0], help="beta grid [10,20,40,60]")
-    c.add_argument("--drift", type=float_list, default=[0.0, 0.1, 0.2, 0.3], help="drift_scale grid [0,0.1,0.2,0.3]")
-    c.add_argument(
-        "--shift", type=float_list, default=[0.0, 0.02, 0.05, 0.1], help="shift_hazard grid [0,0.02,0.05,0.1]"
-    )
+    add_common(c, "runs/calibrate", device=False)
 
     sc = sub.add_parser(
         "scenarios",
@@ -317,23 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) -> int:
-    cfg = SimulateConfig(
-        scenarios=scenarios,
-        agents=args.agents,
-        users=args.users,
-        steps=args.steps,
-        seeds=args.seeds,
-        items=args.items,
-        dim=args.dim,
-        device=args.device,
-        catalog=args.catalog,
-        population=args.population,
-        transform=args.transform,
-        fixed_weights=tuple(args.fixed_weights),
-        overrides=parse_sets(args.set),
-        policy=args.policy,
-    )
+def _run_simulate(args: argparse.Namespace, command: str) -> int:
+    cfg = config_from_args(SimulateConfig, args)
     start = time.perf_counter()
     res = simulate(cfg, progress=not args.no_progress)
     out: Path = args.out
@@ -341,7 +293,7 @@ def _run_simulate(args: argparse.Namespace, scenarios: list[str], command: str) 
         "command": command,
         "driftrec_version": driftrec.__version__,
         "config": cfg.to_dict(),
-        "scenarios": {s: make_scenario(s, **cfg.overrides).to_dict() for s in scenarios},
+        "scenarios": {s: make_scenario(s, **cfg.overrides).to_dict() for s in cfg.scenarios},
         "catalog": res.catalog,
     }
     io.write_json(out / "config.json", config)
@@ -380,40 +332,10 @@ def _print_transfers(results: dict[str, dict[str, dict[str, Any]]]) -> None:
         print("\n" + notes)
 
 
-def _parse_ppo(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise UserError(f"--ppo expects KEY=VALUE, got {pair!r}")
-        if key.strip() not in PPO_DEFAULTS:
-            raise UserError(f"unknown PPO setting {key.strip()!r} in --ppo; allowed: {', '.join(PPO_DEFAULTS)}")
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"--ppo {key.strip()} needs a number or JSON list, got {raw!r}") from exc
-    return out
-
-
 def _run_train(args: argparse.Namespace) -> int:
-    from driftrec.experiments.online.train import TrainConfig, latest_checkpoint, train
+    from driftrec.experiments.online.train import latest_checkpoint, train
 
-    cfg = TrainConfig(
-        scenario=args.scenario,
-        users=args.users,
-        timesteps=args.timesteps,
-        seed=args.seed,
-        device=args.device,
-        catalog=args.catalog,
-        population=args.population,
-        transform=args.transform,
-        items=args.items,
-        dim=args.dim,
-        overrides=parse_sets(args.set),
-        hyper=_parse_ppo(args.ppo),
-        checkpoint_every=args.checkpoint_every,
-        eval_every=args.eval_every,
-    )
+    cfg = config_from_args(TrainConfig, args)
     start = time.perf_counter()
     if args.seeds is not None:
         if args.resume is not None:
@@ -465,14 +387,13 @@ def _run_compare(args: argparse.Namespace, config_file: Path | None, command: st
     )
 
     raw: dict[str, Any] = load_config(config_file) if config_file is not None else {}
-    if args.scenario is not None:
-        raw["scenarios"] = scenario_list(args.scenario)
-    raw.setdefault("scenarios", ["abrupt"])
-    for key in ("agents", "seeds", "users", "steps", "catalog", "population", "transform"):
+    flags = ("scenarios", "agents", "seeds", "users", "steps", "catalog", "population", "transform", "fixed_weights")
+    for key in flags:
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
-    if args.set:
-        raw["overrides"] = {**raw.get("overrides", {}), **parse_sets(args.set)}
+    raw.setdefault("scenarios", ["abrupt"])
+    if args.overrides:
+        raw["overrides"] = {**raw.get("overrides", {}), **parse_sets(args.overrides)}
     raw["device"] = args.device
     ppo = dict(raw.get("ppo") or {})
     if args.policy is not None:
@@ -508,7 +429,6 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
     from driftrec.experiments.offline.interactions import parse_columns, read_interactions
     from driftrec.experiments.online.calibrate import (
-        CalibrateConfig,
         calibrate,
         format_calibration,
         plot_calibration,
@@ -517,18 +437,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     from driftrec.simulators.data import load_catalog, load_movielens, load_population
     from driftrec.simulators.population import Population
 
-    cfg = CalibrateConfig(
-        timelines=args.timelines,
-        block=args.block,
-        max_lag=args.max_lag,
-        users=args.users,
-        steps=args.steps,
-        seed=args.seed,
-        beta=tuple(args.beta),
-        drift_scale=tuple(args.drift),
-        shift_hazard=tuple(args.shift),
-        device=str(resolve_device(args.device)),
-    )
+    cfg = config_from_args(CalibrateConfig, args, device=str(resolve_device(args.device)))
     start = time.perf_counter()
     if cfg.timelines == "movielens":
         if args.columns is not None:
@@ -626,7 +535,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "compare":
         return _run_compare(args, args.config, "compare")
     if args.command == "simulate":
-        return _run_simulate(args, scenario_list(args.scenario), "simulate")
+        return _run_simulate(args, "simulate")
     if args.command == "scenarios":
         return _run_scenarios(args)
     if args.command == "calibrate":

@@ -11,17 +11,14 @@ from driftrec.agents.registry import agent_descriptions
 from driftrec.experiments.cli.args import (
     DeprecatedFlag,
     UserError,
-    add_device_arg,
-    add_set_arg,
-    add_transform_arg,
     agent_help,
-    float_list,
     name_list,
-    parse_sets,
     positive,
 )
+from driftrec.experiments.cli.flags import AUTO, config_flags, config_from_args
 from driftrec.experiments.common import io
-from driftrec.experiments.offline.replay import replay_agents
+from driftrec.experiments.offline.replay import ReplayConfig, replay_agents
+from driftrec.experiments.offline.trajectories import LogConfig
 from driftrec.simulators.params import EXPLORE_MODES
 from driftrec.simulators.scenarios import PRESETS
 
@@ -43,74 +40,31 @@ def _columns(text: str) -> dict[str, str]:
 
 
 def _add_log_args(
-    p: argparse.ArgumentParser, *, items: int, users: int, steps: int, explore: float, ppo_flag: str = "--policy"
+    p: argparse.ArgumentParser, *, items: int, users: int, steps: int, explore: float, ppo_flag: str = "policy"
 ) -> None:
-    """Flags that describe a logging run (``LogConfig``)."""
-    p.add_argument("--scenario", default="abrupt", help=f"preset: {', '.join(PRESETS)} [abrupt]")
-    p.add_argument(
-        "--agent",
-        default="fixed",
-        help="the logging policy, a weights agent [fixed]: " + agent_help(LOGGING_AGENTS),
+    """Flags that describe a logging run: ``LogConfig``'s fields."""
+    config_flags(
+        p,
+        LogConfig,
+        defaults={"items": items, "users": users, "steps": steps, "fixed_weights": (0.3, 0.7, explore)} | AUTO,
+        names={"policy": ppo_flag},
+        helps={
+            "scenario": f"preset: {', '.join(PRESETS)} [abrupt]",
+            "agent": "the logging policy, a weights agent [fixed]: " + agent_help(LOGGING_AGENTS),
+        },
+        extra={"explore_mode": {"choices": EXPLORE_MODES}, "fixed_weights": {"metavar": "A,M,E"}},
     )
-    p.add_argument(
-        "--fixed-weights",
-        type=float_list,
-        default=[0.3, 0.7, explore],
-        metavar="A,M,E",
-        help=f"alpha, mix and explore of agent fixed; explore must be > 0 [0.3,0.7,{explore}]",
-    )
-    p.add_argument(
-        "--explore-mode",
-        choices=EXPLORE_MODES,
-        default="slate",
-        help="slate: with probability explore the whole slate is uniform (every item can appear at every "
-        "position, which off-policy estimates need); softmax: with probability explore the slate is a "
-        "Boltzmann sample near the query (full support too; --set explore_temperature=T); slot: single "
-        "slots are replaced [slate]",
-    )
-    p.add_argument("--users", type=positive, default=users, help=f"users logged at once, N [{users}]")
-    p.add_argument("--steps", type=positive, default=steps, help=f"steps, T (the log has N*T*k rows) [{steps}]")
-    p.add_argument("--seed", type=int, default=0, help="seed of the users [0]")
-    p.add_argument(
-        "--catalog", default="synthetic", help="synthetic, movielens, courses or a CSV/parquet file [synthetic]"
-    )
-    p.add_argument("--items", type=positive, default=items, help=f"items in the synthetic catalog, M [{items}]")
-    p.add_argument("--dim", type=positive, default=64, help="dimension of the synthetic catalog [64]")
-    p.add_argument("--population", default="auto", help="auto, items, movielens or a persona file [auto]")
-    add_transform_arg(p, "centre")
-    if ppo_flag == "--policy":
-        p.add_argument("--policy", dest="policy_file", default=None, help="saved PPO policy for --agent ppo")
-        p.add_argument("--policy-file", dest="policy_file", action=DeprecatedFlag, new="--policy")
-    else:  # ope: --policy is still the old spelling of --target
-        p.add_argument(ppo_flag, dest="policy_file", default=None, help="saved PPO policy for --agent ppo")
-    add_set_arg(p)
-    add_device_arg(p)
+    if ppo_flag == "policy":  # ope: --policy is still the old spelling of --target
+        p.add_argument("--policy-file", dest="policy", action=DeprecatedFlag, new="--policy")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _log_config(args: argparse.Namespace) -> Any:
+def _log_config(args: argparse.Namespace) -> LogConfig:
     from driftrec.envs import resolve_device
-    from driftrec.experiments.offline.trajectories import LogConfig
 
     if len(args.fixed_weights) != 3:
         raise UserError(f"--fixed-weights needs 3 values (alpha, mix, explore), got {args.fixed_weights}")
-    return LogConfig(
-        scenario=args.scenario,
-        agent=args.agent,
-        fixed_weights=tuple(args.fixed_weights),
-        explore_mode=args.explore_mode,
-        users=args.users,
-        steps=args.steps,
-        seed=args.seed,
-        catalog=args.catalog,
-        items=args.items,
-        dim=args.dim,
-        population=args.population,
-        transform=args.transform,
-        device=str(resolve_device(args.device)),
-        overrides=parse_sets(args.set),
-        policy=args.policy_file,
-    )
+    return config_from_args(LogConfig, args, device=str(resolve_device(args.device)))
 
 
 def add_parsers(sub: Any) -> None:
@@ -167,7 +121,7 @@ def add_parsers(sub: Any) -> None:
     op.add_argument("--out", type=Path, default=Path("runs/ope"), help="output folder [runs/ope]")
     op.add_argument("--validate", action="store_true", help="check the estimators against the simulator's truth")
     op.add_argument("--reps", type=positive, default=20, help="repetitions of --validate [20]")
-    _add_log_args(op, items=100, users=256, steps=100, explore=0.5, ppo_flag="--policy-file")
+    _add_log_args(op, items=100, users=256, steps=100, explore=0.5, ppo_flag="policy-file")
 
     rp = sub.add_parser(
         "replay",
@@ -182,53 +136,14 @@ def add_parsers(sub: Any) -> None:
         "event). Prints means with 95% intervals over users and the paired NDCG difference against the "
         "best fixed alpha; writes config.json, summary.json, per_user.csv and replay.png to --out.",
     )
-    rp.add_argument(
-        "--timelines",
-        "--dataset",
-        default="movielens",
-        help="movielens, or an interaction log (CSV, TSV or parquet: one row per event, each user's events in "
-        "time order) whose columns --columns names [movielens]",
+    config_flags(
+        rp,
+        ReplayConfig,
+        defaults=AUTO,
+        aliases={"timelines": ["--dataset"]},
+        helps={"agents": "comma-separated: " + ", ".join(replay_agents())},
+        extra={"columns": {"metavar": "FIELD=COLUMN,..."}, "fixed_weights": {"metavar": "A,M,E"}},
     )
-    rp.add_argument(
-        "--columns",
-        default=None,
-        metavar="FIELD=COLUMN,...",
-        help="the log's columns for user, item, timestamp (numbers) and optionally rating, e.g. "
-        "user=uid,item=movie,timestamp=ts,rating=stars [user=user,item=item,timestamp=timestamp]",
-    )
-    rp.add_argument(
-        "--agents",
-        type=name_list,
-        default=["fixed", "change-ctr", "popularity"],
-        help="comma-separated: " + ", ".join(replay_agents()) + " [fixed,change-ctr,popularity]",
-    )
-    rp.add_argument(
-        "--alphas",
-        type=float_list,
-        default=[0.05, 0.1, 0.3, 0.6, 0.9],
-        help="alphas of agent fixed [0.05,0.1,0.3,0.6,0.9]",
-    )
-    rp.add_argument(
-        "--fixed-weights", type=float_list, default=[0.3, 0.7, 0.05], metavar="A,M,E",
-        help="mix (and explore, unused) of agent fixed; also the calm weights' fallback [0.3,0.7,0.05]",
-    )  # fmt: skip
-    rp.add_argument("--policy", default=None, help="saved PPO policy (policy.zip from driftrec train) for agent ppo")
-    rp.add_argument(
-        "--min-rating",
-        type=float,
-        default=None,
-        help="ratings that count as liked [4.0 on MovieLens; a log's events all count unless given]",
-    )
-    rp.add_argument("--warmup", type=positive, default=5, help="liked items that build the prior [5]")
-    rp.add_argument("--k", type=positive, default=10, help="list length of HR@k and NDCG@k [10]")
-    rp.add_argument("--max-users", type=positive, default=None, help="replay only the first N users by id [all]")
-    rp.add_argument(
-        "--catalog",
-        default="movielens",
-        help="movielens (all-MiniLM-L6-v2 embeddings, cached after the first run) or a CSV/parquet catalog "
-        "file with id and text columns whose ids are the timelines' items [movielens]",
-    )
-    add_device_arg(rp)
     rp.add_argument("--out", type=Path, default=Path("runs/replay"), help="output folder [runs/replay]")
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -386,25 +301,11 @@ def _run_validate(args: argparse.Namespace) -> int:
 def _run_replay(args: argparse.Namespace) -> int:
     from driftrec.envs import resolve_device
     from driftrec.experiments.common.plots import plot_replay
-    from driftrec.experiments.offline.interactions import parse_columns
-    from driftrec.experiments.offline.replay import ReplayConfig, format_replay, replay
+    from driftrec.experiments.offline.replay import format_replay, replay
 
     if len(args.fixed_weights) != 3:
         raise UserError(f"--fixed-weights needs 3 values (alpha, mix, explore), got {args.fixed_weights}")
-    cfg = ReplayConfig(
-        timelines=args.timelines,
-        columns=parse_columns(args.columns),
-        agents=args.agents,
-        alphas=args.alphas,
-        fixed_weights=tuple(args.fixed_weights),
-        min_rating=args.min_rating,
-        warmup=args.warmup,
-        k=args.k,
-        max_users=args.max_users,
-        catalog=args.catalog,
-        device=str(resolve_device(args.device)),
-        policy=args.policy,
-    )
+    cfg = config_from_args(ReplayConfig, args, device=str(resolve_device(args.device)))
     res = replay(cfg, progress=not args.no_progress)
     source = "MovieLens" if cfg.timelines == "movielens" else repr(cfg.timelines)
     liked = "every event" if cfg.liked_at is None else f"rating >= {cfg.liked_at:g}"

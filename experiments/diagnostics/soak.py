@@ -35,14 +35,23 @@ class SoakConfig:
     unit norms to within ``tolerance``."""
 
     scenarios: list[str] = field(default_factory=lambda: list(PRESETS))
+    """presets or 'all'"""
     user_steps: int = 1_000_000
+    """user-steps per preset"""
     users: int = 1024
+    """users simulated at once"""
     items: int = 1000
+    """items in the synthetic catalog"""
     dim: int = 64
+    """embedding dimension"""
     check_every: int = 10
+    """steps between state checks"""
     tolerance: float = 1e-4
+    """allowed | norm - 1 | of unit vectors"""
     warmup: int = 20
+    """steps before the first memory reading"""
     seed: int = 0
+    """seed of the users and the random weights"""
     device: str = "cpu"
 
     def __post_init__(self) -> None:

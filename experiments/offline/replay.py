@@ -71,15 +71,28 @@ class ReplayConfig:
     """
 
     timelines: str = "movielens"
+    """movielens, or an interaction log (CSV, TSV or parquet: one row per event, each user's events in time order)
+    whose columns --columns names"""
     columns: dict[str, str] = field(default_factory=dict)
+    """the log's columns for user, item, timestamp (numbers) and optionally rating, e.g.
+    user=uid,item=movie,timestamp=ts,rating=stars [user=user,item=item,timestamp=timestamp]"""
     agents: list[str] = field(default_factory=lambda: ["fixed", "change-ctr", "popularity"])
+    """replay strategies"""
     alphas: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.3, 0.6, 0.9])
+    """alphas of agent fixed"""
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
+    """mix (and explore, unused) of agent fixed; also the calm weights' fallback"""
     min_rating: float | None = None
+    """ratings that count as liked [4.0 on MovieLens; a log's events all count unless given]"""
     warmup: int = 5
+    """liked items that build the prior"""
     k: int = 10
+    """list length of HR@k and NDCG@k"""
     max_users: int | None = None
+    """replay only the first N users by id [all]"""
     catalog: str = "movielens"
+    """movielens (all-MiniLM-L6-v2 embeddings, cached after the first run) or a CSV/parquet catalog file with id and
+    text columns whose ids are the timelines' items"""
     device: str = "cpu"
     policy: str | None = None
 

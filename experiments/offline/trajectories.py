@@ -83,12 +83,21 @@ class LogConfig:
     """
 
     scenario: str = "abrupt"
+    """preset"""
     agent: str = "fixed"
+    """the logging policy, a weights agent"""
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.3)
+    """alpha, mix and explore of agent fixed; explore must be > 0"""
     explore_mode: str = "slate"
+    """slate: with probability explore the whole slate is uniform (every item can appear at every position, which
+    off-policy estimates need); softmax: with probability explore the slate is a Boltzmann sample near the query
+    (full support too; --set explore_temperature=T); slot: single slots are replaced"""
     users: int = 256
+    """users logged at once, N"""
     steps: int = 100
+    """steps, T (the log has N*T*k rows)"""
     seed: int = 0
+    """seed of the users"""
     catalog: str = "synthetic"
     items: int = 1000
     dim: int = 64
@@ -97,6 +106,7 @@ class LogConfig:
     device: str = "cpu"
     overrides: dict[str, Any] = field(default_factory=dict)
     policy: str | None = None
+    """saved PPO policy for --agent ppo"""
 
     def __post_init__(self) -> None:
         entry = agent_entry(self.agent)

@@ -330,15 +330,26 @@ class CalibrateConfig:
     """Settings of ``calibrate``: real-data blocking, simulation size, and the fit grid."""
 
     timelines: str = "movielens"
+    """movielens, or an interaction log (CSV, TSV or parquet: one row per event, each user's events in time order;
+    timestamps in seconds for the per-day statistics) whose columns --columns names"""
     block: int = 5
+    """rated items per centroid block"""
     max_lag: int = 8
+    """largest lag, in blocks"""
     users: int = 128
+    """simulated users per grid point"""
     steps: int = 100
+    """simulated steps (items) per user"""
     seed: int = 1
+    """seed of the simulated users"""
     beta: tuple[float, ...] = (10.0, 20.0, 40.0, 60.0)
+    """beta grid"""
     drift_scale: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
+    """drift_scale grid"""
     shift_hazard: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1)
+    """shift_hazard grid"""
     base: str = "stable"
+    """the preset the fitted scenario starts from"""
     device: str = "cpu"
 
     def __post_init__(self) -> None:

@@ -40,18 +40,26 @@ class PortabilityConfig:
     transform: the catalog transform; overrides: scenario parameters for every preset."""
 
     catalogs: list[str] = field(default_factory=lambda: list(PORTABILITY_CATALOGS))
+    """catalogs: synthetic, movielens, courses or CSV/parquet files"""
     scenarios: list[str] = field(default_factory=lambda: list(PORTABILITY_PRESETS))
+    """presets or 'all'"""
     seeds: list[int] = field(default_factory=lambda: [101, 102, 103, 104, 105])
+    """held-out seeds"""
     users: int = 64
+    """users per seed"""
     steps: int = 100
+    """steps per run"""
     tuning: TuningConfig = field(default_factory=lambda: TuningConfig(users=32, steps=100))
+    """the best-fixed grid search"""
     population: str = "items"
+    """where users start: items (near random items, the same on every catalog)"""
     transform: str = "centre"
     items: int = 1000
     dim: int = 64
     device: str = "cpu"
     overrides: dict[str, Any] = field(default_factory=dict)
     tolerance: float = TOLERANCE
+    """largest allowed spread of a share between catalogs"""
 
     def __post_init__(self) -> None:
         if not self.catalogs or not self.scenarios:

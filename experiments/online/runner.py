@@ -49,10 +49,15 @@ class SimulateConfig:
     """
 
     scenarios: list[str]
+    """presets or scenario .json files (as calibrate writes)"""
     agents: list[str]
+    """the agents run, names of driftrec.agents.registry"""
     users: int = 256
+    """users simulated at once, N"""
     steps: int = 200
+    """steps per run, T"""
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """seeds; every agent meets the same users (common random numbers)"""
     items: int = 1000
     dim: int = 64
     device: str = "cpu"

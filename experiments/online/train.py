@@ -52,9 +52,13 @@ class TrainConfig:
     evenly as they go, and one policy learns on all of them at once."""
 
     scenario: str = "abrupt"
+    """preset or scenario .json file, or several comma-separated (a mixture)"""
     users: int = 256
+    """parallel users (SB3 envs)"""
     timesteps: int = 2_000_000
+    """user-steps to train in all"""
     seed: int = 0
+    """training seed (policy init and training users)"""
     device: str = "cpu"
     catalog: str = "synthetic"
     population: str = "auto"
@@ -64,7 +68,10 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     hyper: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: int = 0
+    """user-steps between checkpoints, 0 = none"""
     eval_every: int = 0
+    """user-steps between evaluations of the policy against the fixed weights (128 held-out users, 200 steps;
+    TensorBoard and train.json), 0 = none"""
 
     def __post_init__(self) -> None:
         for key in ("users", "timesteps", "items", "dim"):

@@ -128,7 +128,7 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
     ("flag: scenario parameter out of range", {}, ["simulate", "--set", "shift_hazard=2", *SMALL],
      "shift_hazard"),
     ("flag: --set without =", {}, ["simulate", "--set", "shift_hazard"], "--set expects KEY=VALUE, got 'shift_hazard'"),
-    ("flag: zero users", {}, ["simulate", "--users", "0"], "argument --users: expected a positive integer, got 0"),
+    ("flag: zero users", {}, ["simulate", "--users", "0"], "users=0 is not allowed; it must be >= 1"),
     ("flag: seeds not integers", {}, ["simulate", "--seeds", "1,x"],
      "argument --seeds: expected comma-separated integers, got '1,x'"),
     ("flag: two fixed weights", {}, ["simulate", "--fixed-weights", "0.3,0.7", *SMALL], "fixed_weights"),

@@ -119,6 +119,7 @@ def test_flags_can_come_from_a_config_file(tmp_path):
 
 BAD_CLI = [
     (["simulate", "--scenario", "nope"], "unknown scenario 'nope'; known scenarios: stable"),
+    (["calibrate", "--block", "0"], "block=0 is not allowed; it must be >= 1"),
     (
         ["simulate", "--agents", "fixed,dqn"],
         "unknown agent 'dqn'; known agents: fixed, oracle, weights-oracle, random, ppo",
@@ -168,7 +169,7 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, capsys, tmp_path, 
     assert pytest.importorskip("re").search(message, err), err
 
 
-@pytest.mark.parametrize("argv", [["simulate", "--users", "0"], ["simulate", "--seeds", "a,b"]])
+@pytest.mark.parametrize("argv", [["simulate", "--users", "x"], ["simulate", "--seeds", "a,b"]])
 def test_argparse_errors_exit_2(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
