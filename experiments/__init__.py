@@ -1,6 +1,6 @@
 """Experiments on the driftrec env: the ``driftrec`` command and the code behind it, room by room.
 
-- ``cli``: the ``driftrec`` command line (``main``), one module per group of subcommands, shared flags.
+- ``cli``: the ``driftrec`` command line (``main``), one module per group of subcommands, flags from configs.
 - ``online``: runs in the simulator: simulate (``runner``), tuning, train, compare, calibrate,
   portability, transfer.
 - ``offline``: trajectory logs, logged-feedback loaders, off-policy estimators (``ope``, obp's

@@ -122,6 +122,15 @@ class DeprecatedFlag(argparse.Action):
             setattr(ns, self.dest, values)
 
 
+def new_command(sub: Any, name: str) -> argparse.ArgumentParser:
+    """The subcommand ``name``'s parser on the subparsers ``sub``, with its help and description
+    from ``cli.texts.COMMANDS``."""
+    from driftrec.experiments.cli.texts import COMMANDS
+
+    help_line, description = COMMANDS[name]
+    return sub.add_parser(name, help=help_line, description=description)
+
+
 def add_common(p: argparse.ArgumentParser, out_default: str, device: bool = True) -> None:
     """--out and --no-progress (and --device, unless the command's config has it)."""
     if device:

@@ -7,14 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import (
-    add_device_arg,
-    int_list,
-    name_list,
-    positive,
-    scenario_list,
-)
-from driftrec.experiments.cli.flags import AUTO, config_flags, config_from_args
+from driftrec.experiments.cli.args import add_common, add_device_arg, int_list, name_list, new_command, positive
+from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.diagnostics.soak import SoakConfig
 from driftrec.experiments.online.portability import PORTABILITY_PRESETS, PortabilityConfig
@@ -23,58 +17,27 @@ from driftrec.experiments.online.portability import PORTABILITY_PRESETS, Portabi
 def add_parsers(sub: Any) -> None:
     add_parser(sub)
     add_portability_parser(sub)
-    g = sub.add_parser(
-        "geometry",
-        help="a catalog's geometry raw and centred, and reduced dimensions: fidelity and speed-up",
-        description="For one catalog: the raw vectors' mean norm and random-pair cosines, the same after "
-        "centring, and its 10th-neighbour cosine (the catalog utility unit); then for each pca:D of --dims: "
-        "the variance kept, the share of each item's top-10 neighbours kept (against the centred full "
-        "dimension), and the env's user-steps per second against the full dimension. Writes "
-        "summary.json to --out.",
-    )
+    g = new_command(sub, "geometry")
     g.add_argument("--catalog", default="movielens", help="movielens, courses, synthetic or a file [movielens]")
     g.add_argument("--dims", type=int_list, default=[32, 64, 128], help="reduced dimensions [32,64,128]")
     g.add_argument("--scenario", default="mixed", help="preset timed [mixed]")
     g.add_argument("--users", type=positive, default=1024, help="users of the throughput runs [1024]")
     g.add_argument("--steps", type=positive, default=20, help="steps timed per run [20]")
-    g.add_argument("--out", type=Path, default=Path("runs/geometry"), help="output folder [runs/geometry]")
-    g.add_argument("--no-progress", action="store_true", help="hide the encoder's progress bar")
+    add_common(g, "runs/geometry", device=False)
 
-    k = sub.add_parser(
-        "soak",
-        help="long run of every preset checking invariants (no NaN, unit norms, simplex) and memory",
-        description="Run --user-steps user-steps of every preset (batched, --users users, random weights each "
-        "step) and check the state every --check-every steps: no NaN or infinity, unit vectors (facets, "
-        "mission topics, intents, profiles) with norm 1 within --tolerance, facet weights on the simplex, "
-        "fatigue norms at most 1. Reports resident memory after a warm-up and at the end. Prints a table, "
-        "writes summary.json and soak.csv to --out; exits 1 if any preset fails a check.",
-    )
+    k = new_command(sub, "soak")
     config_flags(
         k,
         SoakConfig,
         skip=("warmup",),
-        defaults={"scenarios": "all"} | AUTO,
-        names={"scenarios": "scenario"},
-        parsers={"scenarios": scenario_list},
+        defaults={"scenarios": "all"},
         helps={"scenarios": "comma-separated presets or 'all' [all]"},
     )
-    k.add_argument("--out", type=Path, default=Path("runs/soak"), help="output folder [runs/soak]")
-    k.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_common(k, "runs/soak", device=False)
 
 
 def add_parser(sub: Any) -> None:
-    b = sub.add_parser(
-        "bench",
-        help="benchmarks: env throughput, step cost vs the scoring kernel, per-user references, memory, PPO split",
-        description="Measure, in one run: user-steps per second of the batched env (scenario mixed, every "
-        "dynamic on) for each N x M x d of the grid, each point in a fresh process with its peak memory; "
-        "one env step divided by the bare scoring kernel (the (N, d) x (d, M) product plus top-k); at the "
-        "reference size, the same dynamics stepped one user at a time in a Python loop and gymnasium's "
-        "SyncVectorEnv of single-user envs, as ratios; one user's steps per second in the standard "
-        "gymnasium.make env (and RecoGym's, with --recogym); and the env's share of a PPO training run with the "
-        "headline's settings. Prints a table and writes summary.json and points.csv to --out. The full "
-        "run takes about 4 minutes on 2 CPU cores; --quick runs a few small points in seconds.",
-    )
+    b = new_command(sub, "bench")
     b.add_argument("--quick", action="store_true", help="a few small points and short timings (a smoke test)")
     b.add_argument("--users", type=int_list, default=None, help="N values [1,64,1024,8192]")
     b.add_argument("--items", type=int_list, default=None, help="M values [1000,10000,100000]")
@@ -103,37 +66,22 @@ def add_parser(sub: Any) -> None:
         help="a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time RecoGym's "
         "single-user env in the same run, beside driftrec's one-user figure",
     )
-    b.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder [runs/bench]")
-    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_common(b, "runs/bench", device=False)
 
 
 def add_portability_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "portability",
-        help="do the presets mean the same on every catalog? random and tuned-constant shares of the oracle",
-        description="For each catalog and preset: grid-tune the fixed weights (best-fixed) on the tuning "
-        "seeds, then run best-fixed, the oracle and random slates on the same users of held-out seeds. "
-        "Prints, per preset and catalog, clicks per step and the shares of the oracle that best-fixed and "
-        "random reach (95% intervals over seeds), whether oracle > best-fixed > random with separated "
-        "intervals, and per preset whether the shares differ by at most --tolerance between any two "
-        "catalogs. Writes summary.json, portability.csv and portability.png to --out; exits 1 when a "
-        "check fails. Default: synthetic, MovieLens and courses, about 6 to 11 minutes on 2 CPU cores "
-        "after the first encoding.",
-    )
+    p = new_command(sub, "portability")
     config_flags(
         p,
         PortabilityConfig,
         skip=("tuning", "items", "dim"),
-        defaults={"scenarios": ",".join(PORTABILITY_PRESETS)} | AUTO,
-        names={"scenarios": "scenario"},
-        parsers={"scenarios": scenario_list},
+        defaults={"scenarios": ",".join(PORTABILITY_PRESETS)},
         helps={
             "catalogs": "comma-separated catalogs: synthetic, movielens, courses or CSV/parquet files [all three names]"
         },
     )
     p.add_argument("--tuning-users", type=positive, default=32, help="users per grid point and tuning seed [32]")
-    p.add_argument("--out", type=Path, default=Path("runs/portability"), help="output folder [runs/portability]")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_common(p, "runs/portability", device=False)
 
 
 def run_portability(args: argparse.Namespace) -> int:

@@ -28,13 +28,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import float_list, int_list, name_list, parse_ppo, parse_sets
+from driftrec.experiments.cli.args import float_list, int_list, name_list, parse_ppo, parse_sets, scenario_list
 
-AUTO = {"device": "auto"}
-"""The one ``--device`` default of every command (configs default to cpu for library use)."""
+COMMAND_DEFAULTS = {"device": "auto"}
+"""Every command's defaults where they differ from the configs' (which default to cpu for library
+use): one ``--device`` default, auto."""
 
-FLAG_NAMES = {"overrides": "set", "hyper": "ppo"}
+FLAG_NAMES = {"overrides": "set", "hyper": "ppo", "scenarios": "scenario"}
 """Fields whose flag is not their own name."""
+
+TEXT_PARSERS: dict[str, Callable[[str], Any]] = {"scenarios": scenario_list}
+"""Fields read from their flag's text by a parser of their own (``--scenario all``, by default)."""
 
 PAIR_PARSERS: dict[str, Callable[[list[str]], dict[str, Any]]] = {"overrides": parse_sets, "hyper": parse_ppo}
 """``KEY=VALUE`` fields: the parser that checks the keys and reads the values."""
@@ -148,10 +152,12 @@ def config_flags(
     (it replaces it). extra: more ``add_argument`` keywords (``choices``, ``metavar``)."""
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
+    taken = {f.name for f in dataclasses.fields(cls) if f.name not in skip and f.init}
+    parsers = {k: v for k, v in TEXT_PARSERS.items() if k in taken} | dict(parsers or {})
     for f in dataclasses.fields(cls):
         if f.name in skip or not f.init:
             continue
-        default = (defaults or {}).get(f.name, _default(f))
+        default = ({**COMMAND_DEFAULTS, **(defaults or {})}).get(f.name, _default(f))
         flag = "--" + (names or {}).get(f.name, FLAG_NAMES.get(f.name, f.name)).replace("_", "-")
         text = (helps or {}).get(f.name) or docs.get(f.name) or SHARED_HELP.get(f.name)
         if not text:
@@ -161,7 +167,7 @@ def config_flags(
         element = _element(tp)
         if f.name in PAIR_PARSERS:
             kw |= {"action": "append", "default": [], "metavar": "KEY=VALUE"}
-        elif f.name in (parsers or {}):  # applied by config_from_args, so its errors are the config's
+        elif f.name in parsers:  # applied by config_from_args, so its errors are the config's
             kw["type"] = str
         elif tp is bool:
             kw["action"] = argparse.BooleanOptionalAction if default else "store_true"

@@ -11,11 +11,13 @@ from driftrec.agents.registry import agent_descriptions
 from driftrec.experiments.cli.args import (
     DeprecatedFlag,
     UserError,
+    add_common,
     agent_help,
     name_list,
+    new_command,
     positive,
 )
-from driftrec.experiments.cli.flags import AUTO, config_flags, config_from_args
+from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.offline.replay import ReplayConfig, replay_agents
 from driftrec.experiments.offline.trajectories import LogConfig
@@ -46,7 +48,7 @@ def _add_log_args(
     config_flags(
         p,
         LogConfig,
-        defaults={"items": items, "users": users, "steps": steps, "fixed_weights": (0.3, 0.7, explore)} | AUTO,
+        defaults={"items": items, "users": users, "steps": steps, "fixed_weights": (0.3, 0.7, explore)},
         names={"policy": ppo_flag},
         helps={
             "scenario": f"preset: {', '.join(PRESETS)} [abrupt]",
@@ -68,18 +70,7 @@ def _log_config(args: argparse.Namespace) -> LogConfig:
 
 
 def add_parsers(sub: Any) -> None:
-    lg = sub.add_parser(
-        "log",
-        help="write a trajectory log (one row per shown item, with propensities) as parquet",
-        description="Run a logging policy on a scenario and write one row per shown item to --out (parquet, "
-        "written atomically): run, slate_id, step, user, episode, position, action (item index), reward "
-        "(click), pscore (the logging policy's probability of that item at that position), the weights "
-        "chosen (alpha, mix, explore), the observation the agent acted on (context_*), whether the episode "
-        "ended there (terminated, truncated) and the observation the step led to (next_context_*). The "
-        "columns map one-to-one onto obp's bandit feedback. The run's settings are stored in the file's "
-        "metadata, so `driftrec ope` can evaluate other weightings on it. --minari ID also writes it as a "
-        "Minari dataset for offline RL (one episode per user episode; needs minari[create]).",
-    )
+    lg = new_command(sub, "log")
     lg.add_argument("--out", type=Path, required=True, help="the log file to write (.parquet)")
     lg.add_argument(
         "--minari",
@@ -89,19 +80,7 @@ def add_parsers(sub: Any) -> None:
     )
     _add_log_args(lg, items=1000, users=256, steps=100, explore=0.3)
 
-    op = sub.add_parser(
-        "ope",
-        help="off-policy estimates of target policies from a log (or --validate against the simulator)",
-        description="Estimate target policies' values from logged data with IPS, SNIPS, DM and DR (and replay, "
-        "position-wise IPS on request), each with a bootstrap 95% interval; print a table and write "
-        "summary.json, estimates.csv and estimates.png to --out. Logs: a driftrec log (targets: "
-        "[NAME:]alpha=A,mix=M,explore=E, fixed weightings that replay the logged evidence at their own "
-        "alpha), an Open Bandit Dataset folder or CSV (targets: bts, uniform), or any CSV/parquet with "
-        "--columns (targets: column:NAME, uniform). Every kind takes 'logged'. With --validate, log with "
-        "the logging flags below --reps times, estimate the targets, compute their true values in the "
-        "simulator, and report interval coverage and relative errors (reps.csv, validation.csv, live.csv, "
-        "validation.png).",
-    )
+    op = new_command(sub, "ope")
     op.add_argument("--logs", type=Path, default=None, help="the log: a driftrec .parquet, an OBD folder/CSV, a table")
     op.add_argument(
         "--target",
@@ -123,29 +102,15 @@ def add_parsers(sub: Any) -> None:
     op.add_argument("--reps", type=positive, default=20, help="repetitions of --validate [20]")
     _add_log_args(op, items=100, users=256, steps=100, explore=0.5, ppo_flag="policy-file")
 
-    rp = sub.add_parser(
-        "replay",
-        help="replay weighting strategies over real timelines (MovieLens or your log): HR@10 and NDCG@10 with CIs",
-        description="Run each weighting strategy over real users' chronological histories (MovieLens' liked "
-        "movies, rating >= --min-rating, or the events of a --timelines log whose items are ids of a --catalog "
-        "file): the first --warmup items give the prior, then at each later item the strategy "
-        "chooses weights from the simulator's 11 observation features, the recommender ranks the catalog "
-        "(items already liked left out), the real next item is scored (HR@k, NDCG@k), and the profiles "
-        "absorb it at the chosen alpha. Strategies: fixed weights at each --alphas, change-ctr, "
-        "change-cosine, 1/t, a trained PPO policy (ppo, --policy FILE) and popularity (likes before each "
-        "event). Prints means with 95% intervals over users and the paired NDCG difference against the "
-        "best fixed alpha; writes config.json, summary.json, per_user.csv and replay.png to --out.",
-    )
+    rp = new_command(sub, "replay")
     config_flags(
         rp,
         ReplayConfig,
-        defaults=AUTO,
         aliases={"timelines": ["--dataset"]},
         helps={"agents": "comma-separated: " + ", ".join(replay_agents())},
         extra={"columns": {"metavar": "FIELD=COLUMN,..."}, "fixed_weights": {"metavar": "A,M,E"}},
     )
-    rp.add_argument("--out", type=Path, default=Path("runs/replay"), help="output folder [runs/replay]")
-    rp.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_common(rp, "runs/replay", device=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from driftrec.experiments.cli.main import QUICKSTART_CONFIG, main
+from driftrec.experiments.cli.main import main
+from driftrec.experiments.cli.online import QUICKSTART_CONFIG
 from driftrec.experiments.common.stats import mean_ci95, t975
 from driftrec.experiments.online.compare import load_config
 

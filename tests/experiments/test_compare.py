@@ -175,7 +175,7 @@ def test_bad_config_files(tmp_path, name, text, message):
 
 
 def test_shipped_configs_are_valid():
-    from driftrec.experiments.cli.main import QUICKSTART_CONFIG
+    from driftrec.experiments.cli.online import QUICKSTART_CONFIG
 
     folder = QUICKSTART_CONFIG.parent
     for path in (QUICKSTART_CONFIG, folder / "headline.yaml", folder / "headline_movielens.yaml"):

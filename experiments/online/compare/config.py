@@ -15,11 +15,7 @@ from driftrec.agents.registry import agent_descriptions, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.experiments.common import io
 from driftrec.experiments.online.train import comma_names
-from driftrec.experiments.online.tuning import (
-    FIXED_GRID,
-    TUNING_SEEDS,
-    check_grid,
-)
+from driftrec.experiments.online.tuning import FIXED_GRID, TUNING_SEEDS, check_grid
 from driftrec.simulators.rng import check_seed, check_seeds, shared_users
 from driftrec.simulators.scenarios import make_scenario
 

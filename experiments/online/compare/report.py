@@ -14,11 +14,7 @@ from driftrec.experiments.common import io
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.compare.config import BEST_FIXED, WEIGHTS_ORACLE, CompareConfig
 from driftrec.experiments.online.compare.units import POST, PRE, Evaluation
-from driftrec.experiments.online.runner import (
-    agent_label,
-    metric_summary,
-    text_table,
-)
+from driftrec.experiments.online.runner import agent_label, metric_summary, text_table
 from driftrec.simulators.scenarios import make_scenario
 from driftrec.simulators.state import WEIGHT_NAMES
 

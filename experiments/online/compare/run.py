@@ -19,15 +19,9 @@ from driftrec.experiments.common import io
 from driftrec.experiments.online.compare.config import BEST_FIXED, WEIGHTS_ORACLE, CompareConfig
 from driftrec.experiments.online.compare.report import CompareResult, paired_summary
 from driftrec.experiments.online.compare.units import Evaluation, EvalUnit, TrainUnit, TuneUnit, Unit, run_unit
-from driftrec.experiments.online.runner import (
-    build_catalog,
-    build_population,
-)
+from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.experiments.online.transfer import transfer
-from driftrec.experiments.online.tuning import (
-    best_point,
-    grid_points,
-)
+from driftrec.experiments.online.tuning import best_point, grid_points
 from driftrec.experiments.sweeps.backends import LocalBackend, RayBackend
 from driftrec.experiments.sweeps.store import UnitStore, fingerprint, run_units
 from driftrec.simulators.catalog import Catalog

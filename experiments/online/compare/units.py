@@ -19,9 +19,7 @@ from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.metrics import BeyondClicks, popularity
 from driftrec.experiments.common.rollout import Rewards, Shifts, Weights, rollout
 from driftrec.experiments.online.compare.config import BEST_FIXED
-from driftrec.experiments.online.tuning import (
-    evaluate_grid,
-)
+from driftrec.experiments.online.tuning import evaluate_grid
 from driftrec.experiments.sweeps.store import register_result
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
