@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -68,33 +69,32 @@ class SimState:
     episode: torch.Tensor
 
 
+def _zip_fields(x: T, y: T, leaf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> T:
+    """A dataclass of ``x``'s type whose tensors are ``leaf(x's, y's)``, nested dataclasses recursively."""
+    out = {}
+    for f in dataclasses.fields(x):  # type: ignore[arg-type]
+        a, b = getattr(x, f.name), getattr(y, f.name)
+        out[f.name] = _zip_fields(a, b, leaf) if dataclasses.is_dataclass(a) else leaf(a, b)
+    return type(x)(**out)
+
+
 def scatter_rows(dst: T, rows: torch.Tensor, src: T) -> T:
     """A copy of dataclass ``dst`` whose tensors take ``src``'s values at ``rows``.
 
     ``src`` holds len(rows) rows; nested dataclasses are handled recursively.
     """
-    out = {}
-    for f in dataclasses.fields(dst):  # type: ignore[arg-type]
-        a, b = getattr(dst, f.name), getattr(src, f.name)
-        if dataclasses.is_dataclass(a):
-            out[f.name] = scatter_rows(a, rows, b)
-        else:
-            a = a.clone()
-            a[rows] = b
-            out[f.name] = a
-    return type(dst)(**out)
+
+    def put(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        a = a.clone()
+        a[rows] = b
+        return a
+
+    return _zip_fields(dst, src, put)
 
 
 def where_rows(mask: torch.Tensor, new: T, old: T) -> T:
     """A copy of dataclass ``old`` that takes ``new``'s rows where ``mask`` (N,) bool is set."""
-    out = {}
-    for f in dataclasses.fields(old):  # type: ignore[arg-type]
-        a, b = getattr(new, f.name), getattr(old, f.name)
-        if dataclasses.is_dataclass(b):
-            out[f.name] = where_rows(mask, a, b)
-        else:
-            out[f.name] = torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b)
-    return type(old)(**out)
+    return _zip_fields(old, new, lambda b, a: torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b))
 
 
 def take_rows(state: T, rows: torch.Tensor) -> T:

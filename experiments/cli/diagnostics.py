@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import add_common, add_device_arg, int_list, name_list, new_command, positive
+from driftrec.experiments.cli.args import add_common, int_list, new_command, positive
 from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
+from driftrec.experiments.diagnostics.bench import BenchConfig
 from driftrec.experiments.diagnostics.soak import SoakConfig
 from driftrec.experiments.online.portability import PORTABILITY_PRESETS, PortabilityConfig
 
@@ -39,32 +41,26 @@ def add_parsers(sub: Any) -> None:
 def add_parser(sub: Any) -> None:
     b = new_command(sub, "bench")
     b.add_argument("--quick", action="store_true", help="a few small points and short timings (a smoke test)")
-    b.add_argument("--users", type=int_list, default=None, help="N values [1,64,1024,8192]")
-    b.add_argument("--items", type=int_list, default=None, help="M values [1000,10000,100000]")
-    b.add_argument("--dims", type=int_list, default=None, help="d values [64,384]")
-    b.add_argument(
-        "--reference",
-        type=int_list,
-        default=None,
-        metavar="N,M,d",
-        help="size of the per-user comparisons [1024,10000,64]",
-    )
-    b.add_argument("--min-time", type=float, default=None, help="seconds each timing runs at least [1.0]")
-    b.add_argument("--ppo-steps", type=int, default=None, help="user-steps of the PPO timing, 0 to skip [262144]")
-    b.add_argument(
-        "--ppo-catalogs",
-        type=name_list,
-        default=None,
-        help="catalogs of the PPO timings, NAME or NAME:TRANSFORM; the first is the others' speed reference "
-        "[synthetic,movielens,movielens:pca:64]",
-    )
-    add_device_arg(b)
-    b.add_argument(
-        "--recogym",
-        metavar="PYTHON",
-        default=None,
-        help="a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time RecoGym's "
-        "single-user env in the same run, beside driftrec's one-user figure",
+    kept = ("scenario", "ref_users")  # the grid's other settings: --quick or the full defaults
+    config_flags(
+        b,
+        BenchConfig,
+        skip=kept,
+        defaults={f.name: None for f in dataclasses.fields(BenchConfig) if f.name not in ("device", *kept)},
+        names={"recogym_python": "recogym"},
+        helps={
+            "users": "N values [1,64,1024,8192]",
+            "items": "M values [1000,10000,100000]",
+            "dims": "d values [64,384]",
+            "reference": "size of the per-user comparisons [1024,10000,64]",
+            "min_time": "seconds each timing runs at least [1.0]",
+            "ppo_steps": "user-steps of the PPO timing, 0 to skip [262144]",
+            "ppo_catalogs": "catalogs of the PPO timings, NAME or NAME:TRANSFORM; the first is the others' speed "
+            "reference [synthetic,movielens,movielens:pca:64]",
+            "recogym_python": "a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time "
+            "RecoGym's single-user env in the same run, beside driftrec's one-user figure",
+        },
+        extra={"reference": {"metavar": "N,M,d"}, "recogym_python": {"metavar": "PYTHON"}},
     )
     add_common(b, "runs/bench", device=False)
 
@@ -123,16 +119,12 @@ def run(args: argparse.Namespace) -> int:
         return run_geometry(args)
 
     from driftrec.experiments.cli.args import UserError
-    from driftrec.experiments.diagnostics.bench import BenchConfig, format_bench, run_bench
+    from driftrec.experiments.diagnostics.bench import format_bench, run_bench
 
-    kw: dict[str, Any] = {"device": args.device, "recogym_python": args.recogym}
-    for key in ("users", "items", "dims", "min_time", "ppo_steps", "ppo_catalogs"):
-        if getattr(args, key) is not None:
-            kw[key] = getattr(args, key)
-    if args.reference is not None:
-        if len(args.reference) != 3:
-            raise UserError(f"--reference needs N,M,d (3 integers), got {args.reference}")
-        kw["reference"] = tuple(args.reference)
+    if args.reference is not None and len(args.reference) != 3:
+        raise UserError(f"--reference needs N,M,d (3 integers), got {args.reference}")
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchConfig) if hasattr(args, f.name)}
+    kw = {k: tuple(v) if k == "reference" else v for k, v in given.items() if v is not None}
     cfg = BenchConfig.quick(**kw) if args.quick else BenchConfig(**kw)
     res = run_bench(cfg, progress=not args.no_progress)
     print(format_bench(res))

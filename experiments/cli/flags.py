@@ -3,8 +3,8 @@
 A command's settings are the fields of its config (``SimulateConfig``, ``TrainConfig``, ...): each
 field is one flag, named after it (``fixed_weights`` -> ``--fixed-weights``), parsed by its type,
 defaulting to its default, and explained by its attribute docstring (the string literal under the
-field), as cleanrl's ``Args`` and tyro do. Settings every command shares (catalog, population,
-transform, device, --set) are explained once, in ``SHARED_HELP``.
+field), as cleanrl's ``Args`` and tyro do. Settings many commands share (catalog, population,
+transform, device, --set) are explained once (``CatalogSettings``, ``SHARED_HELP``).
 
     config_flags(parser, SimulateConfig, defaults={"catalog": "movielens"})
     cfg = config_from_args(SimulateConfig, parser.parse_args())
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from driftrec.experiments.cli.args import float_list, int_list, name_list, parse_ppo, parse_sets, scenario_list
+from driftrec.experiments.common.settings import CatalogSettings
 
 COMMAND_DEFAULTS = {"device": "auto"}
 """Every command's defaults where they differ from the configs' (which default to cpu for library
@@ -45,26 +46,6 @@ PAIR_PARSERS: dict[str, Callable[[list[str]], dict[str, Any]]] = {"overrides": p
 
 FIELD_PARSERS = "_field_parsers"
 """The namespace entry holding ``config_flags``' ``parsers``, which ``config_from_args`` applies."""
-
-SHARED_HELP = {
-    "catalog": "items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
-    "'courses' (3,649 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
-    "--items and --dim), 'synthetic-lm' (the same texts under all-MiniLM-L6-v2, --items), or a CSV/parquet "
-    "file with 'id' and 'text' columns",
-    "population": "where users' interests and the recommender's priors start: 'movielens' (real users' first "
-    "10 rated movies), 'items' (near random items), a persona file (one persona per line, facets separated by "
-    "';'), or 'auto' (movielens on the MovieLens catalog, else items)",
-    "transform": "the catalog's space: 'centre' (the encoder's common direction removed, so presets mean the "
-    "same on any encoder), 'pca:D' (centred, then its D principal directions: faster), or 'none' (raw "
-    "vectors, the model before version 2)",
-    "device": "cpu, cuda, cuda:N or auto (cuda when available)",
-    "items": "items in the synthetic catalog, M",
-    "dim": "embedding dimension of the synthetic catalog",
-    "overrides": "override a scenario parameter for every scenario (repeatable), e.g. --set shift_hazard=0.05",
-    "hyper": "override a PPO setting (repeatable)",
-    "policy": "saved PPO policy (policy.zip from driftrec train) for agent ppo",
-    "fixed_weights": "alpha, mix (lambda) and explore of the fixed baseline",
-}
 
 
 @functools.cache
@@ -85,6 +66,16 @@ def field_docs(cls: type) -> dict[str, str]:
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and is_doc:
                 docs[node.target.id] = " ".join(str(after.value.value).split())  # type: ignore[attr-defined]
     return docs
+
+
+SHARED_HELP = {
+    **field_docs(CatalogSettings),
+    "overrides": "override a scenario parameter for every scenario (repeatable), e.g. --set shift_hazard=0.05",
+    "hyper": "override a PPO setting (repeatable)",
+    "policy": "saved PPO policy (policy.zip from driftrec train) for agent ppo",
+    "fixed_weights": "alpha, mix (lambda) and explore of the fixed baseline",
+}
+"""Help of the settings many configs have, where a config's field has no docstring of its own."""
 
 
 def _unwrap_optional(tp: Any) -> Any:

@@ -19,6 +19,7 @@ from driftrec.experiments.cli.args import (
 )
 from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
+from driftrec.experiments.offline import offpolicy
 from driftrec.experiments.offline.replay import ReplayConfig, replay_agents
 from driftrec.experiments.offline.trajectories import LogConfig
 from driftrec.simulators.params import EXPLORE_MODES
@@ -150,22 +151,15 @@ def _run_log(args: argparse.Namespace) -> int:
 
 def _run_ope(args: argparse.Namespace) -> int:
     from driftrec.experiments.common.plots import plot_estimates
-    from driftrec.experiments.offline.offpolicy import (
-        DEFAULT_ESTIMATORS,
-        detect_kind,
-        estimate,
-        format_estimates,
-        prepare,
-    )
 
     if args.logs is None:
         raise UserError("give --logs FILE (or --validate to check the estimators in the simulator)")
     start = time.perf_counter()
-    kind = detect_kind(args.logs) if args.kind == "auto" else args.kind
+    kind = offpolicy.detect_kind(args.logs) if args.kind == "auto" else args.kind
     policies = args.target or (["bts"] if kind == "obd" else [])
     if not policies:
         raise UserError("give at least one target policy with --target (see --help for the forms each log takes)")
-    log = prepare(
+    log = offpolicy.prepare(
         args.logs,
         policies,
         kind=kind,
@@ -174,14 +168,14 @@ def _run_ope(args: argparse.Namespace) -> int:
         priors=args.priors,
         progress=not args.no_progress,
     )
-    table = estimate(log, args.estimators or DEFAULT_ESTIMATORS, args.bootstrap, seed=args.seed)
+    table = offpolicy.estimate(log, args.estimators or offpolicy.DEFAULT_ESTIMATORS, args.bootstrap, seed=args.seed)
     fb = log.feedback
     logged_mean = float(fb.reward.mean()) * log.scale
     print(
         f"{kind} log {str(args.logs)!r}: {fb.n_rounds:,} rows, {fb.n_actions} actions, {fb.len_list} positions; "
         f"logged policy's mean: {logged_mean:.5f} ({log.unit})\n"
     )
-    print(format_estimates(table, log.unit))
+    print(offpolicy.format_estimates(table, log.unit))
     out: Path = args.out
     io.write_csv(out / "estimates.csv", table)
     plot_estimates(table, out / "estimates.png", log.unit)
@@ -210,13 +204,6 @@ def _run_validate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from driftrec.experiments.common.plots import plot_validation
-    from driftrec.experiments.offline.offpolicy import (
-        DEFAULT_TARGETS,
-        VALIDATE_ESTIMATORS,
-        coverage_ok,
-        format_validation,
-    )
-    from driftrec.experiments.offline.offpolicy import validate as run_validation
     from driftrec.experiments.offline.trajectories import parse_target
 
     if args.logs is not None:
@@ -224,19 +211,19 @@ def _run_validate(args: argparse.Namespace) -> int:
     if args.reps < 2:
         raise UserError(f"--reps {args.reps} must be at least 2")
     cfg = _log_config(args)
-    targets = [parse_target(s) for s in (args.target or DEFAULT_TARGETS)]
-    estimators = args.estimators or list(VALIDATE_ESTIMATORS)
+    targets = [parse_target(s) for s in (args.target or offpolicy.DEFAULT_TARGETS)]
+    estimators = args.estimators or list(offpolicy.VALIDATE_ESTIMATORS)
     start = time.perf_counter()
     bar = tqdm(total=args.reps, desc="validating", unit="rep", disable=args.no_progress)
-    v = run_validation(cfg, targets, args.reps, estimators, args.bootstrap, on_rep=lambda: bar.update())
+    v = offpolicy.validate(cfg, targets, args.reps, estimators, args.bootstrap, on_rep=lambda: bar.update())
     bar.close()
     print(
         f"logging policy: {cfg.agent} {list(cfg.fixed_weights) if cfg.agent == 'fixed' else ''} on {cfg.scenario}, "
         f"explore mode {cfg.explore_mode}, {cfg.users} users x {cfg.steps} steps, catalog {cfg.catalog} "
         f"({cfg.items} items); seeds {cfg.seed}..{cfg.seed + args.reps - 1}\n"
     )
-    print(format_validation(v, args.reps))
-    ok = coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
+    print(offpolicy.format_validation(v, args.reps))
+    ok = offpolicy.coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
     print(f"\ncoverage >= 90% for every target and estimator: {'yes' if ok else 'NO'}")
     out: Path = args.out
     io.write_csv(out / "reps.csv", v.reps)

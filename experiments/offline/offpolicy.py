@@ -33,7 +33,6 @@ import torch
 
 from driftrec.agents import FixedWeights
 from driftrec.encoders.checks import check_int
-from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.rollout import RewardSum, rollout
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
 from driftrec.experiments.offline.ope import ESTIMATORS
@@ -46,7 +45,7 @@ from driftrec.experiments.offline.trajectories import (
     read_log_file,
     simulate_log,
 )
-from driftrec.experiments.online.runner import build_catalog, build_population, text_table
+from driftrec.experiments.online.runner import text_table
 
 LOG_KINDS = ("driftrec", "obd", "table")
 DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")
@@ -307,17 +306,7 @@ class Validation:
 
 def live_value(cfg: LogConfig, target: FixedWeights, seed: int) -> float:
     """Mean clicks per step of ``target`` run live on the logging run's users (its own trajectory)."""
-    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, False, cfg.transform)
-    env = DriftVecEnv(
-        cfg.scenario,
-        cfg.users,
-        catalog=catalog,
-        array="torch",
-        device=cfg.device,
-        population=build_population(cfg.population, catalog),
-        explore_mode=cfg.explore_mode,
-        **cfg.overrides,
-    )
+    env = cfg.make_env()
     total = RewardSum(per_user=False, dtype=torch.float64)
     rollout(env, target, cfg.steps, seed=seed, record=[total])
     return float(total.total) / cfg.steps

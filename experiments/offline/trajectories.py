@@ -42,6 +42,7 @@ from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.io import atomic_write
 from driftrec.experiments.common.rollout import Step, rollout
+from driftrec.experiments.common.settings import CatalogSettings
 from driftrec.experiments.offline.feedback import BanditFeedback
 from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.simulators import recommender
@@ -70,7 +71,7 @@ INT_COLUMNS = frozenset((*ID_COLUMNS, "position", "action"))
 
 
 @dataclass(frozen=True)
-class LogConfig:
+class LogConfig(CatalogSettings):
     """What ``simulate_log`` runs.
 
     agent: the logging policy, a weights-mode agent of ``driftrec.agents.registry`` ("fixed" uses
@@ -98,12 +99,6 @@ class LogConfig:
     """steps, T (the log has N*T*k rows)"""
     seed: int = 0
     """seed of the users"""
-    catalog: str = "synthetic"
-    items: int = 1000
-    dim: int = 64
-    population: str = "auto"
-    transform: str = "centre"
-    device: str = "cpu"
     overrides: dict[str, Any] = field(default_factory=dict)
     policy: str | None = None
     """saved PPO policy for --agent ppo"""
@@ -131,6 +126,19 @@ class LogConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def make_env(
+        self, catalog: Catalog | None = None, population: Population | None = None, progress: bool = False
+    ) -> DriftVecEnv:
+        """The logging run's env (torch arrays): its catalog and population unless given."""
+        catalog = (
+            build_catalog(self.catalog, self.items, self.dim, progress, self.transform) if catalog is None else catalog
+        )
+        population = build_population(self.population, catalog) if population is None else population
+        return DriftVecEnv(
+            self.scenario, self.users, catalog=catalog, array="torch", device=self.device,
+            population=population, explore_mode=self.explore_mode, **self.overrides,
+        )  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LogConfig:
@@ -253,19 +261,9 @@ def simulate_log(
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise ValueError(f"target policies need distinct names, got {names}")
-    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, progress, cfg.transform) if catalog is None else catalog
-    population = build_population(cfg.population, catalog) if population is None else population
     agent = make_agent(cfg.agent, cfg.fixed_weights, cfg.policy)
-    env = DriftVecEnv(
-        cfg.scenario,
-        cfg.users,
-        catalog=catalog,
-        array="torch",
-        device=cfg.device,
-        population=population,
-        explore_mode=cfg.explore_mode,
-        **cfg.overrides,
-    )
+    env = cfg.make_env(catalog, population, progress)
+    catalog = env.catalog
     sc = env.scenario
     if truth and sc.click.model != "position":
         raise ValueError(

@@ -389,20 +389,8 @@ def calibrate(
     base = make_scenario(cfg.base)
     total = int(np.prod([len(v) for v in cfg.grid.values()]))
     with tqdm(total=total, desc="calibrate: fitting", unit="point", disable=not progress) as bar:
-        result = fit(
-            real,
-            base,
-            catalog,
-            population,
-            cfg.grid,
-            users=cfg.users,
-            steps=cfg.steps,
-            seed=cfg.seed,
-            block=cfg.block,
-            max_lag=cfg.max_lag,
-            device=cfg.device,
-            on_point=bar.update,
-        )
+        sizes = {k: getattr(cfg, k) for k in ("users", "steps", "seed", "block", "max_lag", "device")}
+        result = fit(real, base, catalog, population, cfg.grid, **sizes, on_point=bar.update)
     fitted = base.replace(**result.best)
     if cfg.timelines == "movielens":
         fitted = dataclasses.replace(fitted, name="movielens", description=MOVIELENS_DESCRIPTION)

@@ -24,6 +24,7 @@ from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.batched import check_memory
 from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
 from driftrec.experiments.common.rollout import Ended, Rewards, rollout
+from driftrec.experiments.common.settings import CatalogSettings
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.transfer import transfer
 from driftrec.simulators.catalog import Catalog
@@ -35,14 +36,12 @@ from driftrec.simulators.scenarios import make_scenario
 
 
 @dataclass(frozen=True)
-class SimulateConfig:
+class SimulateConfig(CatalogSettings):
     """What ``simulate`` runs: every agent on every scenario for every seed.
 
     users: N simulated at once; steps: T steps per run (users whose episode ends are replaced by
     fresh ones, so every run has N * T user-steps).
-    catalog: "movielens", "synthetic" (generated texts under the hashing encoder, ``items`` of
     them in ``dim`` dimensions) or a CSV/parquet path (see ``load_catalog``).
-    population: where users start: "auto" (real MovieLens users' early histories on the
     MovieLens catalog, else near random items), "items", "movielens" or a persona file.
     overrides: scenario parameters applied to every scenario.
     policy: the saved PPO policy that agent "ppo" runs.
@@ -58,12 +57,6 @@ class SimulateConfig:
     """steps per run, T"""
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     """seeds; every agent meets the same users (common random numbers)"""
-    items: int = 1000
-    dim: int = 64
-    device: str = "cpu"
-    catalog: str = "synthetic"
-    population: str = "auto"
-    transform: str = "centre"
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
     overrides: dict[str, Any] = field(default_factory=dict)
     policy: str | None = None

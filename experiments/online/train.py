@@ -29,6 +29,7 @@ from driftrec.agents.ppo import (
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments.common import io
+from driftrec.experiments.common.settings import CatalogSettings
 from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.experiments.online.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
@@ -38,7 +39,7 @@ from driftrec.simulators.state import WEIGHT_NAMES
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(CatalogSettings):
     """What ``train`` does: PPO on ``scenario`` with ``users`` parallel users for ``timesteps``
     user-steps. ``hyper`` overrides ``PPO_DEFAULTS``; ``checkpoint_every`` (user-steps, 0 = never)
     sets how often a checkpoint is written; ``eval_every`` (user-steps, 0 = never) how often the
@@ -59,12 +60,6 @@ class TrainConfig:
     """user-steps to train in all"""
     seed: int = 0
     """training seed (policy init and training users)"""
-    device: str = "cpu"
-    catalog: str = "synthetic"
-    population: str = "auto"
-    transform: str = "centre"
-    items: int = 1000
-    dim: int = 64
     overrides: dict[str, Any] = field(default_factory=dict)
     hyper: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: int = 0

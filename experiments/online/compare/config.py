@@ -14,6 +14,7 @@ from driftrec.agents.ppo import check_ppo_settings
 from driftrec.agents.registry import agent_descriptions, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.experiments.common import io
+from driftrec.experiments.common.settings import CatalogSettings
 from driftrec.experiments.online.train import comma_names
 from driftrec.experiments.online.tuning import FIXED_GRID, TUNING_SEEDS, check_grid
 from driftrec.simulators.rng import check_seed, check_seeds, shared_users
@@ -118,7 +119,7 @@ class PPOSource:
 
 
 @dataclass(frozen=True)
-class CompareConfig:
+class CompareConfig(CatalogSettings):
     """What ``compare`` runs (a YAML/JSON config file holds the same keys; see ``load_config``).
 
     scenarios, agents: what to compare (``best-fixed`` is always added; ``compare_agents()``).
@@ -132,12 +133,6 @@ class CompareConfig:
     seeds: list[int] = field(default_factory=lambda: list(range(101, 111)))
     users: int = 128
     steps: int = 200
-    catalog: str = "synthetic"
-    population: str = "auto"
-    transform: str = "centre"
-    items: int = 1000
-    dim: int = 64
-    device: str = "cpu"
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.05)
     overrides: dict[str, Any] = field(default_factory=dict)
     tuning: TuningConfig = field(default_factory=TuningConfig)
@@ -190,7 +185,8 @@ class CompareConfig:
         """Build from a parsed config file (unknown keys are errors that list the allowed ones)."""
         if not isinstance(raw, dict):
             raise ValueError(f"a compare config must be a mapping of keys to values, got {type(raw).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
+        shared = [f.name for f in dataclasses.fields(CatalogSettings)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in shared] + shared  # its own keys first
         _check_keys("the compare config", raw, names)
         kw = dict(raw)
         if isinstance(kw.get("scenarios"), str):
