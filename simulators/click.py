@@ -59,9 +59,9 @@ def expected_clicks(
     shares: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Expected clicks (N,) of a policy with greedy slate ``greedy`` (N, k) exploring with ``eps``
-    (N,) in ``mode`` (``recommender.select``), under the position-based click model: attraction
+    (N,) in ``mode`` (``explore.select``), under the position-based click model: attraction
     ``attr`` (N, M) of every item, examination ``exam`` (k,). "softmax" needs the policy's
-    ``recommender.stratum_shares`` (N, M): an explored slate shows item a at any position with probability pi_a / k."""
+    ``explore.stratum_shares`` (N, M): an explored slate shows item a at any position with probability pi_a / k."""
     n, k = greedy.shape
     m = attr.shape[1]
     ag = torch.gather(attr, 1, greedy)

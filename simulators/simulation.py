@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from driftrec.simulators import dynamics, recommender
+from driftrec.simulators import dynamics, explore, recommender
 from driftrec.simulators.catalog import NEIGHBOUR_COS, Catalog
 from driftrec.simulators.click import attraction, choose_one, examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
@@ -193,7 +193,7 @@ class Simulator:
         greedy = top_k(self.E, q, self.k, self.score_chunk, self.row_block)
         draws = self.draws(state) if draws is None else draws
         rp = self.scenario.rec
-        items, _, pscore = recommender.select(
+        items, _, pscore = explore.select(
             greedy,
             weights[:, 2],
             self.num_items,

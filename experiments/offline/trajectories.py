@@ -45,7 +45,7 @@ from driftrec.experiments.common.rollout import Step, rollout
 from driftrec.experiments.common.settings import CatalogSettings
 from driftrec.experiments.offline.feedback import BanditFeedback
 from driftrec.experiments.online.runner import build_catalog, build_population
-from driftrec.simulators import recommender
+from driftrec.simulators import explore, recommender
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.click import attraction, expected_clicks
 from driftrec.simulators.params import EXPLORE_MODES
@@ -209,7 +209,7 @@ class _LogRecorder:
         def shares(q: torch.Tensor) -> torch.Tensor | None:
             if mode != "softmax":
                 return None
-            return recommender.stratum_shares(sim.E, q, k, temp, floor, sim.row_block)
+            return explore.stratum_shares(sim.E, q, k, temp, floor, sim.row_block)
 
         if self.shadows is None:  # every target starts from the profiles the logging run starts from
             self.shadows = [state.rec for _ in self.tw]
@@ -232,9 +232,7 @@ class _LogRecorder:
             g = recommender.top_k(sim.E, q, k, sim.score_chunk, sim.row_block)
             sh = shares(q)
             shown = torch.gather(sh, 1, res.items) if sh is not None else None
-            self.target_pscore[i].append(
-                recommender.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode, shown)
-            )
+            self.target_pscore[i].append(explore.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode, shown))
             if attr is not None:
                 self.target_value[i].append(expected_clicks(g, w[:, 2], attr, sim.exam, mode, sh))
             self.shadows[i] = sim.shadow_update(self.shadows[i], w, res, step.done, env.state.rec)
