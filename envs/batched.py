@@ -41,9 +41,8 @@ Example:
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -54,114 +53,27 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from driftrec.encoders.checks import check_int
+from driftrec.envs.device import available_memory, check_memory, resolve_device  # noqa: F401  (public here before)
+from driftrec.envs.inputs import (  # noqa: F401  (public here before)
+    ACTION_MODES,
+    ARRAYS,
+    AUTORESET,
+    as_action_tensor,
+    check_overrides,
+    first_outside,
+    resolve_autoreset,
+    to_array,
+)
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES, SlateCache
 from driftrec.simulators.rng import seeds_to_keys, user_seeds
-from driftrec.simulators.scenarios import Scenario, make_scenario, override_keys
+from driftrec.simulators.scenarios import Scenario, make_scenario
 from driftrec.simulators.simulation import Simulator, StepResult
 from driftrec.simulators.state import WEIGHT_NAMES, scatter_rows, take_rows
 
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
-
-ACTION_MODES = ("weights", "slate")
-ARRAYS = ("numpy", "torch")
-
-
-def check_overrides(owner: str, overrides: Mapping[str, Any]) -> None:
-    """TypeError naming the first keyword that is neither an env keyword nor a scenario parameter
-    (Python's convention for an unexpected keyword, which TorchRL and RLlib rely on)."""
-    unknown = sorted(set(overrides) - override_keys())
-    if unknown:
-        raise TypeError(
-            f"{owner}() got an unexpected keyword argument {unknown[0]!r}; scenario parameters allowed: "
-            f"{', '.join(sorted(override_keys()))}"
-        )
-
-
-AUTORESET = {
-    True: AutoresetMode.SAME_STEP,
-    "same-step": AutoresetMode.SAME_STEP,
-    "next-step": AutoresetMode.NEXT_STEP,
-    False: AutoresetMode.DISABLED,
-    "disabled": AutoresetMode.DISABLED,
-}
-
-
-def resolve_autoreset(value: Any) -> AutoresetMode:
-    """The ``AutoresetMode`` that a DriftVecEnv ``autoreset`` value names (see ``AUTORESET``)."""
-    if isinstance(value, AutoresetMode):
-        return value
-    if isinstance(value, (bool, str)) and value in AUTORESET:
-        return AUTORESET[value]
-    raise ValueError(
-        f"autoreset={value!r} is unknown; allowed: True, False, 'same-step', 'next-step', 'disabled' "
-        "or a gymnasium AutoresetMode"
-    )
-
-
-def to_array(x: torch.Tensor, array: str) -> Any:
-    """``x`` as the env's array type: itself for 'torch', a host numpy array for 'numpy'."""
-    return x if array == "torch" else x.cpu().numpy()
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """'auto' -> cuda when available, else cpu; anything else must be a valid, present device."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'auto'") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available here; use 'cpu' or 'auto'")
-    return dev
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Bytes free for new tensors on ``device``: CUDA's free memory, or the OS's MemAvailable;
-    None where it cannot be read."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000:
-            return f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"
-
-
-def check_memory(num_users: int, num_items: int, dim: int, device: torch.device, score_chunk: int = 65536) -> None:
-    """Refuse, before allocating, a size whose smallest working set cannot fit on ``device``.
-
-    The estimate is a lower bound in float32 bytes: the catalog (M, d) three times over (its raw,
-    centred and transformed copies), four (N, min(M, score_chunk)) score blocks per step, and about
-    32 (N, d) state tensors. ``num_users`` 0 checks the catalog alone (before generating it).
-    """
-    need = 4 * (3 * num_items * dim + 4 * num_users * min(num_items, score_chunk) + 32 * num_users * dim)
-    free = available_memory(device)
-    if free is None or need <= free:
-        return
-    if num_users == 0:
-        what, advice = f"a catalog of {num_items:,} items x {dim} dims needs", "use fewer items"
-    else:
-        what = f"{num_users:,} users x {num_items:,} items ({dim} dims) need"
-        advice = "use fewer users or a smaller catalog"
-    raise MemoryError(f"{what} at least {_size(need)} of memory, more than the {_size(free)} available; {advice}")
 
 
 @lru_cache(maxsize=8)
@@ -172,25 +84,6 @@ def default_catalog(num_items: int = 1000, dim: int = 64, seed: int = 0, transfo
     check_int("dim", dim, 1)
     check_memory(0, num_items, dim, torch.device("cpu"))
     return synthetic_catalog(num_items=num_items, dim=dim, seed=seed, transform=transform)
-
-
-def as_action_tensor(actions: Any, name: str) -> torch.Tensor:
-    if isinstance(actions, torch.Tensor):
-        return actions
-    if isinstance(actions, (np.ndarray, list, tuple, float, int)):
-        arr = np.asarray(actions)
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-        return torch.from_numpy(np.ascontiguousarray(arr))
-    raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(actions).__name__}")
-
-
-def first_outside(a: torch.Tensor, lo: float, hi: float) -> tuple[int, ...] | None:
-    """Index of the first NaN or out-of-[lo, hi] entry of ``a``, or None when all are valid."""
-    bad = torch.isnan(a) | (a < lo) | (a > hi)
-    if not bool(bad.any()):
-        return None
-    return tuple(int(v) for v in bad.nonzero()[0])
 
 
 class DriftVecEnv(VectorEnv):

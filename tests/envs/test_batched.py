@@ -149,12 +149,12 @@ def test_step_before_reset_says_what_to_do(small_catalog):
 
 
 def test_sizes_that_cannot_fit_are_refused_before_allocating(small_catalog, monkeypatch):
-    import driftrec.envs.batched as batched
+    import driftrec.envs.device as device
 
-    monkeypatch.setattr(batched, "available_memory", lambda device: 10_000_000)  # 10 MB free
+    monkeypatch.setattr(device, "available_memory", lambda device: 10_000_000)  # 10 MB free
     too_many = r"5,000 users x 200 items \(32 dims\) need at least .* more than the 10.0 MB available"
     with pytest.raises(MemoryError, match=too_many):
         DriftVecEnv("stable", 5000, catalog=small_catalog, array="torch")
     DriftVecEnv("stable", 50, catalog=small_catalog, array="torch")  # about 1.5 MB: fine
-    monkeypatch.setattr(batched, "available_memory", lambda device: None)  # unknown: no refusal
+    monkeypatch.setattr(device, "available_memory", lambda device: None)  # unknown: no refusal
     DriftVecEnv("stable", 5000, catalog=small_catalog, array="torch")
