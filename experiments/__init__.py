@@ -3,8 +3,9 @@
 - ``cli``: the ``driftrec`` command line (``main``), one module per group of subcommands, flags from configs.
 - ``online``: runs in the simulator: simulate (``runner``), tuning, train, compare, calibrate,
   portability, transfer.
-- ``offline``: trajectory logs, logged-feedback loaders, off-policy estimators (``ope``, obp's
-  interface), evaluation of logs (``offpolicy``), replay on real timelines, Minari export.
+- ``offline``: trajectory logs and log files, logged-feedback loaders, off-policy estimators (``ope``,
+  obp's interface), evaluation of logs (``offpolicy``) and its check in the simulator
+  (``validation``), replay on real timelines, Minari export.
 - ``sweeps``: where a sweep's independent units run (local processes or Ray), the resumable unit
   store, one run per output folder.
 - ``studies``: the research scripts behind tables in docs/compare.md (``python -m ...``).

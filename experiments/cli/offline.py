@@ -19,7 +19,7 @@ from driftrec.experiments.cli.args import (
 )
 from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
-from driftrec.experiments.offline import offpolicy
+from driftrec.experiments.offline import offpolicy, validation
 from driftrec.experiments.offline.replay import ReplayConfig, replay_agents
 from driftrec.experiments.offline.trajectories import LogConfig
 from driftrec.simulators.params import EXPLORE_MODES
@@ -215,15 +215,15 @@ def _run_validate(args: argparse.Namespace) -> int:
     estimators = args.estimators or list(offpolicy.VALIDATE_ESTIMATORS)
     start = time.perf_counter()
     bar = tqdm(total=args.reps, desc="validating", unit="rep", disable=args.no_progress)
-    v = offpolicy.validate(cfg, targets, args.reps, estimators, args.bootstrap, on_rep=lambda: bar.update())
+    v = validation.validate(cfg, targets, args.reps, estimators, args.bootstrap, on_rep=lambda: bar.update())
     bar.close()
     print(
         f"logging policy: {cfg.agent} {list(cfg.fixed_weights) if cfg.agent == 'fixed' else ''} on {cfg.scenario}, "
         f"explore mode {cfg.explore_mode}, {cfg.users} users x {cfg.steps} steps, catalog {cfg.catalog} "
         f"({cfg.items} items); seeds {cfg.seed}..{cfg.seed + args.reps - 1}\n"
     )
-    print(offpolicy.format_validation(v, args.reps))
-    ok = offpolicy.coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
+    print(validation.format_validation(v, args.reps))
+    ok = validation.coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
     print(f"\ncoverage >= 90% for every target and estimator: {'yes' if ok else 'NO'}")
     out: Path = args.out
     io.write_csv(out / "reps.csv", v.reps)

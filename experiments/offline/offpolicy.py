@@ -1,4 +1,5 @@
-"""Off-policy evaluation of logs: target policies, estimates with intervals, and the ground-truth check.
+"""Off-policy evaluation of logs: target policies and estimates with intervals (the ground-truth check
+in the simulator is ``offline.validation``).
 
 Three kinds of log (``detect_kind``):
 
@@ -19,33 +20,29 @@ reward per step).
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from driftrec.agents import FixedWeights
-from driftrec.encoders.checks import check_int
-from driftrec.experiments.common.rollout import RewardSum, rollout
+from driftrec.encoders.deprecation import moved_names
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
+from driftrec.experiments.offline.logfile import apply_mapping, check_log, feedback_from_frame, read_log_file
 from driftrec.experiments.offline.ope import ESTIMATORS
 from driftrec.experiments.offline.trajectories import (
     LogConfig,
-    apply_mapping,
-    check_log,
-    feedback_from_frame,
     parse_target,
-    read_log_file,
     simulate_log,
 )
 from driftrec.experiments.online.runner import text_table
+
+MOVED = ("Validation", "live_value", "validate", "format_validation", "coverage_ok")
+"""The simulator check, now in ``offline.validation``."""
 
 LOG_KINDS = ("driftrec", "obd", "table")
 DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")
@@ -291,114 +288,12 @@ def format_estimates(table: pd.DataFrame, unit: str) -> str:
     return f"estimates ({unit}):\n" + text_table([head, *rows])
 
 
-# ----------------------------------------------------------------------------- ground truth
+def _validation(name: str) -> Any:
+    from driftrec.experiments.offline import validation
+
+    return getattr(validation, name)
 
 
-@dataclass
-class Validation:
-    """The simulator check: per repetition and (target, estimator) the estimate, its interval and
-    the truth; ``summary`` aggregates coverage and relative errors; ``live`` the full live runs."""
-
-    reps: pd.DataFrame
-    summary: pd.DataFrame
-    live: pd.DataFrame
-
-
-def live_value(cfg: LogConfig, target: FixedWeights, seed: int) -> float:
-    """Mean clicks per step of ``target`` run live on the logging run's users (its own trajectory)."""
-    env = cfg.make_env()
-    total = RewardSum(per_user=False, dtype=torch.float64)
-    rollout(env, target, cfg.steps, seed=seed, record=[total])
-    return float(total.total) / cfg.steps
-
-
-def validate(
-    cfg: LogConfig,
-    targets: Sequence[FixedWeights],
-    reps: int = 20,
-    estimators: Sequence[str] = VALIDATE_ESTIMATORS,
-    n_bootstrap_samples: int = 500,
-    on_rep: Callable[[], None] | None = None,
-) -> Validation:
-    """Log with ``cfg`` ``reps`` times (seeds cfg.seed, cfg.seed + 1, ...), estimate each target
-    offline, and compare with the truth: the target's expected clicks per slate on the logged
-    states, which the simulator computes at every logged step. Also runs each target live on its
-    own trajectory (``live``): single-step estimators do not estimate that value, since a target's
-    alpha changes the states it would see; the table shows how far apart the two are."""
-    check_int("reps", reps, 2)
-    if not targets:
-        raise ValueError("give at least one target policy")
-    rows, live = [], []
-    for r in range(reps):
-        rc = dataclasses.replace(cfg, seed=cfg.seed + r)
-        run = simulate_log(rc, targets, truth=True)
-        fb = run.feedback()
-        log = OfflineLog(
-            "driftrec",
-            fb,
-            [Target(t.name, run.target_pscore[t.name]) for t in targets],
-            "clicks per slate",
-            float(fb.len_list),
-            run.meta,
-        )
-        table = estimate(log, estimators, n_bootstrap_samples, seed=r)
-        table["truth"] = table["policy"].map(run.target_truth)
-        table["rep"] = r
-        table["seed"] = rc.seed
-        rows.append(table)
-        for t in targets:
-            live.append(
-                {
-                    "rep": r,
-                    "seed": rc.seed,
-                    "policy": t.name,
-                    "live": live_value(rc, t, rc.seed),
-                    "one_step_truth": run.target_truth[t.name],
-                    "logging_truth": run.logged_truth,
-                }
-            )
-        if on_rep is not None:
-            on_rep()
-    reps_df = pd.concat(rows, ignore_index=True)
-    reps_df["covered"] = (reps_df.ci_low <= reps_df.truth) & (reps_df.truth <= reps_df.ci_high)
-    reps_df["rel_error"] = (reps_df.estimate - reps_df.truth) / reps_df.truth
-    live_df = pd.DataFrame(live)
-    summary = (
-        reps_df.groupby(["policy", "estimator"], sort=False)
-        .agg(
-            coverage=("covered", "mean"),
-            mean_rel_error=("rel_error", "mean"),
-            mean_abs_rel_error=("rel_error", lambda x: float(np.mean(np.abs(x)))),
-            truth=("truth", "mean"),
-            estimate=("estimate", "mean"),
-        )
-        .reset_index()
-    )
-    summary["live"] = summary["policy"].map(live_df.groupby("policy")["live"].mean())
-    return Validation(reps_df, summary, live_df)
-
-
-def format_validation(v: Validation, reps: int) -> str:
-    head = ["policy", "estimator", "coverage", "mean rel. error", "mean |rel. error|", "truth", "estimate", "live run"]
-    rows = [
-        [
-            r.policy,
-            r.estimator,
-            f"{r.coverage:.0%}",
-            f"{r.mean_rel_error:+.2%}",
-            f"{r.mean_abs_rel_error:.2%}",
-            f"{r.truth:.4f}",
-            f"{r.estimate:.4f}",
-            f"{r.live:.4f}",
-        ]
-        for r in v.summary.itertuples()
-    ]
-    return (
-        f"coverage of the 95% intervals over {reps} repetitions (truth: the target's expected clicks per slate "
-        "on the logged states; live run: the target run on its own trajectory):\n" + text_table([head, *rows])
-    )
-
-
-def coverage_ok(v: Validation, level: float = 0.9, estimators: Sequence[str] = ("ipw", "snipw", "dr")) -> bool:
-    s = v.summary[v.summary.estimator.isin(estimators)]
-    return bool((s.coverage >= level - 1e-12).all()) and not math.isnan(float(s.coverage.min()))
+__getattr__ = moved_names(
+    __name__, {n: (f"driftrec.experiments.offline.validation.{n}", lambda n=n: _validation(n)) for n in MOVED}
+)

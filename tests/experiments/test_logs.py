@@ -12,7 +12,7 @@ import torch
 
 from driftrec.experiments.cli.main import main
 from driftrec.experiments.offline.feedback import bts_action_dist, load_obd, read_bts_priors
-from driftrec.experiments.offline.offpolicy import estimate, prepare, validate
+from driftrec.experiments.offline.offpolicy import estimate, prepare
 from driftrec.experiments.offline.ope import InverseProbabilityWeighting, SlateIndependentIPS
 from driftrec.experiments.offline.trajectories import (
     LOG_COLUMNS,
@@ -23,6 +23,7 @@ from driftrec.experiments.offline.trajectories import (
     simulate_log,
     write_log,
 )
+from driftrec.experiments.offline.validation import validate
 from driftrec.simulators import recommender
 from driftrec.simulators.rng import CounterRNG
 
