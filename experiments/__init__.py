@@ -9,9 +9,9 @@
 - ``sweeps``: where a sweep's independent units run (local processes or Ray), the resumable unit
   store, one run per output folder.
 - ``studies``: the research scripts behind tables in docs/compare.md (``python -m ...``).
-- ``diagnostics``: bench, soak and catalog geometry.
-- ``common``: the one rollout loop (``rollout``), atomic files (``io``), confidence intervals, plots,
-  metrics beyond clicks.
+- ``diagnostics``: bench (and how it times, ``timing``), soak and catalog geometry.
+- ``common``: the one rollout loop (``rollout``), the config pieces commands share (``settings``),
+  atomic files (``io``), confidence intervals, plots, metrics beyond clicks.
 - ``configs``: the shipped YAML configs (data only).
 
 Dependencies run one way: experiments -> agents -> envs -> simulators -> encoders. The modules that

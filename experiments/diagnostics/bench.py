@@ -24,8 +24,6 @@ Catalogs are random unit vectors (speed does not depend on what the items are).
 from __future__ import annotations
 
 import multiprocessing
-import platform
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +33,14 @@ import torch
 
 from driftrec.encoders import ModelUnavailableError
 from driftrec.encoders.checks import check_int
+from driftrec.experiments.diagnostics.timing import (  # noqa: F401  (defined here before)
+    bare_kernel,
+    count_torch_ops,
+    machine_info,
+    peak_mib,
+    synchronizer,
+    timed,
+)
 from driftrec.simulators.catalog import Catalog
 
 FULL_GRID = {"users": [1, 64, 1024, 8192], "items": [1000, 10_000, 100_000], "dims": [64, 384]}
@@ -98,57 +104,13 @@ def random_catalog(num_items: int, dim: int, seed: int = 0) -> Catalog:
     return Catalog(emb, ids, [f"item {i}" for i in ids], {"source": f"random-{num_items}x{dim}", "encoder": "none"})
 
 
-def timed(fn: Callable[[], Any], min_time: float, sync: Callable[[], None] = lambda: None) -> float:
-    """Seconds per call of ``fn``: one warm-up call, then calls until ``min_time`` has passed (at least 2)."""
-    fn()
-    sync()
-    calls, start = 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - start < min_time:
-        fn()
-        calls += 1
-    sync()
-    return (time.perf_counter() - start) / calls
-
-
-def count_torch_ops(fn: Callable[[], Any], calls: int) -> float:
-    """Mean number of torch operations (aten calls, views included) that one call of ``fn``
-    dispatches, over ``calls`` calls."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Count(TorchDispatchMode):
-        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            self.ops += 1
-            return func(*args, **(kwargs or {}))
-
-    mode = Count()
-    mode.ops = 0
-    with mode:
-        for _ in range(calls):
-            fn()
-    return mode.ops / calls
-
-
-def bare_kernel(q: torch.Tensor, E: torch.Tensor, k: int, block: int = 1024) -> torch.Tensor:
-    """Top-k item indices (N, k) of ``q @ E.T``, 1,024 users at a time (the product plus top-k)."""
-    return torch.cat([torch.topk(q[i : i + block] @ E.T, k, dim=1).indices for i in range(0, q.shape[0], block)])
-
-
-def _sync(device: torch.device) -> Callable[[], None]:
-    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-
-
-def _peak_mib() -> float:
-    """This process's peak resident memory, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def measure_point(n: int, m: int, d: int, scenario: str, device: str, min_time: float) -> dict[str, Any]:
     """Env step and bare-kernel timings at one size, and this process's memory."""
     from driftrec.envs import DriftVecEnv, resolve_device
 
     dev = resolve_device(device)
-    sync = _sync(dev)
-    base = _peak_mib()
+    sync = synchronizer(dev)
+    base = peak_mib()
     env = DriftVecEnv(scenario, n, catalog=random_catalog(m, d), device=dev, array="torch")
     env.reset(seed=0)
     w = torch.tensor([0.3, 0.7, 0.05], device=dev)
@@ -168,7 +130,7 @@ def measure_point(n: int, m: int, d: int, scenario: str, device: str, min_time: 
         "kernel_ms": kernel * 1e3,
         "step_over_kernel": step / kernel,
         "rss_start_mib": base,
-        "rss_peak_mib": _peak_mib(),
+        "rss_peak_mib": peak_mib(),
         "gpu_peak_mib": gpu_peak,
     }
 
@@ -288,26 +250,6 @@ class BenchResult:
     machine: dict[str, Any]
     single: dict[str, Any]
     wall_s: float
-
-
-def machine_info(device: str) -> dict[str, Any]:
-    info = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": multiprocessing.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
-        if names:
-            info["cpu"] = names[0]
-    except OSError:
-        pass
-    if device != "cpu" and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = True) -> BenchResult:

@@ -1,4 +1,5 @@
-"""User interaction logs from a file: the real timelines that ``replay`` and ``calibrate`` read.
+"""User interaction logs from a file, and padded timelines: the real histories that ``replay`` and
+``calibrate`` read.
 
 A log is a CSV/TSV/parquet table with one row per event. A mapping names its columns:
 ``user``, ``item`` (catalog ids) and ``timestamp`` (numbers, e.g. Unix seconds), and optionally
@@ -10,10 +11,12 @@ problem is a one-line error that names the row and the value. MovieLens, read by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.data import read_table
@@ -124,3 +127,53 @@ def check_enough(likes: pd.DataFrame, warmup: int, name: str) -> None:
             f"no user of {name!r} has more than warmup={warmup} events (the longest has {longest}); "
             "give a longer log or a smaller --warmup"
         )
+
+
+@dataclass
+class Timelines:
+    """Padded timelines of U users: item (U, L) catalog rows (-1 past the end), time (U, L)
+    seconds, length (U,), user (U,) ids."""
+
+    item: torch.Tensor
+    time: torch.Tensor
+    length: torch.Tensor
+    user: np.ndarray
+
+
+def padded_timelines(
+    catalog: Catalog, min_rating: float, warmup: int, max_users: int | None, likes: pd.DataFrame | None = None
+) -> Timelines:
+    """Liked items per user in time order, as catalog rows; users with fewer than ``warmup`` + 1
+    liked catalog items are dropped. ``likes``: the liked events (MovieLens ratings >=
+    ``min_rating`` by default, ``liked_ratings``; or a log's, ``liked_events``)."""
+    df = liked_ratings(min_rating) if likes is None else likes
+    row = catalog_rows(catalog)
+    df = df.assign(row=df["item"].map(row)).dropna(subset=["row"])
+    if df.empty:
+        raise ValueError("no liked item is in the catalog; replay needs a catalog with the timelines' item ids")
+    groups = [(u, g) for u, g in df.groupby("user", sort=True) if len(g) > warmup]
+    if max_users is not None:
+        groups = groups[:max_users]
+    if not groups:
+        raise ValueError(f"no user has more than warmup={warmup} liked items")
+    longest = max(len(g) for _, g in groups)
+    item = torch.full((len(groups), longest), -1, dtype=torch.int64)
+    when = torch.zeros((len(groups), longest), dtype=torch.int64)
+    for i, (_, g) in enumerate(groups):
+        item[i, : len(g)] = torch.tensor(g["row"].to_numpy(np.int64))
+        when[i, : len(g)] = torch.tensor(g["timestamp"].to_numpy(np.int64))
+    length = torch.tensor([len(g) for _, g in groups], dtype=torch.int64)
+    return Timelines(item, when, length, np.array([u for u, _ in groups]))
+
+
+def liked_ratings(min_rating: float) -> pd.DataFrame:
+    """MovieLens ratings >= ``min_rating``, in time order (``load_movielens``)."""
+    from driftrec.simulators.data import load_movielens
+
+    df = load_movielens()
+    return df[df.rating >= min_rating]
+
+
+def catalog_rows(catalog: Catalog) -> dict[str, int]:
+    """Catalog id -> row."""
+    return {item_id: i for i, item_id in enumerate(catalog.ids)}

@@ -38,7 +38,15 @@ from driftrec.agents.registry import agent_descriptions, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.encoders.deprecation import moved_names
 from driftrec.experiments.common.stats import mean_ci95
-from driftrec.experiments.offline.interactions import check_enough, parse_columns, read_interactions
+from driftrec.experiments.offline.interactions import (  # noqa: F401  (the timelines lived here before)
+    Timelines,
+    catalog_rows,
+    check_enough,
+    liked_ratings,
+    padded_timelines,
+    parse_columns,
+    read_interactions,
+)
 from driftrec.experiments.online.runner import build_catalog, text_table
 from driftrec.simulators import recommender
 from driftrec.simulators.catalog import Catalog
@@ -138,17 +146,6 @@ MOVIELENS_MIN_RATING = 4.0
 """MovieLens ratings (0.5..5 stars) at or above this count as liked unless ``min_rating`` says otherwise."""
 
 
-@dataclass
-class Timelines:
-    """Padded timelines of U users: item (U, L) catalog rows (-1 past the end), time (U, L)
-    seconds, length (U,), user (U,) ids."""
-
-    item: torch.Tensor
-    time: torch.Tensor
-    length: torch.Tensor
-    user: np.ndarray
-
-
 def check_timelines(source: str) -> None:
     """A one-line error unless ``source`` is "movielens" or an existing file."""
     if source != "movielens" and not Path(source).expanduser().is_file():
@@ -162,45 +159,6 @@ def liked_events(cfg: ReplayConfig, catalog: Catalog) -> pd.DataFrame:
     likes = read_interactions(cfg.timelines, catalog, cfg.columns, cfg.liked_at)
     check_enough(likes, cfg.warmup, cfg.timelines)
     return likes
-
-
-def padded_timelines(
-    catalog: Catalog, min_rating: float, warmup: int, max_users: int | None, likes: pd.DataFrame | None = None
-) -> Timelines:
-    """Liked items per user in time order, as catalog rows; users with fewer than ``warmup`` + 1
-    liked catalog items are dropped. ``likes``: the liked events (MovieLens ratings >=
-    ``min_rating`` by default, ``liked_ratings``; or a log's, ``liked_events``)."""
-    df = liked_ratings(min_rating) if likes is None else likes
-    row = catalog_rows(catalog)
-    df = df.assign(row=df["item"].map(row)).dropna(subset=["row"])
-    if df.empty:
-        raise ValueError("no liked item is in the catalog; replay needs a catalog with the timelines' item ids")
-    groups = [(u, g) for u, g in df.groupby("user", sort=True) if len(g) > warmup]
-    if max_users is not None:
-        groups = groups[:max_users]
-    if not groups:
-        raise ValueError(f"no user has more than warmup={warmup} liked items")
-    longest = max(len(g) for _, g in groups)
-    item = torch.full((len(groups), longest), -1, dtype=torch.int64)
-    when = torch.zeros((len(groups), longest), dtype=torch.int64)
-    for i, (_, g) in enumerate(groups):
-        item[i, : len(g)] = torch.tensor(g["row"].to_numpy(np.int64))
-        when[i, : len(g)] = torch.tensor(g["timestamp"].to_numpy(np.int64))
-    length = torch.tensor([len(g) for _, g in groups], dtype=torch.int64)
-    return Timelines(item, when, length, np.array([u for u, _ in groups]))
-
-
-def liked_ratings(min_rating: float) -> pd.DataFrame:
-    """MovieLens ratings >= ``min_rating``, in time order (``load_movielens``)."""
-    from driftrec.simulators.data import load_movielens
-
-    df = load_movielens()
-    return df[df.rating >= min_rating]
-
-
-def catalog_rows(catalog: Catalog) -> dict[str, int]:
-    """Catalog id -> row."""
-    return {item_id: i for i, item_id in enumerate(catalog.ids)}
 
 
 class _ReplayEnv:

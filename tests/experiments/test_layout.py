@@ -37,3 +37,12 @@ def test_old_module_names_still_import_with_a_deprecation_warning(old):
 def test_unknown_names_are_not_aliased():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("driftrec.experiments.no_such_module")
+
+
+def test_no_module_of_the_package_is_over_400_lines():
+    """Issue 19: small modules, each with one job."""
+    package = ROOT.parent
+    rooms = ("encoders", "simulators", "envs", "agents", "experiments")
+    files = [package / "__init__.py", *(f for room in rooms for f in (package / room).rglob("*.py"))]
+    long = {str(f.relative_to(package)): n for f in files if (n := len(f.read_text().splitlines())) > 400}
+    assert len(files) > 50 and not long, long
