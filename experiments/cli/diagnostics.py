@@ -8,10 +8,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import add_common, int_list, new_command, positive
+from driftrec.experiments.cli.args import add_common, new_command, positive
 from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.diagnostics.bench import BenchConfig
+from driftrec.experiments.diagnostics.catalog_geometry import GeometryConfig
 from driftrec.experiments.diagnostics.soak import SoakConfig
 from driftrec.experiments.online.portability import PORTABILITY_PRESETS, PortabilityConfig
 
@@ -20,11 +21,7 @@ def add_parsers(sub: Any) -> None:
     add_parser(sub)
     add_portability_parser(sub)
     g = new_command(sub, "geometry")
-    g.add_argument("--catalog", default="movielens", help="movielens, courses, synthetic or a file [movielens]")
-    g.add_argument("--dims", type=int_list, default=[32, 64, 128], help="reduced dimensions [32,64,128]")
-    g.add_argument("--scenario", default="mixed", help="preset timed [mixed]")
-    g.add_argument("--users", type=positive, default=1024, help="users of the throughput runs [1024]")
-    g.add_argument("--steps", type=positive, default=20, help="steps timed per run [20]")
+    config_flags(g, GeometryConfig)
     add_common(g, "runs/geometry", device=False)
 
     k = new_command(sub, "soak")
@@ -100,8 +97,9 @@ def run_geometry(args: argparse.Namespace) -> int:
     from driftrec.experiments.diagnostics.catalog_geometry import format_geometry, geometry_report
     from driftrec.experiments.online.runner import build_catalog
 
-    catalog = build_catalog(args.catalog, progress=not args.no_progress)
-    rep = geometry_report(catalog, args.dims, args.scenario, args.users, args.steps)
+    cfg = config_from_args(GeometryConfig, args)
+    catalog = build_catalog(cfg.catalog, progress=not args.no_progress)
+    rep = geometry_report(catalog, cfg.dims, cfg.scenario, cfg.users, cfg.steps)
     print(format_geometry(rep))
     io.write_summary(args.out / "summary.json", rep)
     print(f"\nwrote {args.out}/summary.json")

@@ -172,9 +172,9 @@ def config_flags(
             kw["type"] = _scalar(float, "a number")
         elif tp is Path:
             kw["type"] = Path
-        if kw.get("action") not in ("store_true", argparse.BooleanOptionalAction):
-            kw["metavar"] = kw.get("metavar") or flag[2:].upper().replace("-", "_")
         kw |= dict((extra or {}).get(f.name, {}))
+        if kw.get("action") not in ("store_true", argparse.BooleanOptionalAction) and "choices" not in kw:
+            kw["metavar"] = kw.get("metavar") or flag[2:].upper().replace("-", "_")
         if default not in (None, [], {}) and not text.endswith("]") and tp is not bool:
             text += f" [{_show(default)}]"
         kw["help"] = text.replace("%", "%%")

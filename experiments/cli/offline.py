@@ -15,11 +15,11 @@ from driftrec.experiments.cli.args import (
     agent_help,
     name_list,
     new_command,
-    positive,
 )
 from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.offline import offpolicy, validation
+from driftrec.experiments.offline.offpolicy import OPEConfig
 from driftrec.experiments.offline.replay import ReplayConfig, replay_agents
 from driftrec.experiments.offline.trajectories import LogConfig
 from driftrec.simulators.params import EXPLORE_MODES
@@ -35,9 +35,7 @@ def _columns(text: str) -> dict[str, str]:
     for part in name_list(text):
         ours, eq, theirs = part.partition("=")
         if not eq or not ours.strip() or not theirs.strip():
-            raise argparse.ArgumentTypeError(
-                f"expected OURS=THEIRS pairs, e.g. action=item_id,reward=click; got {part!r}"
-            )
+            raise UserError(f"--columns expects OURS=THEIRS pairs, e.g. action=item_id,reward=click; got {part!r}")
         out[ours.strip()] = theirs.strip()
     return out
 
@@ -82,25 +80,18 @@ def add_parsers(sub: Any) -> None:
     _add_log_args(lg, items=1000, users=256, steps=100, explore=0.3)
 
     op = new_command(sub, "ope")
-    op.add_argument("--logs", type=Path, default=None, help="the log: a driftrec .parquet, an OBD folder/CSV, a table")
-    op.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="a target policy to estimate (repeatable); default with --validate: "
-        "fast:alpha=0.7,mix=0.7,explore=0.1 and slow:alpha=0.05,mix=0.7,explore=0.1; for OBD logs: bts",
+    config_flags(
+        op,
+        OPEConfig,
+        parsers={"columns": _columns},
+        extra={
+            "target": {"action": "append", "type": str, "metavar": "SPEC"},
+            "kind": {"choices": ("auto", *offpolicy.LOG_KINDS)},
+            "first_position": {"choices": (0, 1)},
+        },
     )
     op.add_argument("--policy", dest="target", action=DeprecatedFlag, new="--target", append=True)
-    op.add_argument("--estimators", type=name_list, default=None, help="ipw,snipw,dm,dr,iips,replay [ipw,snipw,dm,dr]")
-    op.add_argument("--kind", choices=("auto", "driftrec", "obd", "table"), default="auto", help="log kind [auto]")
-    op.add_argument("--columns", type=_columns, default=None, help="map a table's columns: ours=theirs,...")
-    op.add_argument("--first-position", type=int, choices=(0, 1), default=0, help="positions in the table start at [0]")
-    op.add_argument("--priors", type=Path, default=None, help="BTS priors for target bts [OBD root/prior_bts_*.yaml]")
-    op.add_argument("--bootstrap", type=positive, default=1000, help="bootstrap samples per interval [1000]")
     op.add_argument("--out", type=Path, default=Path("runs/ope"), help="output folder [runs/ope]")
-    op.add_argument("--validate", action="store_true", help="check the estimators against the simulator's truth")
-    op.add_argument("--reps", type=positive, default=20, help="repetitions of --validate [20]")
     _add_log_args(op, items=100, users=256, steps=100, explore=0.5, ppo_flag="policy-file")
 
     rp = new_command(sub, "replay")
@@ -118,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "log":
         return _run_log(args)
     if args.command == "ope":
-        return _run_validate(args) if args.validate else _run_ope(args)
+        ope = config_from_args(OPEConfig, args)
+        return _run_validate(args, ope) if ope.validate else _run_ope(args, ope)
     if args.command == "replay":
         return _run_replay(args)
     raise UserError(f"unknown command {args.command!r}")
@@ -149,30 +141,30 @@ def _run_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_ope(args: argparse.Namespace) -> int:
+def _run_ope(args: argparse.Namespace, ope: OPEConfig) -> int:
     from driftrec.experiments.common.plots import plot_estimates
 
-    if args.logs is None:
+    if ope.logs is None:
         raise UserError("give --logs FILE (or --validate to check the estimators in the simulator)")
     start = time.perf_counter()
-    kind = offpolicy.detect_kind(args.logs) if args.kind == "auto" else args.kind
-    policies = args.target or (["bts"] if kind == "obd" else [])
+    kind = offpolicy.detect_kind(ope.logs) if ope.kind == "auto" else ope.kind
+    policies = ope.target or (["bts"] if kind == "obd" else [])
     if not policies:
         raise UserError("give at least one target policy with --target (see --help for the forms each log takes)")
     log = offpolicy.prepare(
-        args.logs,
+        ope.logs,
         policies,
         kind=kind,
-        columns=args.columns,
-        first_position=args.first_position,
-        priors=args.priors,
+        columns=ope.columns,
+        first_position=ope.first_position,
+        priors=ope.priors,
         progress=not args.no_progress,
     )
-    table = offpolicy.estimate(log, args.estimators or offpolicy.DEFAULT_ESTIMATORS, args.bootstrap, seed=args.seed)
+    table = offpolicy.estimate(log, ope.estimators or offpolicy.DEFAULT_ESTIMATORS, ope.bootstrap, seed=args.seed)
     fb = log.feedback
     logged_mean = float(fb.reward.mean()) * log.scale
     print(
-        f"{kind} log {str(args.logs)!r}: {fb.n_rounds:,} rows, {fb.n_actions} actions, {fb.len_list} positions; "
+        f"{kind} log {str(ope.logs)!r}: {fb.n_rounds:,} rows, {fb.n_actions} actions, {fb.len_list} positions; "
         f"logged policy's mean: {logged_mean:.5f} ({log.unit})\n"
     )
     print(offpolicy.format_estimates(table, log.unit))
@@ -182,7 +174,7 @@ def _run_ope(args: argparse.Namespace) -> int:
     io.write_summary(
         out / "summary.json",
         {
-            "logs": str(args.logs),
+            "logs": str(ope.logs),
             "kind": kind,
             "unit": log.unit,
             "n_rounds": fb.n_rounds,
@@ -190,7 +182,7 @@ def _run_ope(args: argparse.Namespace) -> int:
             "len_list": fb.len_list,
             "logged_mean": logged_mean,
             "policies": policies,
-            "bootstrap": args.bootstrap,
+            "bootstrap": ope.bootstrap,
             "seed": args.seed,
             "estimates": table.to_dict(orient="records"),
             "wall_s": round(time.perf_counter() - start, 2),
@@ -200,29 +192,29 @@ def _run_ope(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_validate(args: argparse.Namespace) -> int:
+def _run_validate(args: argparse.Namespace, ope: OPEConfig) -> int:
     from tqdm.auto import tqdm
 
     from driftrec.experiments.common.plots import plot_validation
     from driftrec.experiments.offline.trajectories import parse_target
 
-    if args.logs is not None:
+    if ope.logs is not None:
         raise UserError("--validate makes its own logs; drop --logs")
-    if args.reps < 2:
-        raise UserError(f"--reps {args.reps} must be at least 2")
+    if ope.reps < 2:
+        raise UserError(f"--reps {ope.reps} must be at least 2")
     cfg = _log_config(args)
-    targets = [parse_target(s) for s in (args.target or offpolicy.DEFAULT_TARGETS)]
-    estimators = args.estimators or list(offpolicy.VALIDATE_ESTIMATORS)
+    targets = [parse_target(s) for s in (ope.target or offpolicy.DEFAULT_TARGETS)]
+    estimators = ope.estimators or list(offpolicy.VALIDATE_ESTIMATORS)
     start = time.perf_counter()
-    bar = tqdm(total=args.reps, desc="validating", unit="rep", disable=args.no_progress)
-    v = validation.validate(cfg, targets, args.reps, estimators, args.bootstrap, on_rep=lambda: bar.update())
+    bar = tqdm(total=ope.reps, desc="validating", unit="rep", disable=args.no_progress)
+    v = validation.validate(cfg, targets, ope.reps, estimators, ope.bootstrap, on_rep=lambda: bar.update())
     bar.close()
     print(
         f"logging policy: {cfg.agent} {list(cfg.fixed_weights) if cfg.agent == 'fixed' else ''} on {cfg.scenario}, "
         f"explore mode {cfg.explore_mode}, {cfg.users} users x {cfg.steps} steps, catalog {cfg.catalog} "
-        f"({cfg.items} items); seeds {cfg.seed}..{cfg.seed + args.reps - 1}\n"
+        f"({cfg.items} items); seeds {cfg.seed}..{cfg.seed + ope.reps - 1}\n"
     )
-    print(validation.format_validation(v, args.reps))
+    print(validation.format_validation(v, ope.reps))
     ok = validation.coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
     print(f"\ncoverage >= 90% for every target and estimator: {'yes' if ok else 'NO'}")
     out: Path = args.out
@@ -235,9 +227,9 @@ def _run_validate(args: argparse.Namespace) -> int:
         {
             "config": cfg.to_dict(),
             "targets": [t.name for t in targets],
-            "reps": args.reps,
+            "reps": ope.reps,
             "estimators": estimators,
-            "bootstrap": args.bootstrap,
+            "bootstrap": ope.bootstrap,
             "coverage_ok": ok,
             "summary": v.summary.to_dict(orient="records"),
             "wall_s": round(time.perf_counter() - start, 2),

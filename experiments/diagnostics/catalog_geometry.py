@@ -13,14 +13,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.online.runner import text_table
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.geometry import neighbour_overlap
+from driftrec.simulators.scenarios import make_scenario
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """What ``driftrec geometry`` measures."""
+
+    catalog: str = "movielens"
+    """movielens, courses, synthetic or a file"""
+    dims: list[int] = field(default_factory=lambda: [32, 64, 128])
+    """reduced dimensions"""
+    scenario: str = "mixed"
+    """preset timed"""
+    users: int = 1024
+    """users of the throughput runs"""
+    steps: int = 20
+    """steps timed per run"""
+
+    def __post_init__(self) -> None:
+        if not self.dims:
+            raise ValueError("dims is empty; give at least one reduced dimension")
+        for d in self.dims:
+            check_int("each of dims", d, 1)
+        check_int("users", self.users, 1)
+        check_int("steps", self.steps, 1)
+        make_scenario(self.scenario)
 
 
 def pair_cosines(e: torch.Tensor, pairs: int = 20_000, seed: int = 0) -> tuple[float, float]:

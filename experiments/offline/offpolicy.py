@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from driftrec.agents import FixedWeights
+from driftrec.encoders.checks import check_int
 from driftrec.encoders.deprecation import moved_names
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
 from driftrec.experiments.offline.logfile import apply_mapping, check_log, feedback_from_frame, read_log_file
@@ -49,6 +50,41 @@ DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")
 VALIDATE_ESTIMATORS = ("ipw", "snipw", "dr")
 DEFAULT_TARGETS = ("fast:alpha=0.7,mix=0.7,explore=0.1", "slow:alpha=0.05,mix=0.7,explore=0.1")
 """Targets of ``ope --validate`` when none are given: quick and slow trust in new evidence."""
+
+
+@dataclass(frozen=True)
+class OPEConfig:
+    """What ``driftrec ope`` estimates (its logging settings, with ``validate``, are a ``LogConfig``)."""
+
+    logs: Path | None = None
+    """the log: a driftrec .parquet, an OBD folder/CSV, a table"""
+    target: list[str] = field(default_factory=list)
+    """a target policy to estimate (repeatable); default with --validate: fast:alpha=0.7,mix=0.7,explore=0.1
+    and slow:alpha=0.05,mix=0.7,explore=0.1; for OBD logs: bts"""
+    estimators: list[str] | None = None
+    """ipw,snipw,dm,dr,iips,replay [ipw,snipw,dm,dr]"""
+    kind: str = "auto"
+    """log kind"""
+    columns: dict[str, str] | None = None
+    """map a table's columns: ours=theirs,..."""
+    first_position: int = 0
+    """positions in the table start at"""
+    priors: Path | None = None
+    """BTS priors for target bts [OBD root/prior_bts_*.yaml]"""
+    bootstrap: int = 1000
+    """bootstrap samples per interval"""
+    validate: bool = False
+    """check the estimators against the simulator's truth"""
+    reps: int = 20
+    """repetitions of --validate"""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("auto", *LOG_KINDS):
+            raise ValueError(f"kind {self.kind!r} is unknown; allowed: auto, {', '.join(LOG_KINDS)}")
+        if self.first_position not in (0, 1):
+            raise ValueError(f"first_position={self.first_position!r} is not allowed; it must be 0 or 1")
+        check_int("bootstrap", self.bootstrap, 1)
+        check_int("reps", self.reps, 1)
 
 
 @dataclass

