@@ -90,22 +90,6 @@ def scenario_list(text: str) -> list[str]:
     return names
 
 
-def add_device_arg(p: argparse.ArgumentParser) -> None:
-    """``--device``, the same default in every command."""
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available) [auto]")
-
-
-def add_set_arg(p: argparse.ArgumentParser) -> None:
-    """``--set KEY=VALUE``, defined once for every command that runs scenarios."""
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario parameter for every scenario (repeatable), e.g. --set shift_hazard=0.05",
-    )
-
-
 class DeprecatedFlag(argparse.Action):
     """An old spelling of a flag: stores into the new flag's ``dest`` (appending if ``append``) and
     says on stderr that it is deprecated and what to use. Hidden from ``--help``."""
@@ -131,32 +115,10 @@ def new_command(sub: Any, name: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=help_line, description=description)
 
 
-def add_common(p: argparse.ArgumentParser, out_default: str, device: bool = True) -> None:
-    """--out and --no-progress (and --device, unless the command's config has it)."""
-    if device:
-        add_device_arg(p)
+def add_common(p: argparse.ArgumentParser, out_default: str) -> None:
+    """--out and --no-progress (--device comes from each command's config)."""
     p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder [{out_default}]")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def add_data_args(p: argparse.ArgumentParser, catalog_default: str = "movielens", mixture: bool = False) -> None:
-    mixture_help = "; several comma-separated train one policy on all of them" if mixture else ""
-    p.add_argument(
-        "--catalog",
-        default=catalog_default,
-        help="items: 'movielens' (9,061 movies encoded by all-MiniLM-L6-v2, cached after the first run), "
-        "'courses' (3,649 university courses, same encoder), 'synthetic' (generated texts, hashing encoder, "
-        "--items and --dim), 'synthetic-lm' (the same texts under all-MiniLM-L6-v2, --items), "
-        f"or a CSV/parquet file with 'id' and 'text' columns{mixture_help} [{catalog_default}]",
-    )
-    add_transform_arg(p, "centre")
-    p.add_argument(
-        "--population",
-        default="auto",
-        help="where users' interests and the recommender's priors start: 'movielens' (real users' first 10 "
-        "rated movies), 'items' (near random items), a persona file (one persona per line, facets "
-        "separated by ';'), or 'auto' (movielens on the MovieLens catalog, else items) [auto]",
-    )
 
 
 def check_out(path: Path, is_file: bool = False) -> None:
@@ -179,17 +141,6 @@ def check_out(path: Path, is_file: bool = False) -> None:
 def agent_help(agents: dict[str, str]) -> str:
     """Agents' descriptions as one help string (``config_flags`` escapes its '%')."""
     return "; ".join(f"{k}: {v}" for k, v in agents.items())
-
-
-def add_transform_arg(p: argparse.ArgumentParser, default: str | None) -> None:
-    shown = default or "the config's, centre"
-    p.add_argument(
-        "--transform",
-        default=default,
-        help="the catalog's space: 'centre' (the encoder's common direction removed, so presets mean the same "
-        "on any encoder), 'pca:D' (centred, then its D principal directions: faster), or 'none' (raw "
-        f"vectors, the model before version 2) [{shown}]",
-    )
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:

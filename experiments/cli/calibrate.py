@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import UserError, add_common, add_transform_arg, new_command
-from driftrec.experiments.cli.flags import config_flags, config_from_args
+from driftrec.experiments.cli.args import UserError, add_common, new_command
+from driftrec.experiments.cli.flags import SHARED_HELP, config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.online.calibrate import CalibrateConfig
 
@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
         help="the items: movielens, or a catalog file (id and text columns, or an embedding column) whose ids "
         "are the log's items [movielens; required with a log]",
     )
-    add_transform_arg(c, "centre")
+    c.add_argument("--transform", default="centre", help=SHARED_HELP["transform"] + " [centre]")
     c.add_argument(
         "--population",
         choices=("auto", "items"),
@@ -47,7 +47,7 @@ def add_parser(sub: Any) -> None:
         help="where simulated users start: auto (the real users' first 10 items: MovieLens' histories or the "
         "log's) or items (near random items) [auto]",
     )
-    add_common(c, "runs/calibrate", device=False)
+    add_common(c, "runs/calibrate")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def add_parsers(sub: Any) -> None:
     add_portability_parser(sub)
     g = new_command(sub, "geometry")
     config_flags(g, GeometryConfig)
-    add_common(g, "runs/geometry", device=False)
+    add_common(g, "runs/geometry")
 
     k = new_command(sub, "soak")
     config_flags(
@@ -32,7 +32,7 @@ def add_parsers(sub: Any) -> None:
         defaults={"scenarios": "all"},
         helps={"scenarios": "comma-separated presets or 'all' [all]"},
     )
-    add_common(k, "runs/soak", device=False)
+    add_common(k, "runs/soak")
 
 
 def add_parser(sub: Any) -> None:
@@ -59,7 +59,7 @@ def add_parser(sub: Any) -> None:
         },
         extra={"reference": {"metavar": "N,M,d"}, "recogym_python": {"metavar": "PYTHON"}},
     )
-    add_common(b, "runs/bench", device=False)
+    add_common(b, "runs/bench")
 
 
 def add_portability_parser(sub: Any) -> None:
@@ -74,7 +74,7 @@ def add_portability_parser(sub: Any) -> None:
         },
     )
     p.add_argument("--tuning-users", type=positive, default=32, help="users per grid point and tuning seed [32]")
-    add_common(p, "runs/portability", device=False)
+    add_common(p, "runs/portability")
 
 
 def run_portability(args: argparse.Namespace) -> int:

@@ -86,7 +86,7 @@ def add_parsers(sub: Any) -> None:
         parsers={"columns": _columns},
         extra={
             "target": {"action": "append", "type": str, "metavar": "SPEC"},
-            "kind": {"choices": ("auto", *offpolicy.LOG_KINDS)},
+            "kind": {"choices": offpolicy.OPE_KINDS},
             "first_position": {"choices": (0, 1)},
         },
     )
@@ -102,7 +102,7 @@ def add_parsers(sub: Any) -> None:
         helps={"agents": "comma-separated: " + ", ".join(replay_agents())},
         extra={"columns": {"metavar": "FIELD=COLUMN,..."}, "fixed_weights": {"metavar": "A,M,E"}},
     )
-    add_common(rp, "runs/replay", device=False)
+    add_common(rp, "runs/replay")
 
 
 def run(args: argparse.Namespace) -> int:

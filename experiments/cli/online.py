@@ -79,12 +79,12 @@ def _add_compare_flags(p: argparse.ArgumentParser) -> None:
 def add_parsers(sub: Any) -> None:
     """The online commands' parsers, on the subparsers ``sub``."""
     q = new_command(sub, "quickstart")
-    add_common(q, "runs/quickstart", device=False)
+    add_common(q, "runs/quickstart")
     _add_compare_flags(q)
     add_backend_args(q)
 
     s = new_command(sub, "simulate")
-    add_common(s, "runs/simulate", device=False)
+    add_common(s, "runs/simulate")
     _add_simulate_flags(s)
 
     t = new_command(sub, "train")
@@ -115,12 +115,12 @@ def add_parsers(sub: Any) -> None:
         "checkpoint on, except net_arch and n_steps, which are refused",
     )
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
-    add_common(t, "runs/train", device=False)
+    add_common(t, "runs/train")
     add_backend_args(t)
 
     cp = new_command(sub, "compare")
     cp.add_argument("--config", type=Path, default=None, help="YAML or JSON config file (see above)")
-    add_common(cp, "runs/compare", device=False)
+    add_common(cp, "runs/compare")
     _add_compare_flags(cp)
     add_backend_args(cp)
 

@@ -46,6 +46,8 @@ MOVED = ("Validation", "live_value", "validate", "format_validation", "coverage_
 """The simulator check, now in ``offline.validation``."""
 
 LOG_KINDS = ("driftrec", "obd", "table")
+OPE_KINDS = ("auto", *LOG_KINDS)
+"""What ``OPEConfig.kind`` takes: a log kind, or auto (``detect_kind``)."""
 DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")
 VALIDATE_ESTIMATORS = ("ipw", "snipw", "dr")
 DEFAULT_TARGETS = ("fast:alpha=0.7,mix=0.7,explore=0.1", "slow:alpha=0.05,mix=0.7,explore=0.1")
@@ -79,8 +81,8 @@ class OPEConfig:
     """repetitions of --validate"""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("auto", *LOG_KINDS):
-            raise ValueError(f"kind {self.kind!r} is unknown; allowed: auto, {', '.join(LOG_KINDS)}")
+        if self.kind not in OPE_KINDS:
+            raise ValueError(f"kind {self.kind!r} is unknown; allowed: {', '.join(OPE_KINDS)}")
         if self.first_position not in (0, 1):
             raise ValueError(f"first_position={self.first_position!r} is not allowed; it must be 0 or 1")
         check_int("bootstrap", self.bootstrap, 1)
