@@ -40,7 +40,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from driftrec.envs.batched import DriftVecEnv, as_action_tensor, check_overrides, first_outside
+from driftrec.envs.batched import DriftVecEnv
+from driftrec.envs.inputs import as_action_tensor, check_overrides, first_outside
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import Scenario

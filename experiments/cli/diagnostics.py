@@ -149,8 +149,8 @@ def run_soak(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from driftrec.experiments.diagnostics.bench import machine_info
     from driftrec.experiments.diagnostics.soak import format_soak, soak
+    from driftrec.experiments.diagnostics.timing import machine_info
 
     cfg = config_from_args(SoakConfig, args)
     start = time.perf_counter()

@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_log(args: argparse.Namespace) -> int:
-    from driftrec.experiments.offline.trajectories import simulate_log, write_log
+    from driftrec.experiments.offline.logfile import write_log
+    from driftrec.experiments.offline.trajectories import simulate_log
 
     if args.out.suffix.lower() not in (".parquet", ".pq"):
         raise UserError(f"--out {str(args.out)!r} must be a .parquet file")

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-from driftrec.experiments.offline.trajectories import (
+from driftrec.experiments.offline.logfile import (
     CONTEXT_COLUMNS,
     FLAG_COLUMNS,
     NEXT_CONTEXT_COLUMNS,

@@ -21,7 +21,7 @@ from driftrec.agents.registry import agent_descriptions, agent_entry, make_agent
 from driftrec.encoders.checks import check_int
 from driftrec.encoders.deprecation import moved_names
 from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
-from driftrec.envs.batched import check_memory
+from driftrec.envs.device import check_memory
 from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
 from driftrec.experiments.common.rollout import Ended, Rewards, rollout
 from driftrec.experiments.common.settings import CatalogSettings

@@ -14,7 +14,7 @@ import torch
 
 from driftrec.agents.ppo import policy_config
 from driftrec.envs import resolve_device
-from driftrec.envs.batched import check_memory
+from driftrec.envs.device import check_memory
 from driftrec.experiments.common import io
 from driftrec.experiments.online.compare.config import BEST_FIXED, WEIGHTS_ORACLE, CompareConfig
 from driftrec.experiments.online.compare.report import CompareResult, paired_summary
