@@ -6,7 +6,8 @@ has norm about ``a`` relative to the unit vector it perturbs, whatever d is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from driftrec.encoders.checks import check_int, check_number
 
@@ -18,6 +19,46 @@ units), multi-interest utility over facets, the softmax exploration mode; preset
 
 INTEREST_MODELS = ("facets", "blend")
 UTILITY_UNITS = ("catalog", "cosine")
+
+
+def number(default: float, lo: float, hi: float, *, lo_open: bool = False) -> Any:
+    """A float field allowed in [lo, hi] (or (lo, hi] with ``lo_open``), checked by ``check_fields``."""
+    return field(default=default, metadata={"check": ("number", lo, hi, lo_open)})
+
+
+def rate(default: float) -> Any:
+    """A float field that is a probability or a rate per step, in [0, 1]."""
+    return number(default, 0.0, 1.0)
+
+
+def integer(default: int, lo: int, hi: int) -> Any:
+    """An int field allowed in [lo, hi]."""
+    return field(default=default, metadata={"check": ("int", lo, hi)})
+
+
+def choice(default: str, allowed: tuple[str, ...], *, what: str = "") -> Any:
+    """A str field that must be one of ``allowed``; ``what`` names it in the error (the field's name
+    by default)."""
+    return field(default=default, metadata={"check": ("choice", allowed, what)})
+
+
+def check_fields(params: object) -> None:
+    """Check every field of a params dataclass against the range or choices declared with it (the
+    ``number``, ``rate``, ``integer`` and ``choice`` fields), in declaration order; the first wrong
+    value raises the one-line error of ``check_number`` or ``check_int``, or a ValueError naming the
+    allowed choices."""
+    for f in fields(params):  # type: ignore[arg-type]
+        if "check" not in f.metadata:
+            continue
+        kind, *spec = f.metadata["check"]
+        value = getattr(params, f.name)
+        if kind == "number":
+            lo, hi, lo_open = spec
+            check_number(f.name, value, lo, hi, lo_open=lo_open)
+        elif kind == "int":
+            check_int(f.name, value, *spec)
+        elif value not in spec[0]:
+            raise ValueError(f"{spec[1] or f.name} {value!r} is unknown; allowed: {', '.join(spec[0])}")
 
 
 @dataclass(frozen=True)
@@ -50,45 +91,25 @@ class UserParams:
             same on a dense or a sparse catalog; "cosine": the plain cosine (before version 2).
     """
 
-    num_facets: int = 2
-    facet_noise: float = 0.5
-    drift_scale: float = 0.0
-    shift_hazard: float = 0.0
-    mission_start: float = 0.0
-    mission_end: float = 0.15
-    mission_strength: float = 0.8
-    reinforce_rate: float = 0.0
-    fatigue_rate: float = 0.0
-    boredom_strength: float = 0.0
-    organic_rate: float = 0.0
-    organic_noise: float = 0.5
-    churn_rate: float = 0.0
-    interest_model: str = "facets"
-    facet_temperature: float = 0.05
-    utility_units: str = "catalog"
+    num_facets: int = integer(2, 1, 64)
+    facet_noise: float = number(0.5, 0.0, 10.0)
+    drift_scale: float = number(0.0, 0.0, 10.0)
+    shift_hazard: float = rate(0.0)
+    mission_start: float = rate(0.0)
+    mission_end: float = number(0.15, 0.0, 1.0, lo_open=True)
+    mission_strength: float = rate(0.8)
+    reinforce_rate: float = rate(0.0)
+    fatigue_rate: float = rate(0.0)
+    boredom_strength: float = number(0.0, 0.0, 10.0)
+    organic_rate: float = rate(0.0)
+    organic_noise: float = number(0.5, 0.0, 10.0)
+    churn_rate: float = rate(0.0)
+    interest_model: str = choice("facets", INTEREST_MODELS)
+    facet_temperature: float = number(0.05, 0.0, 10.0, lo_open=True)
+    utility_units: str = choice("catalog", UTILITY_UNITS)
 
     def __post_init__(self) -> None:
-        if self.utility_units not in UTILITY_UNITS:
-            raise ValueError(f"utility_units {self.utility_units!r} is unknown; allowed: {', '.join(UTILITY_UNITS)}")
-        if self.interest_model not in INTEREST_MODELS:
-            raise ValueError(
-                f"interest_model {self.interest_model!r} is unknown; allowed: {', '.join(INTEREST_MODELS)}"
-            )
-        check_number("facet_temperature", self.facet_temperature, 0.0, 10.0, lo_open=True)
-        check_int("num_facets", self.num_facets, 1, 64)
-        for name in ("facet_noise", "drift_scale", "organic_noise", "boredom_strength"):
-            check_number(name, getattr(self, name), 0.0, 10.0)
-        for name in (
-            "shift_hazard",
-            "mission_start",
-            "mission_strength",
-            "reinforce_rate",
-            "fatigue_rate",
-            "organic_rate",
-            "churn_rate",
-        ):
-            check_number(name, getattr(self, name), 0.0, 1.0)
-        check_number("mission_end", self.mission_end, 0.0, 1.0, lo_open=True)
+        check_fields(self)
 
 
 CLICK_MODELS = ("position", "cascade")
@@ -111,19 +132,14 @@ class ClickParams:
         accidental: probability of a click independent of utility.
     """
 
-    model: str = "position"
-    beta: float = 10.0
-    threshold: float = 0.55
-    exam_decay: float = 0.7
-    accidental: float = 0.005
+    model: str = choice("position", CLICK_MODELS, what="click model")
+    beta: float = number(10.0, 0.0, 1000.0, lo_open=True)
+    threshold: float = number(0.55, -1.0, 1.0)
+    exam_decay: float = number(0.7, 0.0, 10.0)
+    accidental: float = rate(0.005)
 
     def __post_init__(self) -> None:
-        if self.model not in CLICK_MODELS:
-            raise ValueError(f"click model {self.model!r} is unknown; known models: {', '.join(CLICK_MODELS)}")
-        check_number("beta", self.beta, 0.0, 1000.0, lo_open=True)
-        check_number("threshold", self.threshold, -1.0, 1.0)
-        check_number("exam_decay", self.exam_decay, 0.0, 10.0)
-        check_number("accidental", self.accidental, 0.0, 1.0)
+        check_fields(self)
 
 
 EXPLORE_MODES = ("slot", "slate", "softmax")
@@ -157,27 +173,19 @@ class RecParams:
             which bounds the importance weights off-policy estimates need).
     """
 
-    prior_noise: float = 1.0
-    long_rate: float = 0.05
-    click_weight: float = 1.0
-    organic_weight: float = 0.5
-    default_alpha: float = 0.3
-    default_mix: float = 0.7
-    default_explore: float = 0.0
-    explore_mode: str = "slot"
-    explore_temperature: float = 0.2
-    explore_floor: float = 0.1
+    prior_noise: float = number(1.0, 0.0, 10.0)
+    long_rate: float = rate(0.05)
+    click_weight: float = number(1.0, 0.0, 100.0)
+    organic_weight: float = number(0.5, 0.0, 100.0)
+    default_alpha: float = rate(0.3)
+    default_mix: float = rate(0.7)
+    default_explore: float = rate(0.0)
+    explore_mode: str = choice("slot", EXPLORE_MODES)
+    explore_temperature: float = number(0.2, 0.0, 10.0, lo_open=True)
+    explore_floor: float = rate(0.1)
 
     def __post_init__(self) -> None:
-        if self.explore_mode not in EXPLORE_MODES:
-            raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
-        check_number("explore_temperature", self.explore_temperature, 0.0, 10.0, lo_open=True)
-        check_number("explore_floor", self.explore_floor, 0.0, 1.0)
-        check_number("prior_noise", self.prior_noise, 0.0, 10.0)
-        check_number("click_weight", self.click_weight, 0.0, 100.0)
-        check_number("organic_weight", self.organic_weight, 0.0, 100.0)
-        for name in ("long_rate", "default_alpha", "default_mix", "default_explore"):
-            check_number(name, getattr(self, name), 0.0, 1.0)
+        check_fields(self)
 
 
 def field_names(cls: type) -> tuple[str, ...]:

@@ -118,7 +118,7 @@ BAD_CONSTRUCTION = [
     ("hazard above 1", dict(shift_hazard=1.5), ValueError, r"shift_hazard=1\.5 .*\[0\.0, 1\.0\]"),
     ("NaN drift", dict(drift_scale=float("nan")), ValueError, r"drift_scale=nan"),
     ("unknown parameter", dict(hazard=0.1), TypeError, "unexpected keyword argument 'hazard'; scenario parameters"),
-    ("unknown click model", dict(model="dbn"), ValueError, "click model 'dbn' is unknown; known models: position"),
+    ("unknown click model", dict(model="dbn"), ValueError, "click model 'dbn' is unknown; allowed: position"),
     ("unknown action mode", dict(action_mode="items"), ValueError, "action_mode 'items' is unknown; allowed: weights"),
     ("slate larger than catalog", dict(num_items=5), ValueError, "5 items, fewer than slate_size=10"),
     ("bad device", dict(device="tpu:9"), ValueError, "device 'tpu:9'"),
