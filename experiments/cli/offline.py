@@ -110,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
         return _run_log(args)
     if args.command == "ope":
         ope = config_from_args(OPEConfig, args)
+        if ope.sequential:
+            from driftrec.experiments.cli.sequential import run_sequential
+
+            return run_sequential(args, ope, _log_config(args) if ope.validate else None)
         return _run_validate(args, ope) if ope.validate else _run_ope(args, ope)
     if args.command == "replay":
         return _run_replay(args)

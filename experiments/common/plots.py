@@ -44,6 +44,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _ticker() -> Any:
+    import matplotlib.ticker
+
+    return matplotlib.ticker
+
+
 def _save(fig: Any, path: str | Path, legend_axes: Any = None, ncol: int = 6) -> Path:
     """Tight layout, one figure legend below the panels (from ``legend_axes``' lines), atomic PNG."""
     plt = _pyplot()
@@ -196,6 +202,37 @@ def plot_validation(reps: pd.DataFrame, path: str | Path) -> Path:
         ax.set_title(pol, fontsize=10)
         ax.set_xlabel("interval and estimate vs truth (%)")
     return _save(fig, path)
+
+
+def plot_sequential_validation(summary: pd.DataFrame, path: str | Path) -> Path:
+    """The sequential check against the horizon: per target, the coverage of the 95% intervals and
+    the mean |relative error| of each estimator (log-scaled), with the mean effective sample size."""
+    plt = _pyplot()
+    targets = list(dict.fromkeys(summary.target))
+    fig, axes = plt.subplots(3, len(targets), figsize=(4.2 * len(targets), 7.5), squeeze=False, sharex=True)
+    for col, tgt in enumerate(targets):
+        sub = summary[summary.target == tgt]
+        for est in dict.fromkeys(sub.estimator):
+            rows = sub[sub.estimator == est].sort_values("horizon")
+            axes[0][col].plot(rows.horizon, rows.coverage * 100, "o-", label=est, ms=3)
+            axes[1][col].plot(rows.horizon, rows.mean_abs_rel_error * 100, "o-", label=est, ms=3)
+        ess = sub.groupby("horizon").mean_ess.first()
+        axes[2][col].plot(ess.index, ess.values, "o-", color="black", ms=3)
+        axes[0][col].axhline(90, color="grey", lw=0.8, ls="--")
+        axes[0][col].set_title(tgt, fontsize=10)
+        axes[1][col].set_yscale("log")
+        axes[2][col].set_yscale("log")
+        axes[2][col].set_xscale("log")
+        axes[2][col].set_xlabel("horizon H (steps)")
+        horizons = sorted(set(sub.horizon))
+        axes[2][col].set_xticks(horizons, [str(h) for h in horizons])
+        axes[2][col].xaxis.set_minor_locator(_ticker().NullLocator())
+        for row in (1, 2):
+            axes[row][col].yaxis.set_major_formatter(_ticker().FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[0][0].set_ylabel("coverage (%)")
+    axes[1][0].set_ylabel("mean |rel. error| (%)")
+    axes[2][0].set_ylabel("mean ESS (trajectories)")
+    return _save(fig, path, legend_axes=[axes[0][0]])
 
 
 def plot_replay(results: dict[str, dict[str, Any]], path: str | Path, k: int) -> Path:

@@ -32,6 +32,9 @@ LOG_COLUMNS = (
     *NEXT_CONTEXT_COLUMNS,
 )  # fmt: skip
 """Every column of a driftrec log, in file order."""
+WEIGHT_LOGP_COLUMN = "weight_logp"
+"""Optional last column of a log whose weights were drawn with known densities (``LogConfig.weight_noise``):
+the log-density of the slate's (alpha, mix, explore) under the logging policy, the same on the slate's rows."""
 INT_COLUMNS = frozenset((*ID_COLUMNS, "position", "action"))
 
 

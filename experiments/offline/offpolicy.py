@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from driftrec.agents import FixedWeights
-from driftrec.encoders.checks import check_int
+from driftrec.encoders.checks import check_int, check_number
 from driftrec.encoders.deprecation import moved_names
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
 from driftrec.experiments.offline.logfile import apply_mapping, check_log, feedback_from_frame, read_log_file
@@ -79,6 +79,13 @@ class OPEConfig:
     """check the estimators against the simulator's truth"""
     reps: int = 20
     """repetitions of --validate"""
+    sequential: bool = False
+    """estimate weight policies over whole episodes (tis, pdis, sntis, snpdis, dr, sndr) from a log made with
+    --weight-noise; targets [NAME:]alpha=A,mix=M,explore=E[,noise=S] or ppo:FILE"""
+    horizons: list[int] = field(default_factory=lambda: [10, 50, 100])
+    """episode steps H of the sequential estimates"""
+    bandwidth: float = 0.3
+    """logit-space kernel bandwidth for deterministic sequential targets (those without noise=S)"""
 
     def __post_init__(self) -> None:
         if self.kind not in OPE_KINDS:
@@ -87,6 +94,11 @@ class OPEConfig:
             raise ValueError(f"first_position={self.first_position!r} is not allowed; it must be 0 or 1")
         check_int("bootstrap", self.bootstrap, 1)
         check_int("reps", self.reps, 1)
+        check_number("bandwidth", self.bandwidth, 0.0, 1.0, lo_open=True)
+        if not self.horizons:
+            raise ValueError("horizons must name at least one horizon")
+        for h in self.horizons:
+            check_int("horizon", h, 1)
 
 
 @dataclass

@@ -9,10 +9,11 @@ shown item. Columns map one-to-one onto obp's bandit-feedback keys:
     context_* the observation the agent acted on (``FEATURE_NAMES``), obp's ``context``
 
 plus ids (``run`` = the seed, ``slate_id``, ``step``, ``user`` = row of the batch, ``episode``), the
-weights the agent chose (``alpha``, ``mix``, ``explore``) and, for offline RL, whether the user's
-episode ended at that step (``terminated``: churn; ``truncated``: the horizon) and the observation
-the step led to (``next_context_*``, before any reset): what a transition dataset needs
-(``experiments.offline.minari_export``). The run's settings go into the
+weights the agent chose (``alpha``, ``mix``, ``explore``; with ``weight_noise`` > 0, drawn around its
+choice by ``agents.noisy.NoisyWeights``, with their exact log-density in ``weight_logp``) and, for
+offline RL, whether the user's episode ended at that step (``terminated``: churn; ``truncated``: the
+horizon) and the observation the step led to (``next_context_*``, before any reset): what a
+transition dataset needs (``experiments.offline.minari_export``). The run's settings go into the
 parquet metadata (key ``driftrec``), so the run that made a log can be re-created.
 
 Target policies for off-policy evaluation are fixed weightings (``FixedWeights``). Each keeps its
@@ -35,8 +36,9 @@ import torch
 from tqdm.auto import tqdm
 
 from driftrec.agents import FixedWeights
+from driftrec.agents.noisy import NoisyWeights
 from driftrec.agents.registry import agent_entry, make_agent
-from driftrec.encoders.checks import check_int
+from driftrec.encoders.checks import check_int, check_number
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.common.rollout import Step, rollout
 from driftrec.experiments.common.settings import CatalogSettings
@@ -51,6 +53,7 @@ from driftrec.experiments.offline.logfile import (  # noqa: F401  (the log files
     NEXT_CONTEXT_COLUMNS,
     OBP_COLUMNS,
     WEIGHT_COLUMNS,
+    WEIGHT_LOGP_COLUMN,
     apply_mapping,
     check_log,
     feedback_from_frame,
@@ -86,7 +89,7 @@ class LogConfig(CatalogSettings):
     agent: str = "fixed"
     """the logging policy, a weights agent"""
     fixed_weights: tuple[float, float, float] = (0.3, 0.7, 0.3)
-    """alpha, mix and explore of agent fixed; explore must be > 0"""
+    """alpha, mix and explore of agent fixed; explore must be > 0 unless weight_noise > 0"""
     explore_mode: str = "slate"
     """slate: with probability explore the whole slate is uniform (every item can appear at every position, which
     off-policy estimates need); softmax: with probability explore the slate is a Boltzmann sample near the query
@@ -100,9 +103,14 @@ class LogConfig(CatalogSettings):
     overrides: dict[str, Any] = field(default_factory=dict)
     policy: str | None = None
     """saved PPO policy for --agent ppo"""
+    weight_noise: float = 0.0
+    """0: log the agent's weights as chosen; S in (0, 1]: draw each weight from a logit-normal of logit-space
+    scale S around the agent's choice and log its exact log-density (weight_logp), which sequential off-policy
+    estimates need"""
 
     def __post_init__(self) -> None:
         entry = agent_entry(self.agent)
+        check_number("weight_noise", self.weight_noise, 0.0, 1.0)
         if self.explore_mode not in EXPLORE_MODES:
             raise ValueError(f"explore_mode {self.explore_mode!r} is unknown; allowed: {', '.join(EXPLORE_MODES)}")
         for key in ("users", "steps", "items", "dim"):
@@ -116,7 +124,7 @@ class LogConfig(CatalogSettings):
                 f"agent {self.agent!r} cannot log: a logging policy must choose weights (its propensities come "
                 "from the explore weight), and must not read the hidden state or the shift flags"
             )
-        if self.agent == "fixed" and not self.fixed_weights[2] > 0:
+        if self.agent == "fixed" and not self.fixed_weights[2] > 0 and not self.weight_noise > 0:
             raise ValueError(
                 f"fixed weights {list(self.fixed_weights)} explore nothing: a log with explore=0 is deterministic "
                 "and no other policy can be evaluated on it; give explore > 0"
@@ -189,12 +197,15 @@ class _LogRecorder:
     ``Simulation.shadow_update``) and, with ``truth``, the expected clicks of its slate and the
     logging policy's on the true states (``click.expected_clicks``)."""
 
-    def __init__(self, env: DriftVecEnv, targets: Sequence[FixedWeights], truth: bool) -> None:
+    def __init__(
+        self, env: DriftVecEnv, targets: Sequence[FixedWeights], truth: bool, noisy: NoisyWeights | None = None
+    ) -> None:
         n, dev = env.num_users, env.device
+        self.noisy = noisy
         self.tw = [torch.tensor([t.alpha, t.mix, t.explore], device=dev).expand(n, 3) for t in targets]
         self.truth = truth
         self.shadows: list[RecState] | None = None
-        self.cols: dict[str, list[torch.Tensor]] = {c: [] for c in _STEP_COLUMNS}
+        self.cols: dict[str, list[torch.Tensor]] = {c: [] for c in (*_STEP_COLUMNS, "weight_logp")}
         self.target_pscore: list[list[torch.Tensor]] = [[] for _ in targets]
         self.target_value: list[list[torch.Tensor]] = [[] for _ in targets]
         self.logged_value: list[torch.Tensor] = []
@@ -220,6 +231,8 @@ class _LogRecorder:
         cols["next_obs"].append(step.next_info["final_obs"])
         for name, v in (("items", res.items), ("clicks", res.clicks), ("pscore", res.pscore), ("weights", res.weights)):
             cols[name].append(v)
+        if self.noisy is not None:
+            cols["weight_logp"].append(self.noisy.last_log_prob)  # type: ignore[arg-type]
         attr = attraction(sim.item_utility(state), sc.click) if self.truth else None
         if attr is not None:
             q_log = recommender.query(state.rec, res.weights[:, 1])
@@ -258,6 +271,7 @@ def simulate_log(
     if len(set(names)) != len(names):
         raise ValueError(f"target policies need distinct names, got {names}")
     agent = make_agent(cfg.agent, cfg.fixed_weights, cfg.policy)
+    noisy = NoisyWeights(agent, cfg.weight_noise) if cfg.weight_noise > 0 else None
     env = cfg.make_env(catalog, population, progress)
     catalog = env.catalog
     sc = env.scenario
@@ -267,10 +281,10 @@ def simulate_log(
             f"{sc.click.model!r} (override click model=position)"
         )
     n, k = cfg.users, env.slate_size
-    log = _LogRecorder(env, targets, truth)
+    log = _LogRecorder(env, targets, truth, noisy)
     desc = f"logging {cfg.agent} on {cfg.scenario}"
     with tqdm(total=cfg.steps, desc=desc, unit="step", leave=False, disable=not progress) as bar:
-        rollout(env, agent, cfg.steps, seed=cfg.seed, record=[log], on_step=bar.update)
+        rollout(env, noisy or agent, cfg.steps, seed=cfg.seed, record=[log], on_step=bar.update)
     cols, tp, tv, lv = log.cols, log.target_pscore, log.target_value, log.logged_value
     frame = _frame(cols, cfg, n, k)
     meta = {
@@ -316,7 +330,10 @@ def _frame(cols: dict[str, list[torch.Tensor]], cfg: LogConfig, n: int, k: int) 
     nxt = torch.stack(cols["next_obs"]).cpu().numpy()  # (T, N, F)
     for j, name in enumerate(NEXT_CONTEXT_COLUMNS):
         data[name] = nxt[:, :, j].repeat(k).reshape(-1).astype(np.float64)
-    return pd.DataFrame(data, columns=list(LOG_COLUMNS))
+    frame = pd.DataFrame(data, columns=list(LOG_COLUMNS))
+    if cols["weight_logp"]:
+        frame[WEIGHT_LOGP_COLUMN] = torch.stack(cols["weight_logp"]).cpu().numpy().repeat(k).reshape(-1)
+    return frame
 
 
 # ----------------------------------------------------------------------------- files
