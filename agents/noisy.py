@@ -7,9 +7,11 @@ Around a base weights agent's choice ``m`` (N, 3), each weight is drawn from a l
 with density ``p(w) = phi((logit(w) - logit(m)) / scale) / (scale * w * (1 - w))``, so every weight
 vector in (0, 1)^3 has positive density: a log drawn this way supports any other weight policy,
 which sequential off-policy estimates need (``experiments.offline.sequential``). ``m`` is clipped
-to [MEAN_FLOOR, 1 - MEAN_FLOOR] before the logit (a base weight of 0 or 1 has no logit), and the
-noisy logit to [-LOGIT_BOUND, LOGIT_BOUND], so that float32 weights stay strictly inside (0, 1);
-with ``scale <= 1`` the clip changes a weight's distribution by less than 1e-18.
+to [MEAN_FLOOR, 1 - MEAN_FLOOR] = [0.02, 0.98] before the logit: a base weight of 0 or 1 has no logit,
+and near the ends the logit stretches what is one behaviour (explore 0.001 and 0.01 are 2.3 apart in
+logit space, and a target that differs from the logging policy only there would get weights in the
+thousands). The noisy logit is clipped to [-LOGIT_BOUND, LOGIT_BOUND], so that float32 weights stay
+strictly inside (0, 1); with ``scale <= 1`` the clip changes a weight's distribution by less than 1e-18.
 
 The draws are counter-based (``simulators.rng``): user ``i``'s noise depends on the agent's seed,
 ``i`` and the step alone, not on the batch size or the device.
@@ -27,7 +29,7 @@ from driftrec.encoders.checks import check_number
 from driftrec.envs.batched import DriftVecEnv
 from driftrec.simulators.rng import CounterRNG, seeds_to_keys, user_seeds
 
-MEAN_FLOOR = 1e-3
+MEAN_FLOOR = 0.02
 LOGIT_BOUND = 16.0
 _DOMAIN = 0x6E015E  # the generator's "episode": its draws never coincide with the env's own streams
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)

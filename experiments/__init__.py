@@ -4,8 +4,10 @@
 - ``online``: runs in the simulator: simulate (``runner``), tuning, train, compare, calibrate,
   portability, transfer.
 - ``offline``: trajectory logs and log files, logged-feedback loaders, off-policy estimators (``ope``,
-  obp's interface), evaluation of logs (``offpolicy``) and its check in the simulator
-  (``validation``), replay on real timelines, Minari export.
+  obp's interface; ``recent``, the drift-aware ones), evaluation of logs (``offpolicy``) and its
+  check in the simulator (``validation``), weight policies over whole episodes (``sequential``,
+  with ``fqe``, ``episodes`` and its check ``sequential_check``), replay on real timelines, Minari
+  export.
 - ``sweeps``: where a sweep's independent units run (local processes or Ray), the resumable unit
   store, one run per output folder.
 - ``studies``: the research scripts behind tables in docs/compare.md (``python -m ...``).

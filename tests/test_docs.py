@@ -53,3 +53,13 @@ def test_the_own_agent_snippet_in_docs_api_runs():
         assert scope["agent"].alpha == 0.02
     finally:
         _REGISTRY.pop("very-slow", None)
+
+
+def test_the_sequential_snippet_in_docs_api_runs():
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    block = re.search(r"## Sequential off-policy estimates.*?```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(compile(block, "docs/api.md", "exec"), scope)
+    est = {e.estimator: e for e in scope["estimates"]}
+    assert set(est) == {"snpdis", "dr"} and all(e.low < e.high for e in est.values())
+    assert 1 <= est["dr"].ess <= est["dr"].n and est["dr"].horizon == 10

@@ -20,6 +20,7 @@ from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.offline import offpolicy, validation
 from driftrec.experiments.offline.offpolicy import OPEConfig
+from driftrec.experiments.offline.recent import RECENT_ESTIMATORS
 from driftrec.experiments.offline.replay import ReplayConfig, replay_agents
 from driftrec.experiments.offline.trajectories import LogConfig
 from driftrec.simulators.params import EXPLORE_MODES
@@ -165,8 +166,12 @@ def _run_ope(args: argparse.Namespace, ope: OPEConfig) -> int:
         priors=ope.priors,
         progress=not args.no_progress,
     )
-    table = offpolicy.estimate(log, ope.estimators or offpolicy.DEFAULT_ESTIMATORS, ope.bootstrap, seed=args.seed)
+    estimators = ope.estimators or offpolicy.DEFAULT_ESTIMATORS
+    table = offpolicy.estimate(
+        log, estimators, ope.bootstrap, seed=args.seed, window=ope.window, half_life=ope.half_life
+    )
     fb = log.feedback
+    recent = {"window": ope.window, "half_life": ope.half_life, "time_unit": fb.time_unit}
     logged_mean = float(fb.reward.mean()) * log.scale
     print(
         f"{kind} log {str(ope.logs)!r}: {fb.n_rounds:,} rows, {fb.n_actions} actions, {fb.len_list} positions; "
@@ -176,25 +181,22 @@ def _run_ope(args: argparse.Namespace, ope: OPEConfig) -> int:
     out: Path = args.out
     io.write_csv(out / "estimates.csv", table)
     plot_estimates(table, out / "estimates.png", log.unit)
-    io.write_summary(
-        out / "summary.json",
-        {
-            "logs": str(ope.logs),
-            "kind": kind,
-            "unit": log.unit,
-            "n_rounds": fb.n_rounds,
-            "n_actions": fb.n_actions,
-            "len_list": fb.len_list,
-            "logged_mean": logged_mean,
-            "policies": policies,
-            "bootstrap": ope.bootstrap,
-            "seed": args.seed,
-            "estimates": table.to_dict(orient="records"),
-            "wall_s": round(time.perf_counter() - start, 2),
-        },
-    )
-    print(f"\nwrote {out}/ summary.json, estimates.csv, estimates.png ({time.perf_counter() - start:.1f}s)")
-    return 0
+    summary = {
+        "logs": str(ope.logs),
+        "kind": kind,
+        "unit": log.unit,
+        "n_rounds": fb.n_rounds,
+        "n_actions": fb.n_actions,
+        "len_list": fb.len_list,
+        "logged_mean": logged_mean,
+        "policies": policies,
+        "bootstrap": ope.bootstrap,
+        **(recent if set(estimators) & set(RECENT_ESTIMATORS) else {}),
+        "seed": args.seed,
+        "estimates": table.to_dict(orient="records"),
+    }
+    print()
+    return io.finish_run(out, summary, start, "estimates.csv, estimates.png")
 
 
 def _run_validate(args: argparse.Namespace, ope: OPEConfig) -> int:
@@ -212,14 +214,16 @@ def _run_validate(args: argparse.Namespace, ope: OPEConfig) -> int:
     estimators = ope.estimators or list(offpolicy.VALIDATE_ESTIMATORS)
     start = time.perf_counter()
     bar = tqdm(total=ope.reps, desc="validating", unit="rep", disable=args.no_progress)
-    v = validation.validate(cfg, targets, ope.reps, estimators, ope.bootstrap, on_rep=lambda: bar.update())
+    v = validation.validate(
+        cfg, targets, ope.reps, estimators, ope.bootstrap, lambda: bar.update(), ope.truth, ope.window, ope.half_life
+    )
     bar.close()
     print(
         f"logging policy: {cfg.agent} {list(cfg.fixed_weights) if cfg.agent == 'fixed' else ''} on {cfg.scenario}, "
         f"explore mode {cfg.explore_mode}, {cfg.users} users x {cfg.steps} steps, catalog {cfg.catalog} "
         f"({cfg.items} items); seeds {cfg.seed}..{cfg.seed + ope.reps - 1}\n"
     )
-    print(validation.format_validation(v, ope.reps))
+    print(validation.format_validation(v, ope.reps, ope.truth))
     ok = validation.coverage_ok(v, 0.9, [e for e in estimators if e != "dm"])
     print(f"\ncoverage >= 90% for every target and estimator: {'yes' if ok else 'NO'}")
     out: Path = args.out
@@ -227,24 +231,18 @@ def _run_validate(args: argparse.Namespace, ope: OPEConfig) -> int:
     io.write_csv(out / "validation.csv", v.summary)
     io.write_csv(out / "live.csv", v.live)
     plot_validation(v.reps, out / "validation.png")
-    io.write_summary(
-        out / "summary.json",
-        {
-            "config": cfg.to_dict(),
-            "targets": [t.name for t in targets],
-            "reps": ope.reps,
-            "estimators": estimators,
-            "bootstrap": ope.bootstrap,
-            "coverage_ok": ok,
-            "summary": v.summary.to_dict(orient="records"),
-            "wall_s": round(time.perf_counter() - start, 2),
-        },
-    )
-    print(
-        f"wrote {out}/ summary.json, reps.csv, validation.csv, live.csv, validation.png "
-        f"({time.perf_counter() - start:.1f}s)"
-    )
-    return 0
+    summary = {
+        "config": cfg.to_dict(),
+        "targets": [t.name for t in targets],
+        "reps": ope.reps,
+        "estimators": estimators,
+        "bootstrap": ope.bootstrap,
+        "truth": ope.truth,
+        **({"window": ope.window, "half_life": ope.half_life} if set(estimators) & set(RECENT_ESTIMATORS) else {}),
+        "coverage_ok": ok,
+        "summary": v.summary.to_dict(orient="records"),
+    }
+    return io.finish_run(out, summary, start, "reps.csv, validation.csv, live.csv, validation.png")
 
 
 def _run_replay(args: argparse.Namespace) -> int:

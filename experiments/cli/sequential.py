@@ -30,26 +30,27 @@ importance weights rest on a handful of episodes, and no interval there is trust
 
 
 def parse_targets(specs: list[str], bandwidth: float) -> list[SequentialTarget]:
-    """``--target`` specs: fixed weightings (``[NAME:]alpha=A,mix=M,explore=E[,noise=S]``) or
-    ``ppo:FILE[,noise=S]`` (a trained policy); without noise, a target is deterministic and smoothed
-    with ``bandwidth``."""
+    """``--target`` specs: fixed weightings (``[NAME:]alpha=A,mix=M,explore=E[,noise=S]``) or trained
+    policies (``[NAME:]ppo:FILE[,noise=S]``, named ``ppo`` by default); without noise, a target is
+    deterministic and smoothed with ``bandwidth``."""
     from driftrec.agents.ppo import PPOWeights
 
     out = []
     for spec in specs:
-        kind, _, rest = spec.partition(":")
-        if kind == "ppo" and rest:
+        head, sep, rest = spec.partition("ppo:")
+        if sep and rest and (head == "" or (head.endswith(":") and ":" not in head[:-1])):
             path, _, noise = rest.partition(",noise=")
+            name = head[:-1] or "ppo"
             agent = PPOWeights.load(path)
             if noise:
-                out.append(SequentialTarget("ppo", agent, _number(spec, "noise", noise)))
+                out.append(SequentialTarget(name, agent, _number(spec, "noise", noise)))
             else:
-                out.append(SequentialTarget("ppo", agent, bandwidth, deterministic=True))
+                out.append(SequentialTarget(name, agent, bandwidth, deterministic=True))
         else:
             out.append(parse_sequential_target(spec, bandwidth))
     names = [t.name for t in out]
     if len(set(names)) != len(names):
-        raise UserError(f"target policies need distinct names, got {names}; name them NAME:alpha=...")
+        raise UserError(f"target policies need distinct names, got {names}; name them NAME:alpha=... or NAME:ppo:FILE")
     return out
 
 
@@ -80,7 +81,8 @@ def _estimate_file(args: argparse.Namespace, ope: OPEConfig) -> int:
         raise UserError("give --logs FILE (a log from driftrec log --weight-noise S), or --validate")
     if not ope.target:
         raise UserError(
-            "give at least one target policy with --target ([NAME:]alpha=A,mix=M,explore=E[,noise=S] or ppo:FILE)"
+            "give at least one target policy with --target "
+            "([NAME:]alpha=A,mix=M,explore=E[,noise=S] or [NAME:]ppo:FILE[,noise=S])"
         )
     start = time.perf_counter()
     targets = parse_targets(ope.target, ope.bandwidth)
@@ -100,22 +102,18 @@ def _estimate_file(args: argparse.Namespace, ope: OPEConfig) -> int:
     print("\n" + format_estimates(table))
     out: Path = args.out
     io.write_csv(out / "sequential.csv", table)
-    io.write_summary(
-        out / "summary.json",
-        {
-            "logs": str(ope.logs),
-            "sequential": True,
-            "targets": [t.name for t in targets],
-            "bandwidth": ope.bandwidth,
-            "horizons": sorted(set(ope.horizons)),
-            "bootstrap": ope.bootstrap,
-            "seed": args.seed,
-            "estimates": table.to_dict(orient="records"),
-            "wall_s": round(time.perf_counter() - start, 2),
-        },
-    )
-    print(f"\nwrote {out}/ summary.json, sequential.csv ({time.perf_counter() - start:.1f}s)")
-    return 0
+    summary = {
+        "logs": str(ope.logs),
+        "sequential": True,
+        "targets": [t.name for t in targets],
+        "bandwidth": ope.bandwidth,
+        "horizons": sorted(set(ope.horizons)),
+        "bootstrap": ope.bootstrap,
+        "seed": args.seed,
+        "estimates": table.to_dict(orient="records"),
+    }
+    print()
+    return io.finish_run(out, summary, start, "sequential.csv")
 
 
 def format_estimates(table: pd.DataFrame) -> str:
@@ -147,7 +145,7 @@ def _validate(args: argparse.Namespace, ope: OPEConfig, cfg: LogConfig | None) -
         cfg, targets, ope.horizons, ope.reps, estimators, ope.bootstrap, on_rep=lambda: bar.update()
     )
     bar.close()
-    base = list(cfg.fixed_weights) if cfg.agent == "fixed" else cfg.agent
+    base = list(cfg.fixed_weights) if cfg.agent == "fixed" else (cfg.policy or "")
     print(
         f"logging policy: {cfg.agent} {base} with logit-normal weight noise {cfg.weight_noise} on {cfg.scenario}, "
         f"{cfg.users} users x {cfg.steps} steps, catalog {cfg.catalog} ({cfg.items} items); seeds "
@@ -159,68 +157,66 @@ def _validate(args: argparse.Namespace, ope: OPEConfig, cfg: LogConfig | None) -
     out: Path = args.out
     io.write_csv(out / "reps.csv", reps)
     io.write_csv(out / "validation.csv", summary)
-    plot_sequential_validation(summary, out / "validation.png")
-    io.write_summary(
-        out / "summary.json",
-        {
-            "config": cfg.to_dict(),
-            "sequential": True,
-            "targets": [t.name for t in targets],
-            "bandwidth": ope.bandwidth,
-            "horizons": sorted(set(ope.horizons)),
-            "reps": ope.reps,
-            "estimators": list(estimators),
-            "bootstrap": ope.bootstrap,
-            "ess_floor": ESS_FLOOR,
-            "covering": verdict,
-            "summary": summary.to_dict(orient="records"),
-            "wall_s": round(time.perf_counter() - start, 2),
-        },
-    )
-    print(f"wrote {out}/ summary.json, reps.csv, validation.csv, validation.png ({time.perf_counter() - start:.1f}s)")
-    return 0
+    plot_sequential_validation(summary, out / "validation.png", ESS_FLOOR)
+    summary = {
+        "config": cfg.to_dict(),
+        "sequential": True,
+        "targets": [t.name for t in targets],
+        "bandwidth": ope.bandwidth,
+        "horizons": sorted(set(ope.horizons)),
+        "reps": ope.reps,
+        "estimators": list(estimators),
+        "bootstrap": ope.bootstrap,
+        "ess_floor": ESS_FLOOR,
+        "covering": verdict,
+        "summary": summary.to_dict(orient="records"),
+    }
+    return io.finish_run(out, summary, start, "reps.csv, validation.csv, validation.png")
 
 
 def format_validation(summary: pd.DataFrame, reps: int) -> str:
-    head = [
-        "H",
-        "target",
-        "estimator",
-        "coverage",
-        "mean rel. error",
-        "mean |rel. error|",
-        "live",
-        "estimate",
-        "mean ESS",
-    ]
-    rows = [
-        [str(r.horizon), r.target, r.estimator, f"{r.coverage:.0%}", f"{r.mean_rel_error:+.1%}",
-         f"{r.mean_abs_rel_error:.1%}", f"{r.live:.3f}", f"{r.estimate:.3f}", f"{r.mean_ess:.1f}"]
-        for r in summary.itertuples()
-    ]  # fmt: skip
+    """One row per horizon and target, one column per estimator: coverage of the 95% intervals, mean
+    relative error (bias) and mean |relative error| over the repetitions."""
+    estimators = list(dict.fromkeys(summary.estimator))
+    head = ["H", "target", "mean ESS", "live", *estimators]
+    rows = []
+    for (h, tgt), sub in summary.groupby(["horizon", "target"], sort=False):
+        by = sub.set_index("estimator")
+        cells = [
+            f"{by.coverage[e]:.0%} {by.mean_rel_error[e]:+.1%} {by.mean_abs_rel_error[e]:.1%}" if e in by.index else "-"
+            for e in estimators
+        ]
+        rows.append([str(h), tgt, f"{sub.mean_ess.iloc[0]:.1f}", f"{sub.live.iloc[0]:.3f}", *cells])
     return (
-        f"coverage of the 95% intervals over {reps} repetitions (truth: the target run live on the same users, "
-        "clicks over the first H steps of each user's episode):\n" + text_table([head, *rows])
+        f"over {reps} repetitions; truth: the target run live on the same users (clicks over the first H steps of "
+        "each user's episode)\neach cell: coverage of the 95% intervals, mean relative error, mean |relative error|\n"
+        + text_table([head, *rows])
     )
 
 
-def coverage_by_horizon(summary: pd.DataFrame, level: float = 0.9) -> dict[str, list[str]]:
-    """Per horizon whose mean ESS is at least ``ESS_FLOOR`` for every target: the estimators whose
-    intervals cover every target's live value in at least ``level`` of the repetitions."""
-    out = {}
-    for h, sub in summary.groupby("horizon"):
-        if (sub.groupby("target").mean_ess.min() < ESS_FLOOR).any():
-            continue
-        ok = sub.groupby("estimator").coverage.min()
-        out[str(h)] = [e for e in dict.fromkeys(sub.estimator) if ok[e] >= level - 1e-12]
+def coverage_by_horizon(summary: pd.DataFrame, level: float = 0.9) -> dict[str, dict[str, list[str] | None]]:
+    """Per horizon and target: the estimators whose intervals cover the target's live value in at
+    least ``level`` of the repetitions, or None where the target's mean ESS is below ``ESS_FLOOR``."""
+    out: dict[str, dict[str, list[str] | None]] = {}
+    for (h, tgt), sub in summary.groupby(["horizon", "target"], sort=False):
+        ok = (
+            None
+            if sub.mean_ess.min() < ESS_FLOOR
+            else [r.estimator for r in sub.itertuples() if r.coverage >= level - 1e-12]
+        )
+        out.setdefault(str(h), {})[tgt] = ok
     return out
 
 
-def verdict_text(verdict: dict[str, list[str]]) -> str:
-    if not verdict:
-        return f"no horizon keeps a mean ESS of {ESS_FLOOR:g} for every target"
-    lines = [f"H = {h}: {', '.join(es) if es else 'none'}" for h, es in verdict.items()]
-    return (
-        f"estimators covering every target in >= 90% of repetitions, at horizons with mean ESS >= {ESS_FLOOR:g}:\n"
-        + "\n".join(lines)
-    )
+def verdict_text(verdict: dict[str, dict[str, list[str] | None]]) -> str:
+    lines = []
+    for h, per_target in verdict.items():
+        usable = [ok for ok in per_target.values() if ok is not None]
+        both = [e for e in (usable[0] if usable else []) if all(e in ok for ok in usable)]
+        thin = len(usable) < len(per_target)
+        above = f" ({', '.join(t for t, ok in per_target.items() if ok is not None)})" if thin else ""
+        parts = [f"{t}: {', '.join(ok) or 'none'}" if ok is not None else f"{t}: ESS below {ESS_FLOOR:g}"
+                 for t, ok in per_target.items()]  # fmt: skip
+        every = f"  -> every target above the floor{above}: {', '.join(both) or 'none'}" if usable else ""
+        lines.append(f"H = {h}: " + "; ".join(parts) + every)
+    return "estimators covering the live value in >= 90% of repetitions:\n" + "\n".join(lines)

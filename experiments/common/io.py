@@ -4,6 +4,7 @@ one, never half), and config files read as data."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,15 @@ def write_summary(path: str | Path, obj: dict[str, Any]) -> Path:
     from driftrec.simulators.params import MODEL_VERSION
 
     return write_json(path, {"model_version": MODEL_VERSION, **{k: v for k, v in obj.items() if k != "model_version"}})
+
+
+def finish_run(out: Path, summary: dict[str, Any], start: float, files: str) -> int:
+    """A command's last step: ``out``/summary.json with the wall time since ``start``
+    (``time.perf_counter``), then the line that names what was written; returns exit status 0."""
+    wall = time.perf_counter() - start
+    write_summary(out / "summary.json", {**summary, "wall_s": round(wall, 2)})
+    print(f"wrote {out}/ summary.json, {files} ({wall:.1f}s)")
+    return 0
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:

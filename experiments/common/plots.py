@@ -204,9 +204,10 @@ def plot_validation(reps: pd.DataFrame, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_sequential_validation(summary: pd.DataFrame, path: str | Path) -> Path:
+def plot_sequential_validation(summary: pd.DataFrame, path: str | Path, ess_floor: float = 30.0) -> Path:
     """The sequential check against the horizon: per target, the coverage of the 95% intervals and
-    the mean |relative error| of each estimator (log-scaled), with the mean effective sample size."""
+    the mean |relative error| of each estimator (log-scaled), with the mean effective sample size
+    and its floor (dashed)."""
     plt = _pyplot()
     targets = list(dict.fromkeys(summary.target))
     fig, axes = plt.subplots(3, len(targets), figsize=(4.2 * len(targets), 7.5), squeeze=False, sharex=True)
@@ -228,7 +229,11 @@ def plot_sequential_validation(summary: pd.DataFrame, path: str | Path) -> Path:
         axes[2][col].set_xticks(horizons, [str(h) for h in horizons])
         axes[2][col].xaxis.set_minor_locator(_ticker().NullLocator())
         for row in (1, 2):
+            axes[row][col].yaxis.set_major_locator(_ticker().LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             axes[row][col].yaxis.set_major_formatter(_ticker().FuncFormatter(lambda v, _: f"{v:g}"))
+            axes[row][col].yaxis.set_minor_formatter(_ticker().NullFormatter())
+        axes[0][col].set_ylim(-3, 103)
+        axes[2][col].axhline(ess_floor, color="grey", lw=0.8, ls="--")
     axes[0][0].set_ylabel("coverage (%)")
     axes[1][0].set_ylabel("mean |rel. error| (%)")
     axes[2][0].set_ylabel("mean ESS (trajectories)")

@@ -27,7 +27,8 @@ class BanditFeedback:
     context: (n_rounds, n_features) or None; len_list: positions per slate; slate_id: (n_rounds,)
     the slate each row belongs to, or None when unknown; user_id: (n_rounds,) the user (in a
     driftrec log: per run) each row belongs to, or None: a user's slates over time are not
-    independent, so intervals resample users when it is known."""
+    independent, so intervals resample users when it is known; timestamp: (n_rounds,) each row's
+    time in ``time_unit`` (a driftrec log's step; OBD's hours since its first row), or None."""
 
     n_rounds: int
     n_actions: int
@@ -39,6 +40,8 @@ class BanditFeedback:
     context: np.ndarray | None = None
     slate_id: np.ndarray | None = None
     user_id: np.ndarray | None = None
+    timestamp: np.ndarray | None = None
+    time_unit: str = "step"
 
     def as_dict(self) -> dict[str, Any]:
         """The obp-style dict (keys as in ``obp.dataset.OpenBanditDataset.obtain_batch_bandit_feedback``)."""
@@ -107,7 +110,17 @@ def load_obd(path: str | Path, n_actions: int | None = None, len_list: int | Non
     context = None
     if user_cols:
         context = np.stack([pd.factorize(frame[c])[0] for c in user_cols], axis=1).astype(np.int64)
-    return BanditFeedback(len(frame), n_act, n_pos, action, position, reward, pscore, context)
+    timestamp = None
+    if "timestamp" in frame.columns:
+        when = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce")
+        if when.isna().any():
+            row = int(np.flatnonzero(when.isna().to_numpy())[0])
+            raise ValueError(
+                f"{str(p)!r}: column timestamp is {frame['timestamp'].iloc[row]!r} at row {row}, not a time"
+            )
+        timestamp = ((when - when.min()).dt.total_seconds() / 3600.0).to_numpy(np.float64)
+    times = {"timestamp": timestamp, "time_unit": "hour"} if timestamp is not None else {}
+    return BanditFeedback(len(frame), n_act, n_pos, action, position, reward, pscore, context, **times)
 
 
 def _declared_items(folder: Path) -> int | None:

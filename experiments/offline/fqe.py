@@ -10,8 +10,8 @@ with features ``phi(s, a) = [1, s, a]`` ("linear", the default) or ``[1, s, a, a
 DR does (``fqe``). Because ``phi`` is linear in ``a`` and ``a^2``, ``V_t`` needs only the target's
 first two moments of each weight, computed by Gauss-Hermite quadrature over its logit-normal (exact
 to float64 rounding for these smooth integrands). A wrong Q leaves DR unbiased (the weights are
-exact) and costs variance only; with few trajectories per step, the linear features keep that cost
-low (measured in docs/offline.md).
+exact) and costs variance only; with few trajectories per step, the linear features keep the fit's
+own variance low.
 """
 
 from __future__ import annotations

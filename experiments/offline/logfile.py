@@ -178,6 +178,7 @@ def feedback_from_frame(
         context,
         slate,
         user,
+        frame["step"].to_numpy(np.float64) if "step" in frame.columns else None,
     )
 
 

@@ -20,6 +20,7 @@ reward per step).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from driftrec.encoders.deprecation import moved_names
 from driftrec.experiments.offline.feedback import BanditFeedback, bts_action_dist, load_obd, read_bts_priors
 from driftrec.experiments.offline.logfile import apply_mapping, check_log, feedback_from_frame, read_log_file
 from driftrec.experiments.offline.ope import ESTIMATORS
+from driftrec.experiments.offline.recent import RECENT_ESTIMATORS, make_recent
 from driftrec.experiments.offline.trajectories import (
     LogConfig,
     parse_target,
@@ -50,6 +52,8 @@ OPE_KINDS = ("auto", *LOG_KINDS)
 """What ``OPEConfig.kind`` takes: a log kind, or auto (``detect_kind``)."""
 DEFAULT_ESTIMATORS = ("ipw", "snipw", "dm", "dr")
 VALIDATE_ESTIMATORS = ("ipw", "snipw", "dr")
+TRUTHS = ("logged", "now")
+"""What ``ope --validate`` compares the estimates with (``OPEConfig.truth``)."""
 DEFAULT_TARGETS = ("fast:alpha=0.7,mix=0.7,explore=0.1", "slow:alpha=0.05,mix=0.7,explore=0.1")
 """Targets of ``ope --validate`` when none are given: quick and slow trust in new evidence."""
 
@@ -62,9 +66,17 @@ class OPEConfig:
     """the log: a driftrec .parquet, an OBD folder/CSV, a table"""
     target: list[str] = field(default_factory=list)
     """a target policy to estimate (repeatable); default with --validate: fast:alpha=0.7,mix=0.7,explore=0.1
-    and slow:alpha=0.05,mix=0.7,explore=0.1; for OBD logs: bts"""
+    and slow:alpha=0.05,mix=0.7,explore=0.1 (with --sequential: the logging weights, and alpha + 0.1, both with the
+    logging noise); for OBD logs: bts"""
     estimators: list[str] | None = None
-    """ipw,snipw,dm,dr,iips,replay [ipw,snipw,dm,dr]"""
+    """ipw,snipw,dm,dr,iips,replay, or the drift-aware sw-ipw,sw-snipw,decay-ipw,decay-snipw [ipw,snipw,dm,dr]"""
+    window: float = 10.0
+    """sliding window of the sw- estimators, in the log's time unit (driftrec: steps; OBD: hours)"""
+    half_life: float = 10.0
+    """half-life of the decay- estimators' weights, in the log's time unit"""
+    truth: str = "logged"
+    """what --validate compares with: logged (the target's expected clicks per slate averaged over the logged
+    states) or now (at the log's last step: the value drift-aware estimators estimate)"""
     kind: str = "auto"
     """log kind"""
     columns: dict[str, str] | None = None
@@ -81,7 +93,7 @@ class OPEConfig:
     """repetitions of --validate"""
     sequential: bool = False
     """estimate weight policies over whole episodes (tis, pdis, sntis, snpdis, dr, sndr) from a log made with
-    --weight-noise; targets [NAME:]alpha=A,mix=M,explore=E[,noise=S] or ppo:FILE"""
+    --weight-noise; targets [NAME:]alpha=A,mix=M,explore=E[,noise=S] or [NAME:]ppo:FILE[,noise=S]"""
     horizons: list[int] = field(default_factory=lambda: [10, 50, 100])
     """episode steps H of the sequential estimates"""
     bandwidth: float = 0.3
@@ -92,6 +104,10 @@ class OPEConfig:
             raise ValueError(f"kind {self.kind!r} is unknown; allowed: {', '.join(OPE_KINDS)}")
         if self.first_position not in (0, 1):
             raise ValueError(f"first_position={self.first_position!r} is not allowed; it must be 0 or 1")
+        if self.truth not in TRUTHS:
+            raise ValueError(f"truth={self.truth!r} is not allowed; allowed: {', '.join(TRUTHS)}")
+        check_number("window", self.window, 0.0, math.inf, lo_open=True)
+        check_number("half_life", self.half_life, 0.0, math.inf, lo_open=True)
         check_int("bootstrap", self.bootstrap, 1)
         check_int("reps", self.reps, 1)
         check_number("bandwidth", self.bandwidth, 0.0, 1.0, lo_open=True)
@@ -270,14 +286,23 @@ def estimate(
     n_bootstrap_samples: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
+    window: float = 10.0,
+    half_life: float = 10.0,
 ) -> pd.DataFrame:
     """One row per (policy, estimator): estimate, ci_low, ci_high (in ``log.unit``). Intervals
     resample users when the log has user ids (a user's slates over time are correlated: their
-    state carries over), else slates when it has slate ids, else rows."""
-    unknown = [e for e in estimators if e not in ESTIMATORS]
+    state carries over), else slates when it has slate ids, else rows. The drift-aware estimators
+    (``offline.recent``) use ``window`` or ``half_life``, in the log's time unit."""
+    unknown = [e for e in estimators if e not in ESTIMATORS and e not in RECENT_ESTIMATORS]
     if unknown:
-        raise ValueError(f"unknown estimator(s) {', '.join(unknown)}; known: {', '.join(ESTIMATORS)}")
+        known = ", ".join([*ESTIMATORS, *RECENT_ESTIMATORS])
+        raise ValueError(f"unknown estimator(s) {', '.join(unknown)}; known: {known}")
     fb = log.feedback
+    if fb.timestamp is None and any(e in RECENT_ESTIMATORS for e in estimators):
+        raise ValueError(
+            "the drift-aware estimators need the time of every row, and this log has none (a driftrec log's "
+            "step column, OBD's timestamp)"
+        )
     if "iips" in estimators and fb.slate_id is None:
         estimators = [e for e in estimators if e != "iips"]
     q = position_ctr(fb)
@@ -285,7 +310,7 @@ def estimate(
     rows = []
     for t in log.targets:
         for name in estimators:
-            est = ESTIMATORS[name]()
+            est = make_recent(name, window, half_life) if name in RECENT_ESTIMATORS else ESTIMATORS[name]()
             kw: dict[str, Any] = dict(
                 reward=fb.reward,
                 action=fb.action,
@@ -305,6 +330,8 @@ def estimate(
             else:
                 kw["pscore"] = fb.pscore
                 scale = log.scale
+            if name in RECENT_ESTIMATORS:
+                kw["timestamp"] = fb.timestamp
             if name == "dr":
                 kw.update(estimated_reward_logged=q, estimated_reward_target=q)
             elif name == "dm":

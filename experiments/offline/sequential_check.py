@@ -34,6 +34,7 @@ from driftrec.experiments.offline.sequential import (
     estimate_sequential,
 )
 from driftrec.experiments.offline.trajectories import LogConfig, parse_target, simulate_log
+from driftrec.experiments.offline.validation import score_reps
 
 DEFAULT_HORIZONS = (10, 50, 200)
 DEFAULT_BANDWIDTH = 0.3
@@ -170,19 +171,8 @@ def validate_sequential(
         if on_rep is not None:
             on_rep()
     df = pd.DataFrame(rows)
-    df["covered"] = (df["low"] <= df["live"]) & (df["live"] <= df["high"])
-    df["rel_error"] = (df["value"] - df["live"]) / df["live"]
-    summary = (
-        df.groupby(["horizon", "target", "estimator"], sort=False)
-        .agg(
-            coverage=("covered", "mean"),
-            mean_rel_error=("rel_error", "mean"),
-            mean_abs_rel_error=("rel_error", lambda x: float(np.mean(np.abs(x)))),
-            live=("live", "mean"),
-            estimate=("value", "mean"),
-            mean_ess=("ess", "mean"),
-            min_ess=("min_ess", "min"),
-        )
-        .reset_index()
-    )
+    summary = score_reps(
+        df, ["horizon", "target", "estimator"], ("value", "live", "low", "high"), live=("live", "mean"),
+        estimate=("value", "mean"), mean_ess=("ess", "mean"), min_ess=("min_ess", "min"),
+    )  # fmt: skip
     return df, summary

@@ -177,7 +177,8 @@ class LoggedRun:
     ``config``, ``catalog``, ``slate_size``, ``num_items``). target_pscore[name]: (n_rows,) the
     target's probability of each logged item at its position. target_truth[name]: the target's
     expected clicks per slate on the logged states (only with ``truth=True``), and
-    ``logged_truth`` the same for the logging policy's own slates.
+    ``logged_truth`` the same for the logging policy's own slates; ``target_truth_by_step[name]``
+    (T,) the target's expected clicks per slate at each logged step, averaged over the users.
     """
 
     frame: pd.DataFrame
@@ -185,6 +186,7 @@ class LoggedRun:
     target_pscore: dict[str, np.ndarray]
     target_truth: dict[str, float]
     logged_truth: float | None = None
+    target_truth_by_step: dict[str, np.ndarray] = field(default_factory=dict)
 
     def feedback(self) -> BanditFeedback:
         """The log as obp-style arrays."""
@@ -296,9 +298,12 @@ def simulate_log(
         "scenario": sc.name,
     }
     target_pscore = {t.name: torch.stack(tp[i]).reshape(-1).double().cpu().numpy() for i, t in enumerate(targets)}
+    by_step = (
+        {t.name: torch.stack(tv[i]).double().mean(1).cpu().numpy() for i, t in enumerate(targets)} if truth else {}
+    )
     target_truth = {t.name: float(torch.stack(tv[i]).double().mean()) for i, t in enumerate(targets)} if truth else {}
     logged_truth = float(torch.stack(lv).double().mean()) if truth else None
-    return LoggedRun(frame, meta, target_pscore, target_truth, logged_truth)
+    return LoggedRun(frame, meta, target_pscore, target_truth, logged_truth, by_step)
 
 
 def _frame(cols: dict[str, list[torch.Tensor]], cfg: LogConfig, n: int, k: int) -> pd.DataFrame:

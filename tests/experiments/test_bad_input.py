@@ -200,6 +200,16 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
      ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--out", "{tmp}/o"], "position"),
     ("log: empty", {"l.csv": _csv("action,position,reward,pscore\n")},
      ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--out", "{tmp}/o"], "has no rows"),
+    ("log: no times for a drift-aware estimator", {"l.csv": _csv("action,position,reward,pscore\n1,0,1,0.5\n")},
+     ["ope", "--logs", "{tmp}/l.csv", "--target", "logged", "--estimators", "sw-ipw", "--out", "{tmp}/o"],
+     "the drift-aware estimators need the time of every row, and this log has none"),
+    ("log: no weight densities", {"l.csv": _csv("action,position,reward,pscore\n1,0,1,0.5\n")},
+     ["ope", "--sequential", "--logs", "{tmp}/l.csv", "--target", "alpha=0.3", "--out", "{tmp}/o"],
+     "make it with driftrec log --weight-noise S)"),
+    ("flag: empty drift window", {}, ["ope", "--validate", "--estimators", "sw-ipw", "--window", "0"],
+     "window=0.0 is outside the allowed range (0.0, inf]"),
+    ("flag: unknown truth", {}, ["ope", "--validate", "--truth", "later"],
+     "truth='later' is not allowed; allowed: logged, now"),
 ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from driftrec.agents import FixedWeights
-from driftrec.agents.noisy import NoisyWeights, logit_normal_log_prob
+from driftrec.agents.noisy import MEAN_FLOOR, NoisyWeights, logit_normal_log_prob
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.offline.episodes import episodes_from_log
 from driftrec.experiments.offline.logfile import WEIGHT_COLUMNS
@@ -51,7 +51,7 @@ def test_noisy_weights_are_inside_the_unit_interval_and_follow_their_logit_norma
     assert ((w > 0) & (w < 1)).all()
     y = torch.logit(w)
     torch.testing.assert_close(
-        y.mean(0), torch.logit(torch.tensor([1e-3, 1 - 1e-3, 0.2], dtype=torch.float64)), atol=0.05, rtol=0
+        y.mean(0), torch.logit(torch.tensor([MEAN_FLOOR, 1 - MEAN_FLOOR, 0.2], dtype=torch.float64)), atol=0.05, rtol=0
     )
     torch.testing.assert_close(y.std(0), torch.ones(3, dtype=torch.float64), atol=0.03, rtol=0)
     with pytest.raises(ValueError, match=r"scale=1.5 is outside the allowed range \(0.0, 1.0\]"):

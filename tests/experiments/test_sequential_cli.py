@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from driftrec.experiments.cli.main import main
+from driftrec.experiments.cli.sequential import coverage_by_horizon, verdict_text
+from driftrec.experiments.online.train import TrainConfig, train
 
 LOG = ["--catalog", "synthetic", "--items", "100", "--dim", "16", "--users", "16", "--steps", "12", "--no-progress",
        "--fixed-weights", "0.3,0.7,0.3"]  # fmt: skip
@@ -41,6 +43,30 @@ def test_sequential_estimates_from_a_log_file(noisy_log: Path, tmp_path: Path, c
     assert len(det) == 12 and (det.ess < 16).all()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["sequential"] and summary["horizons"] == [4, 12] and summary["bandwidth"] == 0.3
+
+
+def test_a_trained_policy_is_a_named_target(noisy_log: Path, tmp_path: Path) -> None:
+    train(TrainConfig(scenario="abrupt", users=16, timesteps=16 * 8 * 2, items=100, dim=16,
+                      hyper={"n_steps": 8, "batch_size": 64}), tmp_path / "ppo", progress=False)  # fmt: skip
+    policy = tmp_path / "ppo" / "policy.zip"
+    args = ["ope", "--sequential", "--logs", str(noisy_log), "--target", f"v2:ppo:{policy},noise=0.8",
+            "--target", f"ppo:{policy}", "--horizons", "3", "--bootstrap", "20", "--estimators", "snpdis",
+            "--out", str(tmp_path / "ope"), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    table = pd.read_csv(tmp_path / "ope" / "sequential.csv")
+    assert list(table.target) == ["v2", "ppo"] and table.value.notna().all()
+    assert (table.ess > 0).all() and (table.ess <= 16).all()
+
+
+def test_the_verdict_names_covering_estimators_per_target_and_skips_thin_ones() -> None:
+    rows = [(10, "a", "tis", 0.95, 80.0), (10, "a", "snpdis", 0.85, 80.0), (10, "b", "tis", 0.9, 40.0),
+            (10, "b", "snpdis", 1.0, 40.0), (50, "a", "tis", 1.0, 31.0), (50, "b", "tis", 1.0, 2.0)]  # fmt: skip
+    summary = pd.DataFrame(rows, columns=["horizon", "target", "estimator", "coverage", "mean_ess"])
+    verdict = coverage_by_horizon(summary)
+    assert verdict == {"10": {"a": ["tis"], "b": ["tis", "snpdis"]}, "50": {"a": ["tis"], "b": None}}
+    text = verdict_text(verdict)
+    assert "H = 10: a: tis; b: tis, snpdis  -> every target above the floor: tis" in text
+    assert "H = 50: a: tis; b: ESS below 30  -> every target above the floor (a): tis" in text
 
 
 def test_sequential_validation_reports_coverage_against_the_live_runs(tmp_path: Path) -> None:
