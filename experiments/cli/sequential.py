@@ -95,7 +95,7 @@ def _estimate_file(args: argparse.Namespace, ope: OPEConfig) -> int:
         print(f"H = {h}: {data.n_trajectories:,} episodes ({ep.dropped:,} cut short by the log's end left out)")
         for t in targets:
             est = estimate_sequential(
-                data, t.on_log(data), estimators, n_bootstrap=ope.bootstrap, random_state=args.seed
+                data, t.on_log(data), estimators, n_bootstrap_samples=ope.bootstrap, random_state=args.seed
             )
             rows += [e.__dict__ for e in est]
     table = pd.DataFrame(rows)

@@ -29,7 +29,7 @@ Horizon limits: the variance of ``W_t`` grows exponentially in ``t`` (as the pro
 per-step second moments ``E[w^2]``), so IS-based estimates stop being informative once the
 effective sample size ``(sum_i W_it)^2 / sum_i W_it^2`` falls to a few trajectories; every estimate
 reports it (``ess``). DR keeps its variance lower only as far as Q is good. Intervals: percentile
-bootstrap over trajectories (``n_bootstrap`` resamples); the Q model is fitted once on the whole
+bootstrap over trajectories (``n_bootstrap_samples`` resamples); the Q model is fitted once on the whole
 log, so the intervals leave out its fitting noise. Where the weights overflow float64 the plain
 estimators refuse (an error, not a wrong number); a self-normalised resample whose weights all
 underflow to 0 is undefined, and its interval bounds are then NaN.
@@ -192,13 +192,13 @@ def estimate_sequential(
     estimators: tuple[str, ...] = SEQUENTIAL_ESTIMATORS,
     *,
     gamma: float = 1.0,
-    n_bootstrap: int = 1000,
+    n_bootstrap_samples: int = 1000,
     alpha: float = 0.05,
     random_state: int = 0,
     q_model: QModel = fqe,
 ) -> list[SequentialEstimate]:
     """Each estimator's value of ``target`` on ``data``, with a (1 - alpha) percentile bootstrap
-    interval over trajectories (``n_bootstrap`` resamples from ``random_state``). ``q_model(data,
+    interval over trajectories (``n_bootstrap_samples`` resamples from ``random_state``). ``q_model(data,
     target, gamma)`` gives DR's ``Q_t(s_t, a_t)`` and ``V_t(s_t)``, each (n, H) (default ``fqe``)."""
     unknown = [e for e in estimators if e not in SEQUENTIAL_ESTIMATORS]
     if unknown or not estimators:
@@ -207,7 +207,7 @@ def estimate_sequential(
         )
     check_number("gamma", gamma, 0.0, 1.0)
     check_number("alpha", alpha, 0.0, 1.0, lo_open=True)
-    check_int("n_bootstrap", n_bootstrap, 1)
+    check_int("n_bootstrap_samples", n_bootstrap_samples, 1)
     n, h = data.reward.shape
     log_w = log_weights(data, target)
     ess = effective_sample_size(log_w)
@@ -215,7 +215,9 @@ def estimate_sequential(
     qv = q_model(data, target, gamma) if any(e in ("dr", "sndr") for e in estimators) else None
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing weights are refused below
         terms = _Terms(data, log_w, disc, qv)
-    counts = np.random.default_rng(random_state).multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(float)
+    counts = (
+        np.random.default_rng(random_state).multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap_samples).astype(float)
+    )
     out = []
     for name in estimators:
         if name in _UNNORMALISED and not np.isfinite(terms.w).all():

@@ -133,7 +133,7 @@ def validate_sequential(
     horizons: Sequence[int] = DEFAULT_HORIZONS,
     reps: int = 20,
     estimators: Sequence[str] = SEQUENTIAL_ESTIMATORS,
-    n_bootstrap: int = 500,
+    n_bootstrap_samples: int = 500,
     gamma: float = 1.0,
     on_rep: Callable[[], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -161,7 +161,12 @@ def validate_sequential(
             data = episodes_from_log(frame, h).trajectories
             for t in targets:
                 est = estimate_sequential(
-                    data, t.on_log(data), tuple(estimators), gamma=gamma, n_bootstrap=n_bootstrap, random_state=r
+                    data,
+                    t.on_log(data),
+                    tuple(estimators),
+                    gamma=gamma,
+                    n_bootstrap_samples=n_bootstrap_samples,
+                    random_state=r,
                 )
                 truth = {
                     "live": float(live[t.name][h - 1]),

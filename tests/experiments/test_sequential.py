@@ -51,7 +51,7 @@ REWARD = np.array([[1.0, 0.0], [0.0, 1.0]])
 )
 def test_is_estimators_give_the_hand_computed_value(name: str, gamma: float, want: float) -> None:
     data, target = _hand_log(RATIOS, REWARD)
-    (est,) = estimate_sequential(data, target, (name,), gamma=gamma, n_bootstrap=50)
+    (est,) = estimate_sequential(data, target, (name,), gamma=gamma, n_bootstrap_samples=50)
     assert est.value == pytest.approx(want, rel=1e-12)
     assert est.low <= est.high and est.n == 2 and est.horizon == 2
 
@@ -60,7 +60,7 @@ def test_is_estimators_give_the_hand_computed_value(name: str, gamma: float, wan
 def test_dr_with_a_given_q_gives_the_hand_computed_value(c: float) -> None:
     data, target = _hand_log(RATIOS, REWARD)
     const = lambda d, t, g: (np.full((2, 2), c), np.full((2, 2), c))  # noqa: E731
-    (dr, sndr) = estimate_sequential(data, target, ("dr", "sndr"), n_bootstrap=10, q_model=const)
+    (dr, sndr) = estimate_sequential(data, target, ("dr", "sndr"), n_bootstrap_samples=10, q_model=const)
     # trajectory 0: 2(1 - c) + 1 c + 1(0 - c) + 2 c = 2; trajectory 1: (0 - c) + c + 3(1 - c) + 1 c = 3 - 2c
     assert dr.value == pytest.approx((2 + 3 - 2 * c) / 2, rel=1e-12)
     # self-normalised: t0 (2(1-c) + 1(0-c))/3 + c; t1 (1(0-c) + 3(1-c))/4 + (2c + 1c)/3
@@ -73,7 +73,7 @@ def test_a_trajectory_that_ends_keeps_its_weight_and_earns_nothing() -> None:
     data, target = _hand_log(RATIOS, reward, alive)
     lw = log_weights(data, target)
     np.testing.assert_allclose(np.exp(lw), [[2.0, 2.0], [1.0, 3.0]])
-    tis, snpdis = estimate_sequential(data, target, ("tis", "snpdis"), n_bootstrap=10)
+    tis, snpdis = estimate_sequential(data, target, ("tis", "snpdis"), n_bootstrap_samples=10)
     assert tis.value == pytest.approx((2 * 1 + 3 * 1) / 2)
     assert snpdis.value == pytest.approx(2 / 3 + 3 / 5)
     ess = effective_sample_size(lw)
@@ -84,7 +84,7 @@ def test_on_policy_weights_are_one_and_every_is_estimator_is_the_mean_return() -
     rng = np.random.default_rng(0)
     reward = rng.random((50, 4))
     data, target = _hand_log(np.ones((50, 4)), reward)
-    est = estimate_sequential(data, target, ("tis", "pdis", "sntis", "snpdis"), n_bootstrap=200)
+    est = estimate_sequential(data, target, ("tis", "pdis", "sntis", "snpdis"), n_bootstrap_samples=200)
     for e in est:
         assert e.value == pytest.approx(reward.sum(1).mean(), rel=1e-12)
         assert e.ess == pytest.approx(50)
@@ -112,7 +112,7 @@ def _bandit_log(n: int, horizon: int, seed: int) -> tuple[Trajectories, WeightTa
 @pytest.mark.parametrize("name", SEQUENTIAL_ESTIMATORS)
 def test_every_estimator_recovers_a_known_value(name: str) -> None:
     data, target, truth = _bandit_log(20_000, 3, seed=1)
-    (est,) = estimate_sequential(data, target, (name,), n_bootstrap=300)
+    (est,) = estimate_sequential(data, target, (name,), n_bootstrap_samples=300)
     half = (est.high - est.low) / 2
     assert abs(est.value - truth) < 1.5 * half, (est, truth)  # within the interval, with margin for luck
     assert half < 0.15 * truth  # and the interval says something
@@ -128,7 +128,7 @@ def test_fqe_is_exact_where_q_is_in_its_features_and_then_dr_beats_pdis() -> Non
     np.testing.assert_allclose(v[:, 1], 2.0 * ea[:, 1], atol=1e-6)
     np.testing.assert_allclose(v[:, 0], 4.0 * ea[:, 0], atol=1e-6)  # V_0 = E[2a] + V_1
     exact = lambda d, t, g: fqe(d, t, g, ridge=0.0)  # noqa: E731  (linear features, cross-fitted: exact too)
-    dr, pdis = estimate_sequential(data, target, ("dr", "pdis"), n_bootstrap=200, q_model=exact)
+    dr, pdis = estimate_sequential(data, target, ("dr", "pdis"), n_bootstrap_samples=200, q_model=exact)
     assert dr.value == pytest.approx(4.0 * ea[0, 0], abs=1e-4)  # exact but for the fits' rounding, times W
     assert dr.high - dr.low < 0.01 * (pdis.high - pdis.low)
 
@@ -203,7 +203,7 @@ def test_a_trajectory_cannot_come_back_and_the_horizon_cannot_exceed_the_log() -
     [
         ({"estimators": ("wis",)}, r"sequential estimator\(s\) \['wis'\] unknown; allowed: tis, pdis"),
         ({"gamma": 1.5}, r"gamma=1.5 is outside the allowed range \[0.0, 1.0\]"),
-        ({"n_bootstrap": 0}, r"n_bootstrap=0 is not allowed"),
+        ({"n_bootstrap_samples": 0}, r"n_bootstrap_samples=0 is not allowed"),
     ],
 )
 def test_bad_estimator_settings_are_refused(kwargs: dict, match: str) -> None:
@@ -225,6 +225,6 @@ def test_bad_targets_are_refused() -> None:
 def test_weights_that_overflow_are_an_error_for_the_plain_estimators_not_a_wrong_number() -> None:
     data, target = _hand_log(np.array([[1e200, 1e200], [1.0, 1.0]]), REWARD)
     with pytest.raises(ValueError, match="tis: the importance weights overflow float64 at step 1"):
-        estimate_sequential(data, target, ("tis",), n_bootstrap=5)
-    (sn,) = estimate_sequential(data, target, ("snpdis",), n_bootstrap=5)
+        estimate_sequential(data, target, ("tis",), n_bootstrap_samples=5)
+    (sn,) = estimate_sequential(data, target, ("snpdis",), n_bootstrap_samples=5)
     assert sn.value == pytest.approx(1.0 + 0.0)  # all the weight on trajectory 0: r = (1, 0)
