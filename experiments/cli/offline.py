@@ -89,6 +89,7 @@ def add_parsers(sub: Any) -> None:
             "target": {"action": "append", "type": str, "metavar": "SPEC"},
             "kind": {"choices": offpolicy.OPE_KINDS},
             "first_position": {"choices": (0, 1)},
+            "truth": {"choices": offpolicy.TRUTHS},
         },
     )
     op.add_argument("--policy", dest="target", action=DeprecatedFlag, new="--target", append=True)

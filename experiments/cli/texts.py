@@ -82,7 +82,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "(targets: bts, uniform), or any CSV/parquet with --columns (targets: column:NAME, uniform). Every kind "
         "takes 'logged'. With --validate, log with the logging flags below --reps times, estimate the targets, "
         "compute their true values in the simulator, and report interval coverage and relative errors (reps.csv, "
-        "validation.csv, live.csv, validation.png).",
+        "validation.csv, live.csv, validation.png); --truth now compares with the value at the log's last step, "
+        "which the drift-aware estimators (sw-ipw, sw-snipw, decay-ipw, decay-snipw) estimate. With --sequential, "
+        "estimate weight policies over the first --horizons steps of each logged episode (tis, pdis, sntis, "
+        "snpdis, dr, sndr, with effective sample sizes) from a log made with driftrec log --weight-noise S; with "
+        "--sequential --validate, check them against the targets' live returns on the same users.",
     ),
     "replay": (
         "replay weighting strategies over real timelines (MovieLens or your log): HR@10 and NDCG@10 with CIs",

@@ -209,7 +209,7 @@ ROWS: list[tuple[str, dict[str, Any], list[str], str]] = [
     ("flag: empty drift window", {}, ["ope", "--validate", "--estimators", "sw-ipw", "--window", "0"],
      "window=0.0 is outside the allowed range (0.0, inf]"),
     ("flag: unknown truth", {}, ["ope", "--validate", "--truth", "later"],
-     "truth='later' is not allowed; allowed: logged, now"),
+     "argument --truth: invalid choice: 'later' (choose from 'logged', 'now')"),
 ]  # fmt: skip
 
 

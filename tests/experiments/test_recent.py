@@ -125,3 +125,10 @@ def test_on_drifting_users_the_recent_estimators_track_the_value_now() -> None:
     err = v.summary.set_index("estimator").mean_abs_rel_error
     assert (v.reps.truth < v.reps.truth_logged).all()  # the value fell
     assert max(err["sw-ipw"], err["sw-snipw"], err["decay-snipw"]) < min(err["ipw"], err["snipw"])
+
+
+def test_the_config_checks_the_truth_and_the_kernel() -> None:
+    with pytest.raises(ValueError, match="truth='later' is not allowed; allowed: logged, now"):
+        offpolicy.OPEConfig(truth="later")
+    with pytest.raises(ValueError, match=r"half_life=0.0 is outside the allowed range \(0.0, inf\]"):
+        offpolicy.OPEConfig(half_life=0.0)
