@@ -30,35 +30,12 @@ importance weights rest on a handful of episodes, and no interval there is trust
 
 
 def parse_targets(specs: list[str], bandwidth: float) -> list[SequentialTarget]:
-    """``--target`` specs: fixed weightings (``[NAME:]alpha=A,mix=M,explore=E[,noise=S]``) or trained
-    policies (``[NAME:]ppo:FILE[,noise=S]``, named ``ppo`` by default); without noise, a target is
-    deterministic and smoothed with ``bandwidth``."""
-    from driftrec.agents.ppo import PPOWeights
-
-    out = []
-    for spec in specs:
-        head, sep, rest = spec.partition("ppo:")
-        if sep and rest and (head == "" or (head.endswith(":") and ":" not in head[:-1])):
-            path, _, noise = rest.partition(",noise=")
-            name = head[:-1] or "ppo"
-            agent = PPOWeights.load(path)
-            if noise:
-                out.append(SequentialTarget(name, agent, _number(spec, "noise", noise)))
-            else:
-                out.append(SequentialTarget(name, agent, bandwidth, deterministic=True))
-        else:
-            out.append(parse_sequential_target(spec, bandwidth))
+    """``--target`` specs (``parse_sequential_target``), with distinct names."""
+    out = [parse_sequential_target(spec, bandwidth) for spec in specs]
     names = [t.name for t in out]
     if len(set(names)) != len(names):
         raise UserError(f"target policies need distinct names, got {names}; name them NAME:alpha=... or NAME:ppo:FILE")
     return out
-
-
-def _number(spec: str, key: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise UserError(f"target policy {spec!r}: {key}={raw!r} is not a number") from None
 
 
 def _estimators(ope: OPEConfig) -> tuple[str, ...]:

@@ -60,8 +60,9 @@ def episodes_from_log(frame: pd.DataFrame, horizon: int, source: str = "log") ->
     varying = (slates[[*WEIGHT_COLUMNS, WEIGHT_LOGP_COLUMN]].nunique() > 1).any(axis=1)
     if varying.any():
         raise ValueError(f"{source}: slate {varying.idxmax()} holds different weights or densities on its rows")
-    churn = slates["terminated"].any() if "terminated" in frame.columns else False
-    steps = first.assign(reward=slates["reward"].sum(), terminated=churn).sort_values([*EPISODE_KEYS, "step"])
+    steps = first.assign(reward=slates["reward"].sum(), terminated=slates["terminated"].any()).sort_values(
+        [*EPISODE_KEYS, "step"]
+    )
     by_episode = steps.groupby(list(EPISODE_KEYS), sort=False)
     pos = by_episode.cumcount().to_numpy()
     gaps = by_episode["step"].diff().fillna(1).to_numpy()

@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
-from driftrec.agents.noisy import MEAN_FLOOR
+from driftrec.agents.noisy import mean_logit
 
 if TYPE_CHECKING:
     from driftrec.experiments.offline.sequential import Trajectories, WeightTarget
@@ -31,8 +32,7 @@ _WEIGHTS = _WEIGHTS / np.sqrt(2.0 * np.pi)
 
 def target_moments(target: WeightTarget) -> tuple[np.ndarray, np.ndarray]:
     """E[a] and E[a^2] (n, H, A) of the target's weights at every logged state."""
-    m = np.clip(target.mean, MEAN_FLOOR, 1.0 - MEAN_FLOOR)
-    y = (np.log(m) - np.log1p(-m))[..., None] + target.scale * _NODES
+    y = mean_logit(torch.from_numpy(np.asarray(target.mean, np.float64))).numpy()[..., None] + target.scale * _NODES
     a = 1.0 / (1.0 + np.exp(-y))
     return a @ _WEIGHTS, (a * a) @ _WEIGHTS
 

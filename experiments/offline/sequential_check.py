@@ -90,21 +90,27 @@ def centre_weights(agent: Agent, observation: np.ndarray) -> np.ndarray:
 
 
 def parse_sequential_target(spec: str, bandwidth: float = DEFAULT_BANDWIDTH) -> SequentialTarget:
-    """``"[NAME:]alpha=A,mix=M,explore=E[,noise=S]"``: a fixed weighting, stochastic with ``noise``,
-    else deterministic and smoothed with ``bandwidth``."""
-    name, colon, body = spec.rpartition(":")
-    parts = [p.strip() for p in body.split(",") if p.strip()]
-    noise = [p for p in parts if p.partition("=")[0].strip() == "noise"]
-    rest = ",".join(p for p in parts if p not in noise)
-    fixed = parse_target(f"{name}{colon}{rest}")
-    if not noise:
-        return SequentialTarget(fixed.name, fixed, bandwidth, deterministic=True)
-    raw = noise[-1].partition("=")[2]
+    """``"[NAME:]alpha=A,mix=M,explore=E[,noise=S]"`` (a fixed weighting) or ``"[NAME:]ppo:FILE[,noise=S]"``
+    (a trained policy, named ``ppo`` by default): stochastic with ``noise``, else deterministic and
+    smoothed with ``bandwidth``."""
+    head, sep, rest = spec.partition("ppo:")
+    agent: Agent
+    if sep and rest and (head == "" or (head.endswith(":") and ":" not in head[:-1])):
+        path, _, raw = rest.partition(",noise=")
+        name, agent = head[:-1] or "ppo", PPOWeights.load(path)
+    else:
+        prefix, colon, body = spec.rpartition(":")
+        parts = [p.strip() for p in body.split(",") if p.strip()]
+        noise = [p for p in parts if p.partition("=")[0].strip() == "noise"]
+        agent = parse_target(f"{prefix}{colon}{','.join(p for p in parts if p not in noise)}")
+        name, raw = agent.name, noise[-1].partition("=")[2] if noise else ""
+    if not raw:
+        return SequentialTarget(name, agent, bandwidth, deterministic=True)
     try:
         scale = float(raw)
     except ValueError:
         raise ValueError(f"target policy {spec!r}: noise={raw!r} is not a number") from None
-    return SequentialTarget(fixed.name, fixed, scale)
+    return SequentialTarget(name, agent, scale)
 
 
 def live_returns(

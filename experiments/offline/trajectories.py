@@ -298,10 +298,9 @@ def simulate_log(
         "scenario": sc.name,
     }
     target_pscore = {t.name: torch.stack(tp[i]).reshape(-1).double().cpu().numpy() for i, t in enumerate(targets)}
-    by_step = (
-        {t.name: torch.stack(tv[i]).double().mean(1).cpu().numpy() for i, t in enumerate(targets)} if truth else {}
-    )
-    target_truth = {t.name: float(torch.stack(tv[i]).double().mean()) for i, t in enumerate(targets)} if truth else {}
+    stacked = {t.name: torch.stack(tv[i]).double() for i, t in enumerate(targets)} if truth else {}  # (T, N)
+    by_step = {name: v.mean(1).cpu().numpy() for name, v in stacked.items()}
+    target_truth = {name: float(v.mean()) for name, v in stacked.items()}
     logged_truth = float(torch.stack(lv).double().mean()) if truth else None
     return LoggedRun(frame, meta, target_pscore, target_truth, logged_truth, by_step)
 
