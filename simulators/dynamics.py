@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 
 from driftrec.simulators.params import UserParams
-from driftrec.simulators.rng import StepDraws
+from driftrec.simulators.rng import StepDraws, normal_uniforms
 from driftrec.simulators.state import UserState
 
 
@@ -51,6 +51,8 @@ def near_items(
     Returns (N, *shape, d).
     """
     m, d = E.shape
+    count = math.prod(shape)
+    draws = draws.prefetch(((item_stream, count), (noise_stream, normal_uniforms(count * d))))  # one hash for both
     idx = draws.integers(item_stream, m, shape)
     g = draws.normal(noise_stream, (*shape, d), E.dtype)
     return unit(E[idx] + (noise / math.sqrt(d)) * g)
@@ -252,6 +254,7 @@ def organic_events(user: UserState, p: UserParams, draws: StepDraws) -> tuple[to
 
     def event(dr: StepDraws, rows: torch.Tensor | None) -> torch.Tensor:
         v, lw = (vecs, logw) if rows is None else (vecs[rows], logw[rows])
+        dr = dr.prefetch(((Stream.ORGANIC_FACET, 1), (Stream.ORGANIC_NOISE, normal_uniforms(d))))
         if v.shape[1] == 1:
             at = v[:, 0]
         else:

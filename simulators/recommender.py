@@ -99,13 +99,16 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_bloc
     for r in range(0, n + pad, row_block * group):
         qb = q[r : r + row_block * group]
         b = qb.shape[0] // row_block
+        real = min(qb.shape[0], n - r)  # padding rows are scored (equal shapes) but never ranked
         if b == 1:
-            blocks.append(_top_k_block(E, qb, k, chunk))
+            blocks.append(_top_k_block(E, qb, k, chunk, real))
         else:
             scores = torch.bmm(qb.view(b, row_block, d), E.T.expand(b, d, m)).reshape(-1, m)
-            blocks.append(torch.topk(scores, min(k, m), dim=1))
-    vals = torch.cat([b[0] for b in blocks])[:n]
-    idx = torch.cat([b[1] for b in blocks])[:n]
+            blocks.append(torch.topk(scores[:real], min(k, m), dim=1))
+    if len(blocks) == 1:
+        vals, idx = blocks[0]
+    else:
+        vals, idx = torch.cat([b[0] for b in blocks]), torch.cat([b[1] for b in blocks])
     if idx.device.type == "cpu" and not bool((vals[:, 1:] == vals[:, :-1]).any()):
         return idx  # no ties: topk's order (scores descending) is the answer
     # order ties by item index: sort by index, then stable sort by score
@@ -141,11 +144,12 @@ class SlateCache:
         return out
 
 
-def _top_k_block(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _top_k_block(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and indices (rows, k) of the best k items for the first ``rows`` of the block ``q``."""
     m = E.shape[0]
     best_s = best_i = None
     for start in range(0, m, chunk):
-        s = q @ E[start : start + chunk].T
+        s = (q @ E[start : start + chunk].T)[:rows]
         cs, ci = torch.topk(s, min(k, s.shape[1]), dim=1)
         ci = ci + start
         if best_s is None:

@@ -8,10 +8,12 @@ two properties a shared generator cannot give:
   env over N users reproduces N single-user envs exactly (``user_seeds`` gives the matching seeds);
 * integer hashing is exact, so CPU and CUDA draw the same bits.
 
-Values stay in [0, 2**32) and multipliers below 2**31, so int64 products never overflow.
-Per step, ``CounterRNG.at(t)`` hashes (key, episode, t) once per user (the (key, episode) part
-once per generator); each draw then costs one mixing of that prefix with a cached
-per-(stream, element) constant, and ``StepDraws.prefetch`` does that for several streams at once.
+Keys, prefixes and bits are int64 tensors with values in [0, 2**32) (multipliers below 2**31, so
+int64 products never overflow). Per step, ``CounterRNG.at(t)`` hashes (key, episode, t) once per
+user (the (key, episode) part once per generator); each draw then costs one mixing of that prefix
+with a cached per-(stream, element) constant, and ``StepDraws.prefetch`` does that for several
+streams at once. Those bulk hashes (``hash_pairs``) run on int32 bit patterns in cache-sized
+blocks: the same bits as ``mix32`` at half the memory traffic.
 """
 
 from __future__ import annotations
@@ -39,6 +41,62 @@ def mix32(x: torch.Tensor) -> torch.Tensor:
     x.bitwise_xor_(x >> 15)
     x.mul_(_M2).bitwise_and_(MASK32)
     return x.bitwise_xor_(x >> 16)
+
+
+def mix32_bits(x: torch.Tensor) -> torch.Tensor:
+    """``mix32`` in place on int32 bit patterns (x's low 32 bits): the same bits, as int32.
+
+    Two's-complement products keep the low 32 bits, which is all ``mix32`` keeps; an arithmetic
+    shift masked to the bits a logical shift keeps is that logical shift."""
+    x.bitwise_xor_((x >> 16).bitwise_and_(0xFFFF))
+    x.mul_(_M1)
+    x.bitwise_xor_((x >> 15).bitwise_and_(0x1FFFF))
+    x.mul_(_M2)
+    return x.bitwise_xor_((x >> 16).bitwise_and_(0xFFFF))
+
+
+HASH_BLOCK = 1 << 16
+"""Elements ``hash_pairs`` hashes at a time on CPU: its intermediates stay in the core's cache."""
+SMALL_HASH = 4096
+"""Below this many elements, ``hash_pairs`` hashes in int64 on CPU (fewer, cheaper calls at small sizes)."""
+
+
+def hash_pairs(prefix: torch.Tensor, consts: torch.Tensor, uniforms: bool = False) -> tuple[torch.Tensor, ...]:
+    """``mix32(mix32(prefix[:, None] ^ consts[None, :]))`` for prefix (N,) and consts (C,), int64
+    in [0, 2**32): the bits (N, C) (int64 values, or int32 bit patterns for large or non-CPU
+    draws; ``as_bits`` makes either int64) and, with ``uniforms``, their float32 uniforms in (0, 1)
+    (the top 24 bits with the lowest one set, times 2**-24: odd multiples of 2**-24, exact).
+
+    Large draws run on int32 bit patterns, on CPU a block of ``HASH_BLOCK`` elements at a time:
+    half the memory traffic and native 32-bit products. Every element's value is the same on
+    every path."""
+    n, c = prefix.shape[0], consts.shape[0]
+    cpu = prefix.device.type == "cpu"
+    if cpu and n * c < SMALL_HASH:
+        x = mix32(mix32(prefix[:, None] ^ consts[None, :]))
+        return (x, ((x >> 8) | 1).to(torch.float32) * 2.0**-24) if uniforms else (x,)
+    p, k = prefix.to(torch.int32), consts.to(torch.int32)  # the low 32 bits
+    rows = max(1, HASH_BLOCK // max(c, 1)) if cpu else max(n, 1)
+    if n <= rows:  # one block: no output buffers to fill
+        x = mix32_bits(mix32_bits(p[:, None] ^ k[None, :]))
+        return (x, _uniforms(x)) if uniforms else (x,)
+    bits = torch.empty(n, c, dtype=torch.int32, device=prefix.device)
+    unif = torch.empty(n, c, dtype=torch.float32, device=prefix.device) if uniforms else None
+    for lo in range(0, n, rows):
+        x = mix32_bits(mix32_bits(torch.bitwise_xor(p[lo : lo + rows, None], k, out=bits[lo : lo + rows])))
+        if unif is not None:
+            _uniforms(x, out=unif[lo : lo + rows])
+    return (bits, unif) if uniforms else (bits,)
+
+
+def _uniforms(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """int32 bit patterns -> their float32 uniforms (``hash_pairs``), in place on a copy of x's shifts."""
+    return torch.mul((x >> 8).bitwise_and_(0xFFFFFF).bitwise_or_(1), 2.0**-24, out=out)
+
+
+def as_bits(x: torch.Tensor) -> torch.Tensor:
+    """``hash_pairs`` bits (int64 values, or int32 bit patterns) as int64 values in [0, 2**32)."""
+    return x if x.dtype == torch.int64 else x.to(torch.int64).bitwise_and_(MASK32)
 
 
 def seed_to_key(seed: torch.Tensor) -> torch.Tensor:
@@ -131,11 +189,6 @@ def normal_uniforms(count: int) -> int:
     return 2 * ((count + 1) // 2)
 
 
-def _to_uniform(bits: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """32-bit integers -> odd multiples of 2**-24 in (0, 1), in ``dtype``."""
-    return ((bits >> 8) | 1).to(dtype) * 2.0**-24
-
-
 @lru_cache(maxsize=64)
 def _bank_hashes(
     requests: tuple[tuple[int, int], ...], device: torch.device
@@ -165,19 +218,20 @@ class StepDraws:
         ubank: torch.Tensor | None = None,
     ) -> None:
         self.prefix = prefix
-        self._bank = bank  # (N, total) bits of the prefetched streams
+        self._bank = bank  # (N, total) bits of the prefetched streams (see ``hash_pairs``)
         self._where = where or {}
         self._ubank = ubank  # the same as float32 uniforms (exact, see ``uniform``)
 
     def prefetch(self, requests: tuple[tuple[int, int], ...]) -> StepDraws:
         """These draws with the bits of ``requests`` ((stream, element count) pairs, distinct
         streams) computed at once. A later draw of such a stream with at most that many elements
-        reads them; any other draw is hashed as usual. Values never change, only speed."""
-        if not requests:
+        reads them; any other draw is hashed as usual. Values never change, only speed. Returns
+        ``self`` when every request is banked already."""
+        if all(s in self._where and c <= self._where[s][1] for s, c in requests):
             return self
         c, where = _bank_hashes(requests, self.prefix.device)
-        bank = mix32(mix32(self.prefix[:, None] ^ c[None, :]))
-        return StepDraws(self.prefix, bank, where, _to_uniform(bank))
+        bank, ubank = hash_pairs(self.prefix, c, uniforms=True)
+        return StepDraws(self.prefix, bank, where, ubank)
 
     def take(self, rows: torch.Tensor) -> StepDraws:
         """The draws of users ``rows`` only: the same values they get in the full batch."""
@@ -198,26 +252,29 @@ class StepDraws:
         """Uniform 32-bit integers in int64, shape (N, *shape)."""
         banked = self._banked(self._bank, stream, shape)
         if banked is not None:
-            return banked
+            return as_bits(banked)
         c = _element_hashes(stream, math.prod(shape), self.prefix.device)
-        return mix32(mix32(self.prefix[:, None] ^ c[None, :])).reshape((self.prefix.shape[0], *shape))
+        return as_bits(hash_pairs(self.prefix, c)[0]).reshape((self.prefix.shape[0], *shape))
 
     def uniform(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Uniform floats in the open interval (0, 1): odd multiples of 2**-24, exact in float32
         (so a float64 draw holds the same values)."""
         banked = self._banked(self._ubank, stream, shape)
-        if banked is not None:
-            return banked.to(dtype)
-        return _to_uniform(self.bits(stream, shape), dtype)
+        if banked is None:
+            c = _element_hashes(stream, math.prod(shape), self.prefix.device)
+            banked = hash_pairs(self.prefix, c, uniforms=True)[1].reshape((self.prefix.shape[0], *shape))
+        return banked.to(dtype)
 
     def normal(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Standard normal draws (Box-Muller, both outputs of each pair used), shape (N, *shape)."""
-        count = math.prod(shape)
-        u = self.uniform(stream, (2, normal_uniforms(count) // 2), torch.float32)
-        r = torch.sqrt(-2.0 * torch.log(u[:, 0]))
-        theta = (2.0 * math.pi) * u[:, 1]
-        z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=1)[:, :count]
-        return z.reshape((self.prefix.shape[0], *shape)).to(dtype)
+        count, half = math.prod(shape), normal_uniforms(math.prod(shape)) // 2
+        u = self.uniform(stream, (2, half), torch.float32)
+        r = torch.log(u[:, 0]).mul_(-2.0).sqrt_()
+        theta = u[:, 1] * (2.0 * math.pi)
+        z = torch.empty(u.shape[0], 2 * half, dtype=torch.float32, device=u.device)
+        torch.mul(r, torch.cos(theta), out=z[:, :half])
+        torch.mul(r, torch.sin(theta), out=z[:, half:])
+        return z[:, :count].reshape((self.prefix.shape[0], *shape)).to(dtype)
 
     def fine_uniform(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Uniform float64 in (0, 1) with 48 random bits (odd multiples of 2**-49), for inverse-CDF

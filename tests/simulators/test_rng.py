@@ -93,3 +93,21 @@ def test_seeds_are_strict_and_never_alias():
         check_seeds("seeds", [a, b])
     with pytest.raises(ValueError, match=f"evaluation seed {b} gives the same users as tuning seed {a}"):
         CompareConfig(["abrupt"], ["fixed"], seeds=[b, 7], tuning=TuningConfig(seeds=[a]))
+
+
+def test_hash_pairs_gives_mix32s_bits_on_every_path(monkeypatch):
+    """The int64 path (small draws), the int32 path in one block and in several blocks all give
+    ``mix32(mix32(prefix ^ const))`` and its uniforms, at the edges of the 32-bit range too."""
+    from driftrec.simulators import rng
+
+    edges = torch.tensor([0, 1, 2**31 - 1, 2**31, 2**32 - 1], dtype=torch.int64)
+    prefix = torch.cat([edges, torch.randint(0, 2**32, (60,), generator=torch.Generator().manual_seed(0))])
+    consts = torch.cat([edges, torch.randint(0, 2**32, (95,), generator=torch.Generator().manual_seed(1))])
+    want = mix32(mix32(prefix[:, None] ^ consts[None, :]))
+    want_u = ((want >> 8) | 1).to(torch.float64) * 2.0**-24
+    for small, block in ((10**9, 1 << 16), (0, 1 << 16), (0, 700)):  # int64; int32 one block; int32 blocks
+        monkeypatch.setattr(rng, "SMALL_HASH", small)
+        monkeypatch.setattr(rng, "HASH_BLOCK", block)
+        bits, unif = rng.hash_pairs(prefix, consts, uniforms=True)
+        assert torch.equal(rng.as_bits(bits), want)
+        assert unif.dtype == torch.float32 and torch.equal(unif.double(), want_u)
