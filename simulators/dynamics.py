@@ -13,7 +13,7 @@ import torch
 
 from driftrec.simulators.params import UserParams
 from driftrec.simulators.rng import StepDraws, normal_uniforms
-from driftrec.simulators.state import UserState
+from driftrec.simulators.state import UserState, take_rows
 
 
 class Stream:
@@ -31,6 +31,11 @@ class Stream:
 def unit(x: torch.Tensor) -> torch.Tensor:
     """L2-normalise along the last axis (``F.normalize(x, dim=-1)``, in one operation fewer)."""
     return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def unit_(x: torch.Tensor) -> torch.Tensor:
+    """``unit(x)`` in place (the same values), for a fresh ``x`` that nothing else holds."""
+    return x.div_(torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12))
 
 
 def row_dot(vecs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -63,9 +68,11 @@ def replace_where(
     old: torch.Tensor,
     draws: StepDraws,
     draw: Callable[[StepDraws, torch.Tensor | None], torch.Tensor],
+    fresh: bool = False,
 ) -> torch.Tensor:
     """``old`` (N, ..., d) with the entries where ``hit`` (N, ...) is set replaced by new draws:
-    ``draw(draws, rows)`` gives them for the users ``rows`` (None: every user).
+    ``draw(draws, rows)`` gives them for the users ``rows`` (None: every user). ``fresh``: ``old``
+    is a new tensor that nothing else holds, so it may be updated in place.
 
     On CPU only the users with a hit are drawn (``draws.take``: a user's draws do not depend on the
     others, so the values are the same), which saves most of the work when events are rare; on
@@ -77,7 +84,7 @@ def replace_where(
     rows = hit.reshape(hit.shape[0], -1).any(1).nonzero().squeeze(1)
     if rows.numel() == 0:
         return old
-    out = old.clone()
+    out = old if fresh else old.clone()
     out[rows] = torch.where(mask[rows], draw(draws.take(rows), rows), old[rows])
     return out
 
@@ -209,9 +216,9 @@ def drift(user: UserState, p: UserParams, E: torch.Tensor, draws: StepDraws) -> 
     """Gradual drift, abrupt shifts and missions for one step; recomputes the intent."""
     facets, topic, active = user.facets, user.mission_topic, user.mission_active
     n, k, d = facets.shape
-    if p.drift_scale > 0:
+    if p.drift_scale > 0:  # unit(facets + s g), in place on the fresh draws (the same values)
         g = draws.normal(Stream.DRIFT, (k, d), E.dtype)
-        facets = unit(facets + (p.drift_scale / math.sqrt(d)) * g)
+        facets = unit_(g.mul_(p.drift_scale / math.sqrt(d)).add_(facets))
     if p.shift_hazard > 0:
         hit = draws.uniform(Stream.SHIFT_HAZARD, (k,), E.dtype) < p.shift_hazard
         facets = replace_where(
@@ -219,6 +226,7 @@ def drift(user: UserState, p: UserParams, E: torch.Tensor, draws: StepDraws) -> 
             facets,
             draws,
             lambda dr, _: near_items(E, dr, Stream.SHIFT_ITEM, Stream.SHIFT_NOISE, (k,), p.facet_noise),
+            fresh=p.drift_scale > 0,
         )
     if p.mission_start > 0:
         start = ~active & (draws.uniform(Stream.MISSION_START, (), E.dtype) < p.mission_start)
@@ -247,13 +255,13 @@ def organic_events(user: UserState, p: UserParams, draws: StepDraws) -> tuple[to
         return torch.zeros(n, dtype=torch.bool, device=user.intent.device), torch.zeros_like(user.intent)
     flag = draws.uniform(Stream.ORGANIC, (), user.intent.dtype) < p.organic_rate
     scale = p.organic_noise / math.sqrt(d)
-    if p.interest_model == "facets":
-        vecs, logw = interests(user, p)
-    else:
-        vecs, logw = user.intent.unsqueeze(1), torch.zeros_like(user.intent[:, :1])
 
     def event(dr: StepDraws, rows: torch.Tensor | None) -> torch.Tensor:
-        v, lw = (vecs, logw) if rows is None else (vecs[rows], logw[rows])
+        part = user if rows is None else take_rows(user, rows)  # the interests of these users only
+        if p.interest_model == "facets":
+            v, lw = interests(part, p)
+        else:
+            v, lw = part.intent.unsqueeze(1), torch.zeros_like(part.intent[:, :1])
         dr = dr.prefetch(((Stream.ORGANIC_FACET, 1), (Stream.ORGANIC_NOISE, normal_uniforms(d))))
         if v.shape[1] == 1:
             at = v[:, 0]
@@ -264,4 +272,4 @@ def organic_events(user: UserState, p: UserParams, draws: StepDraws) -> tuple[to
             at = torch.gather(v, 1, pick.unsqueeze(-1).expand(-1, 1, d)).squeeze(1)
         return unit(at + scale * dr.normal(Stream.ORGANIC_NOISE, (d,), at.dtype))
 
-    return flag, replace_where(flag, torch.zeros_like(user.intent), draws, event)
+    return flag, replace_where(flag, torch.zeros_like(user.intent), draws, event, fresh=True)

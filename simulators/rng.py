@@ -266,7 +266,8 @@ class StepDraws:
         return banked.to(dtype)
 
     def normal(self, stream: int, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Standard normal draws (Box-Muller, both outputs of each pair used), shape (N, *shape)."""
+        """Standard normal draws (Box-Muller, both outputs of each pair used), shape (N, *shape), in a
+        new tensor (callers may update it in place)."""
         count, half = math.prod(shape), normal_uniforms(math.prod(shape)) // 2
         u = self.uniform(stream, (2, half), torch.float32)
         r = torch.log(u[:, 0]).mul_(-2.0).sqrt_()

@@ -97,8 +97,8 @@ def where_rows(mask: torch.Tensor, new: T, old: T) -> T:
     return _zip_fields(old, new, lambda b, a: torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b))
 
 
-def take_rows(state: T, rows: torch.Tensor) -> T:
-    """A copy of dataclass ``state`` with only the users ``rows`` (long indices)."""
+def take_rows(state: T, rows: torch.Tensor | slice) -> T:
+    """A copy of dataclass ``state`` with only the users ``rows`` (long indices; a slice gives views)."""
     out = {}
     for f in dataclasses.fields(state):  # type: ignore[arg-type]
         v = getattr(state, f.name)

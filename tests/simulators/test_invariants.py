@@ -93,3 +93,25 @@ def test_a_click_moves_the_short_term_profile_toward_the_clicked_item(small_cata
 def test_presets_have_the_documented_names():
     assert scenario_names() == ["stable", "gradual", "abrupt", "missions", "boredom", "mixed", "movielens"]
     assert make_scenario("abrupt", shift_hazard=0.1).user.shift_hazard == 0.1
+
+
+@pytest.mark.parametrize("scenario", ["mixed", "boredom"])
+def test_showing_slates_a_block_of_users_at_a_time_changes_no_number(scenario, monkeypatch):
+    """Large batches gather the shown items' vectors in blocks of users (``Simulator._show``): the
+    same items, clicks, observations and hidden state as in one block."""
+    from driftrec.simulators import simulation
+
+    def run() -> list[torch.Tensor]:
+        env = DriftVecEnv(scenario, 37, num_items=200, dim=16, array="torch")
+        env.reset(seed=5)
+        gen = torch.Generator().manual_seed(2)
+        out = []
+        for _ in range(25):
+            obs, reward, _, _, info = env.step(torch.rand(37, 3, generator=gen))
+            out += [obs, reward, info["items"], info["clicks"], env.state.user.facets, env.state.user.fatigue]
+        return out
+
+    whole = run()
+    monkeypatch.setattr(simulation, "SLATE_BLOCK_BYTES", 10 * 16 * 4 * 5)  # blocks of 5 users
+    blocked = run()
+    assert all(torch.equal(a, b) for a, b in zip(whole, blocked, strict=True))
