@@ -26,7 +26,8 @@ from driftrec.envs.single import weights_from_normalized
 
 
 def host(x: Any) -> np.ndarray:
-    """A DriftVecEnv output (numpy array, or tensor with ``array="torch"``) as a host numpy array."""
+    """A DriftVecEnv output (numpy array, or tensor with ``array="torch"``) as a host numpy array.
+    A view, not a copy: the env returns new tensors every step and never changes them later."""
     return x if isinstance(x, np.ndarray) else x.cpu().numpy()
 
 
@@ -62,7 +63,7 @@ class SB3VecEnv(VecEnv):
             parts.append(host(obs))
         self._reset_seeds()
         self._reset_options()
-        out = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        out = np.concatenate(parts) if len(parts) > 1 else parts[0]
         self.env_seconds += time.perf_counter() - start
         return out
 
@@ -76,7 +77,7 @@ class SB3VecEnv(VecEnv):
         for e, (lo, hi) in zip(self.envs, self._blocks, strict=True):
             o, r, terminated, truncated, info = e.step(weights[lo:hi].to(e.device))
             obs.append(host(o))
-            reward.append(host(r).astype(np.float32))
+            reward.append(host(r).astype(np.float32, copy=False))
             done.append(host(terminated | truncated))
             final.append(info["final_obs"])
             trunc.append(truncated & ~terminated)
@@ -88,7 +89,7 @@ class SB3VecEnv(VecEnv):
             trunc_np = np.concatenate([host(t) for t in trunc])
             for i in rows:
                 infos[i] = {"terminal_observation": final_np[i].copy(), "TimeLimit.truncated": bool(trunc_np[i])}
-        out_obs = np.concatenate(obs) if len(obs) > 1 else obs[0].copy()
+        out_obs = np.concatenate(obs) if len(obs) > 1 else obs[0]
         out = out_obs, np.concatenate(reward), dones, infos
         self.env_seconds += time.perf_counter() - start
         return out
