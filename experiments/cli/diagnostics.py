@@ -56,8 +56,15 @@ def add_parser(sub: Any) -> None:
             "reference [synthetic,movielens,movielens:pca:64]",
             "recogym_python": "a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time "
             "RecoGym's single-user env in the same run, beside driftrec's one-user figure",
+            "baseline": "the root of another driftrec checkout (e.g. from `git worktree add ../old main`): time "
+            "every point, the one-user figure and PPO with it too, each right after this code's, and print the "
+            "speed-ups (a before/after from one run)",
         },
-        extra={"reference": {"metavar": "N,M,d"}, "recogym_python": {"metavar": "PYTHON"}},
+        extra={
+            "reference": {"metavar": "N,M,d"},
+            "recogym_python": {"metavar": "PYTHON"},
+            "baseline": {"metavar": "DIR"},
+        },
     )
     add_common(b, "runs/bench")
 

@@ -122,7 +122,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the bare scoring kernel (the (N, d) x (d, M) product plus top-k); at the reference size, the same "
         "dynamics stepped one user at a time in a Python loop and gymnasium's SyncVectorEnv of single-user envs, "
         "as ratios; one user's steps per second in the standard gymnasium.make env (and RecoGym's, with "
-        "--recogym); and the env's share of a PPO training run with the headline's settings. Prints a table and "
+        "--recogym); and the env's share of a PPO training run with the headline's settings. With --baseline DIR "
+        "(another driftrec checkout), every figure is timed with it too, right after, and printed as a speed-up. "
+        "Prints a table and "
         "writes summary.json and points.csv to --out. The full run takes about 4 minutes on 2 CPU cores; --quick "
         "runs a few small points in seconds.",
     ),

@@ -18,6 +18,10 @@ stepping users one at a time. Every figure of a run comes from that run.
 - **PPO**: the share of a stable-baselines3 training run's wall time spent in the env (reset and
   step, including the numpy conversion the SB3 adapter makes), with the headline's settings.
 
+With ``baseline`` (another driftrec checkout, ``diagnostics.baseline``), every throughput point, the
+one-user figure and the PPO runs are timed with it too, right after this code's, and reported as
+speed-ups: a before/after from one run.
+
 Catalogs are random unit vectors (speed does not depend on what the items are).
 """
 
@@ -33,6 +37,7 @@ import torch
 
 from driftrec.encoders import ModelUnavailableError
 from driftrec.encoders.checks import check_int
+from driftrec.experiments.diagnostics.baseline import Baseline
 from driftrec.experiments.diagnostics.timing import (  # noqa: F401  (defined here before)
     bare_kernel,
     count_torch_ops,
@@ -54,7 +59,8 @@ class BenchConfig:
     min_time: seconds each timing runs at least (after one warm-up step). ppo_steps: user-steps of
     the PPO timing (0: skip). ppo_catalogs: the catalogs it trains on (``NAME[:TRANSFORM]``; the
     first is the reference of the others' speed). scenario: the env's dynamics. recogym_python: a Python interpreter
-    with RecoGym installed, to time its single-user env beside driftrec's (None: skip)."""
+    with RecoGym installed, to time its single-user env beside driftrec's (None: skip). baseline: the root
+    of another driftrec checkout to time beside this one (None: skip)."""
 
     users: list[int] = field(default_factory=lambda: list(FULL_GRID["users"]))
     items: list[int] = field(default_factory=lambda: list(FULL_GRID["items"]))
@@ -67,6 +73,7 @@ class BenchConfig:
     scenario: str = "mixed"
     device: str = "cpu"
     recogym_python: str | None = None
+    baseline: str | None = None
 
     def __post_init__(self) -> None:
         for key in ("users", "items", "dims"):
@@ -83,6 +90,8 @@ class BenchConfig:
             raise ValueError(f"ppo_steps={self.ppo_steps!r} must be >= 0")
         if self.ppo_steps and not self.ppo_catalogs:
             raise ValueError("ppo_catalogs must name at least one catalog when ppo_steps > 0")
+        if self.baseline is not None:
+            Baseline(self.baseline)  # a clear error now rather than after the first point
 
     @classmethod
     def quick(cls, **kw: Any) -> BenchConfig:
@@ -263,10 +272,12 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     grid = [(n, m, d) for d in cfg.dims for m in cfg.items for n in cfg.users]
     if cfg.reference not in grid:
         grid.append(cfg.reference)
+    base = Baseline(cfg.baseline) if cfg.baseline else None
     points = []
     for n, m, d in tqdm(grid, desc="bench", unit="point", disable=not progress):
         args = (n, m, d, cfg.scenario, device, cfg.min_time)
         points.append(_in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args))
+        _against(base, points[-1], "user_steps_per_s", "measure_point", *args)
     ref = _in_fresh_process(measure_references, *cfg.reference, cfg.scenario, cfg.ref_users, cfg.min_time)
     at = next(p for p in points if (p["users"], p["items"], p["dim"]) == tuple(cfg.reference))
     ref.update(
@@ -280,6 +291,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
         }
     )
     single = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time)
+    _against(base, single, "steps_per_s", "measure_single", cfg.scenario, cfg.min_time)
     if cfg.recogym_python:
         single["recogym"] = measure_recogym(cfg.recogym_python, cfg.min_time)
         single["driftrec_over_recogym"] = single["steps_per_s"] / single["recogym"]["steps_per_s"]
@@ -291,17 +303,29 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
         except ModelUnavailableError as exc:  # a language-model catalog on a machine without the model
             ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
             continue
+        _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat)
         first = first or row
         row["reference"] = first["catalog"]
         row["over_first"] = row["user_steps_per_s"] / first["user_steps_per_s"]
         ppo.append(row)
-    return BenchResult(cfg.to_dict(), points, ref, ppo, machine_info(device), single, time.perf_counter() - start)
+    machine = machine_info(device) | ({"baseline": base.describe()} if base else {})
+    return BenchResult(cfg.to_dict(), points, ref, ppo, machine, single, time.perf_counter() - start)
+
+
+def _against(base: Baseline | None, row: dict[str, Any], key: str, fn: str, *args: Any) -> None:
+    """Time ``fn(*args)`` with the baseline too: ``row`` gains ``baseline`` (its result) and
+    ``speedup`` (this code's ``key`` over the baseline's)."""
+    if base is not None:
+        row["baseline"] = base.run(fn, *args)
+        row["speedup"] = row[key] / row["baseline"][key]
 
 
 def format_bench(res: BenchResult) -> str:
     from driftrec.experiments.online.runner import text_table
 
+    based = res.config.get("baseline") is not None
     head = ["N", "M", "d", "user-steps/s", "step ms", "kernel ms", "step/kernel", "peak MiB"]
+    head += ["baseline/s", "speed-up"] if based else []
     rows = [
         [
             f"{p['users']:,}",
@@ -313,6 +337,7 @@ def format_bench(res: BenchResult) -> str:
             f"{p['step_over_kernel']:.2f}",
             f"{p['gpu_peak_mib'] if p['gpu_peak_mib'] is not None else p['rss_peak_mib']:,.0f}",
         ]
+        + ([f"{p['baseline']['user_steps_per_s']:,.0f}", f"{p['speedup']:.2f}x"] if based else [])
         for p in res.points
     ]
     r = res.reference
@@ -320,6 +345,7 @@ def format_bench(res: BenchResult) -> str:
         f"machine: {res.machine['cpu']}, {res.machine['cores']} cores, torch {res.machine['torch']} "
         f"({res.machine['torch_threads']} threads){', ' + res.machine['gpu'] if 'gpu' in res.machine else ''}; "
         f"scenario {res.config['scenario']}, device {res.config['device']}",
+        *([f"baseline (timed right after each figure): {res.machine['baseline']}"] if based else []),
         "",
         text_table([head, *rows]),
         "",
@@ -338,6 +364,8 @@ def format_bench(res: BenchResult) -> str:
             f"; RecoGym {one['recogym']['recogym']} RecoEnv1: {one['recogym']['steps_per_s']:,.0f} steps/s "
             f"(driftrec at {one['driftrec_over_recogym']:.2f}x)"
         )
+    if based:
+        line += f"; baseline {one['baseline']['steps_per_s']:,.0f} steps/s ({one['speedup']:.2f}x)"
     lines.append(line)
     for p in res.ppo:
         if "skipped" in p:
@@ -348,5 +376,11 @@ def format_bench(res: BenchResult) -> str:
             f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users, {p['catalog']}{dims}): "
             f"{p['learn_wall_s']:.1f}s, {p['user_steps_per_s']:,.0f} user-steps/s "
             f"({p['over_first']:.2f}x {p['reference']}), {p['env_share']:.0%} of it in the env"
+            + (
+                f"; baseline {p['baseline']['user_steps_per_s']:,.0f} user-steps/s, "
+                f"{p['baseline']['env_share']:.0%} in the env ({p['speedup']:.2f}x)"
+                if based
+                else ""
+            )
         )
     return "\n".join(lines)

@@ -71,3 +71,28 @@ def test_torch_operations_are_counted_exactly_and_the_same_on_every_run():
     assert count_torch_ops(lambda: (x + 1).mul_(2), 5) == 2.0
     a, b = measure_single("abrupt", 0.01), measure_single("abrupt", 0.05)
     assert a["torch_ops_per_step"] == b["torch_ops_per_step"] > 100
+
+
+def test_bench_times_a_baseline_checkout_right_after_each_figure(tmp_path, capsys):
+    """--baseline DIR: each figure is timed again with the driftrec in DIR (here this very checkout,
+    imported in a child process through its own path) and reported as a speed-up."""
+    from pathlib import Path
+
+    import driftrec
+
+    root = Path(driftrec.__file__).parent
+    argv = ["bench", "--quick", "--no-progress", "--users", "4", "--items", "100", "--dims", "8"]
+    assert main([*argv, "--baseline", str(root), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"baseline (timed right after each figure): {root.resolve()}" in out and "speed-up" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for p in summary["points"]:
+        assert p["speedup"] > 0 and (p["baseline"]["users"], p["baseline"]["dim"]) == (p["users"], p["dim"])
+    single, (ppo,) = summary["single"], summary["ppo"]
+    assert single["speedup"] > 0 and single["baseline"]["torch_ops_per_step"] > 0
+    assert ppo["speedup"] > 0 and ppo["baseline"]["timesteps"] == 4096 and 0 < ppo["baseline"]["env_share"] < 1
+
+
+def test_a_baseline_that_is_no_driftrec_checkout_is_a_one_line_error(tmp_path):
+    with pytest.raises(ValueError, match="is not a driftrec checkout"):
+        BenchConfig(baseline=str(tmp_path))
