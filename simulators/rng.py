@@ -74,7 +74,7 @@ def hash_pairs(prefix: torch.Tensor, consts: torch.Tensor, uniforms: bool = Fals
     cpu = prefix.device.type == "cpu"
     if cpu and n * c < SMALL_HASH:
         x = mix32(mix32(prefix[:, None] ^ consts[None, :]))
-        return (x, ((x >> 8) | 1).to(torch.float32) * 2.0**-24) if uniforms else (x,)
+        return (x, _uniforms(x)) if uniforms else (x,)
     p, k = prefix.to(torch.int32), consts.to(torch.int32)  # the low 32 bits
     rows = max(1, HASH_BLOCK // max(c, 1)) if cpu else max(n, 1)
     if n <= rows:  # one block: no output buffers to fill
@@ -90,7 +90,7 @@ def hash_pairs(prefix: torch.Tensor, consts: torch.Tensor, uniforms: bool = Fals
 
 
 def _uniforms(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """int32 bit patterns -> their float32 uniforms (``hash_pairs``), in place on a copy of x's shifts."""
+    """``hash_pairs`` bits (either kind) -> their float32 uniforms; ``x`` is left as it is."""
     return torch.mul((x >> 8).bitwise_and_(0xFFFFFF).bitwise_or_(1), 2.0**-24, out=out)
 
 
