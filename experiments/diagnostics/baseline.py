@@ -38,13 +38,13 @@ class Baseline:
                 "experiments/diagnostics/bench.py); give the root of one, e.g. from `git worktree add DIR main`"
             )
         self.root = root
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        )
-        self.commit = done.stdout.strip() if done.returncode == 0 else None
 
     def describe(self) -> str:
-        return f"{self.root}" + (f" (commit {self.commit})" if self.commit else "")
+        """The root, and its git commit when it is a git checkout."""
+        done = subprocess.run(
+            ["git", "-C", str(self.root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+        return f"{self.root}" + (f" (commit {done.stdout.strip()})" if done.returncode == 0 else "")
 
     def run(self, fn: str, *args: Any) -> dict[str, Any]:
         """``bench.<fn>(*args)`` of the baseline, in a new process; its JSON result."""
