@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from driftrec.experiments.cli.args import add_common, new_command, positive
+from driftrec.experiments.cli.args import add_common, name_list, new_command, positive
 from driftrec.experiments.cli.flags import config_flags, config_from_args
 from driftrec.experiments.common import io
 from driftrec.experiments.diagnostics.bench import BenchConfig
@@ -33,6 +33,23 @@ def add_parsers(sub: Any) -> None:
         helps={"scenarios": "comma-separated presets or 'all' [all]"},
     )
     add_common(k, "runs/soak")
+    add_reproduce_parser(sub)
+
+
+def add_reproduce_parser(sub: Any) -> None:
+    from driftrec.experiments.diagnostics.reproduce import KINDS, MANIFEST
+
+    r = new_command(sub, "reproduce")
+    r.add_argument("names", nargs="*", metavar="NAME", help="published runs to run (see --list)")
+    r.add_argument("--all", action="store_true", help="every published run (about 3 hours on 2 CPU cores)")
+    r.add_argument("--kind", type=name_list, default=[], help=f"comma-separated kinds: {', '.join(KINDS)}")
+    r.add_argument("--page", type=name_list, default=[], help="comma-separated pages, e.g. docs/results.md")
+    r.add_argument("--list", action="store_true", help="print the selection (every run without one) and exit")
+    r.add_argument(
+        "--keep-going", action="store_true", help="after a failed run, go on with the runs that do not need it"
+    )
+    r.add_argument("--manifest", type=Path, default=MANIFEST, help="the manifest [experiments/configs/published.yaml]")
+    r.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="output folder [runs/reproduce]")
 
 
 def add_parser(sub: Any) -> None:
@@ -113,6 +130,29 @@ def run_geometry(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_reproduce(args: argparse.Namespace) -> int:
+    from driftrec.experiments.cli.args import UserError
+    from driftrec.experiments.diagnostics.reproduce import format_list, load_manifest, reproduce, select
+
+    manifest = load_manifest(args.manifest)
+    chosen = bool(args.names or args.kind or args.page)
+    if args.all and chosen:
+        raise UserError("--all runs everything; give it without run names, --kind or --page")
+    runs = select(manifest, args.names, args.kind, args.page)
+    if args.list:
+        print(format_list(runs))
+        return 0
+    if not (args.all or chosen):
+        raise UserError("name the runs to reproduce, or choose them with --kind, --page or --all (see --list)")
+    record = reproduce(runs, args.out, keep_going=args.keep_going)
+    bad = [r for r in record["runs"] if r["outcome"] != "ok"]
+    for r in bad:
+        print(f"{r['name']}: {r['outcome']}")
+    done = f"{len(runs) - len(bad)} of {len(runs)} runs as published"
+    print(f"\n{done}; wrote {args.out}/reproduce.json ({record['wall_s']:.0f}s)")
+    return 1 if bad else 0
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -122,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         return run_portability(args)
     if args.command == "geometry":
         return run_geometry(args)
+    if args.command == "reproduce":
+        return run_reproduce(args)
 
     from driftrec.experiments.cli.args import UserError
     from driftrec.experiments.diagnostics.bench import format_bench, run_bench

@@ -10,6 +10,7 @@
     driftrec bench                       speed: throughput, step vs kernel, per-user references, PPO split
     driftrec soak                        long run of every preset: invariants (NaN, norms) and memory
     driftrec calibrate                   fit drift to real MovieLens timelines
+    driftrec reproduce --list            the commands whose outputs the docs publish (and a runner)
     driftrec scenarios                   the presets and their parameters
 
 User errors (bad values, unknown names) print one line and exit with status 2.
@@ -108,7 +109,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cli_online.run(args)
     if args.command in ("log", "ope", "replay"):
         return cli_offline.run(args)
-    if args.command in ("bench", "soak", "portability", "geometry"):
+    if args.command in ("bench", "soak", "portability", "geometry", "reproduce"):
         return cli_bench.run(args)
     parser.error(f"unknown command {args.command!r}")
     return 0

@@ -138,5 +138,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portability.png to --out; exits 1 when a check fails. Default: synthetic, MovieLens and courses, about 6"
         " to 11 minutes on 2 CPU cores after the first encoding.",
     ),
+    "reproduce": (
+        "run the commands whose outputs README.md and docs/ publish, as the pages print them",
+        "The published runs are listed in experiments/configs/published.yaml: each command as its pages print "
+        "it, the pages, about how long it takes on 2 CPU cores, its kind (simulated: moves with the model version "
+        "and PPO's settings; data: no simulation; timing) and the runs whose outputs it reads. Name runs, or "
+        "choose them with --kind, --page or --all; the runs they need come first. Each runs in its own process "
+        "in the current folder, so its outputs land where the pages say (run from the repository root, with "
+        "../shared beside it for the OBD runs). A run whose exit status differs from the published one fails "
+        "and stops the rest (--keep-going: only the runs that need it). Writes reproduce.json (every run's exit "
+        "status and wall time, after each run) to --out. --list prints the selection without running it.",
+    ),
 }
 """command -> (help, description)."""
