@@ -96,7 +96,10 @@ def _check_run(where: str, entry: Any, earlier: set[str]) -> PublishedRun:
     if not isinstance(name, str) or not name or name in earlier:
         raise ValueError(f"{where}: a name must be a non-empty string used once")
     command = " ".join(str(entry["command"]).split())
-    words = shlex.split(command)
+    try:
+        words = shlex.split(command) or [""]
+    except ValueError as exc:  # an unclosed quote
+        raise ValueError(f"{where}: command {command!r} cannot be split into words: {exc}") from None
     if not (words[0] == "driftrec" or words[:2] == ["python", "-m"] and words[2].startswith("driftrec.")):
         raise ValueError(f"{where}: command {command!r} must start with 'driftrec' or 'python -m driftrec.'")
     pages = entry["pages"]
@@ -162,14 +165,13 @@ def reproduce(
     out: Path,
     keep_going: bool = False,
     log: Callable[[str], None] = print,
-    cwd: Path | None = None,
 ) -> dict[str, Any]:
-    """Run ``runs`` in order, each as its own process in ``cwd`` (the current folder), its output
+    """Run ``runs`` in order, each as its own process in the current folder, its output
     going to this terminal. A run whose exit status is not its published ``status`` fails: the
     rest are not run unless ``keep_going``, and a run that needs a failed one is skipped.
     ``out``/reproduce.json is rewritten (atomically) after every run, so an interrupted
     reproduction keeps what it did. Returns that record."""
-    record: dict[str, Any] = {"runs": [], "cwd": str((cwd or Path.cwd()).resolve())}
+    record: dict[str, Any] = {"runs": [], "cwd": str(Path.cwd())}
     failed: set[str] = set()
     start = time.perf_counter()
     for i, r in enumerate(runs, 1):
@@ -181,7 +183,7 @@ def reproduce(
         else:
             log(f"[{i}/{len(runs)}] {r.name} (about {r.minutes:g} min): {r.command}")
             t0 = time.perf_counter()
-            status = subprocess.run(r.argv(), cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+            status = subprocess.run(r.argv(), env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
             row["exit_status"], row["wall_s"] = status, round(time.perf_counter() - t0, 1)
             ok = status == r.status
             row["outcome"] = "ok" if ok else f"failed: exit status {status}, published with {r.status}"

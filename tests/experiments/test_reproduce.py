@@ -72,6 +72,8 @@ RUN = {"name": "a", "command": "driftrec scenarios", "pages": ["README.md"], "mi
     [
         ({**RUN, "command": "rm -rf /"}, r"command 'rm -rf /' must start with 'driftrec' or 'python -m driftrec.'"),
         ({**RUN, "command": "python -m os"}, r"must start with 'driftrec' or 'python -m driftrec.'"),
+        ({**RUN, "command": "driftrec simulate --out 'runs/x"}, r"cannot be split into words: No closing quotation"),
+        ({**RUN, "command": ""}, r"command '' must start with 'driftrec'"),
         ({**RUN, "kind": "fast"}, r"runs\[0\] \(a\): kind 'fast' is unknown; allowed: simulated, data, timing"),
         ({**RUN, "minutes": 0}, r"minutes=0 must be a positive number"),
         ({**RUN, "minutes": True}, r"minutes=True must be a positive number"),
