@@ -19,6 +19,8 @@ Seeding: ``reset(seed=s)`` gives this user the seed ``s`` (any non-negative int,
 seeding takes; ``driftrec.simulators.rng.seed_bits``); user i of ``DriftVecEnv.reset(seed=b)``
 is reproduced by ``reset(seed=driftrec.user_seeds(b, N)[i])``. ``reset()`` without a seed starts the
 user's next episode.
+Engine: ``engine="compiled"`` steps under ``torch.compile`` with the same numbers, about 3x as
+fast once compiled (20-40 s on the first step; see ``DriftVecEnv``).
 Construction: keywords, or one config mapping that holds them (RLlib's ``EnvContext``); an unknown
 keyword is a TypeError. Workers that never import driftrec (RLlib env runners, spawned processes)
 find the env by ``"driftrec:driftrec/DriftingInterests-v0"``: Gymnasium imports ``driftrec`` first.
@@ -74,10 +76,11 @@ class DriftEnv(gym.Env):
         device: str | torch.device = "cpu",
         render_mode: str | None = None,
         population: Population | None = None,
+        engine: str = "eager",
         **overrides: Any,
     ) -> None:
         if isinstance(scenario, Mapping):  # a config mapping (RLlib's EnvContext) holding the keywords
-            given = (catalog, num_items, dim, action_mode, device, render_mode, population)
+            given = (catalog, num_items, dim, action_mode, device, render_mode, population, engine)
             if overrides or given != DriftEnv.__init__.__defaults__[1:]:
                 raise TypeError("DriftEnv takes either a config mapping or keywords, not both")
             DriftEnv.__init__(self, **scenario)
@@ -96,6 +99,7 @@ class DriftEnv(gym.Env):
             action_mode=action_mode,
             autoreset=False,
             population=population,
+            engine=engine,
             **overrides,
         )
         self.render_mode = None

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 
+from driftrec.simulators.host_sync import avoid_host_sync
 from driftrec.simulators.params import UserParams
 from driftrec.simulators.rng import StepDraws, normal_uniforms
 from driftrec.simulators.state import UserState, take_rows
@@ -79,7 +80,7 @@ def replace_where(
     other devices every user is drawn, which avoids a device-to-host sync.
     """
     mask = hit.unsqueeze(-1)
-    if old.device.type != "cpu":
+    if avoid_host_sync(old):
         return torch.where(mask, draw(draws, None), old)
     rows = hit.reshape(hit.shape[0], -1).any(1).nonzero().squeeze(1)
     if rows.numel() == 0:

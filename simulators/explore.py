@@ -16,6 +16,7 @@ import math
 import torch
 
 from driftrec.simulators.dynamics import Stream
+from driftrec.simulators.host_sync import avoid_host_sync
 from driftrec.simulators.rng import StepDraws
 
 
@@ -42,7 +43,7 @@ def explore(
     if free < k:
         explored &= exploring_slots(k, num_items, explored.device)
     pscore = torch.where(explored, eps.unsqueeze(-1) / max(free, 1), 1.0 - eps.unsqueeze(-1))
-    if free <= 0 or not bool(explored.any()):
+    if free <= 0 or (not avoid_host_sync(explored) and not bool(explored.any())):
         return greedy, explored, pscore
     u = draws.uniform(Stream.EXPLORE_ITEM, (k,), torch.float64)
     items = _distinct_picks(greedy, explored, torch.sort(greedy, dim=1).values, u, num_items)
@@ -55,16 +56,19 @@ def _distinct_picks(
     """Replace ``items[:, j]`` where ``explored[:, j]`` by a uniform item not in ``taken`` (sorted,
     (N, c)) and not picked at an earlier slot; ``u`` (N, k) float64 uniforms choose."""
     items = items.clone()
-    if items.device.type == "cpu":  # only the users that explore at all (their picks are the same)
+    if not avoid_host_sync(items):  # only the users that explore at all (their picks are the same)
         rows = explored.any(1).nonzero().squeeze(1)
         if rows.numel() < items.shape[0]:
             items[rows] = _distinct_picks(items[rows], explored[rows], taken[rows], u[rows], num_items)
             return items
     # only slots some user explores; a user's picks depend on its own explored slots alone, so a
     # user draws the same items whatever else is in the batch
-    slots = explored.any(0).nonzero().flatten()
-    if slots.numel() == 0:
-        return items
+    if avoid_host_sync(items):
+        slots: torch.Tensor | slice = slice(None)  # every slot (a slot nobody explores changes nothing)
+    else:
+        slots = explored.any(0).nonzero().flatten()
+        if slots.numel() == 0:
+            return items
     ex = explored[:, slots]
     # the rank of each pick among the free items (not taken) that the user has not picked before
     left = (num_items - taken.shape[1]) - (torch.cumsum(ex, 1) - ex.long())
@@ -94,7 +98,7 @@ def explore_slates(
     coin = draws.uniform(Stream.EXPLORE_SLATE, (), eps.dtype) < eps
     explored = coin.unsqueeze(1).expand(n, k)
     items = greedy
-    if bool(coin.any()):
+    if avoid_host_sync(coin) or bool(coin.any()):
         u = draws.uniform(Stream.EXPLORE_ITEM, (k,), torch.float64)
         items = _distinct_picks(greedy, explored, greedy.new_empty(n, 0), u, num_items)
     return items, explored, slate_propensity(greedy, eps, items, num_items, "slate")
@@ -175,7 +179,7 @@ def explore_softmax(
     explored = coin.unsqueeze(1).expand(n, k)
     items = greedy
     # on CPU only the users that can explore need the scores
-    cpu = greedy.device.type == "cpu"
+    cpu = not avoid_host_sync(greedy)
     rows = (eps > 0).nonzero().squeeze(1) if cpu else torch.arange(n, device=greedy.device)
     share = torch.zeros(n, k, dtype=torch.float64, device=greedy.device)
     if rows.numel():

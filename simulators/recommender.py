@@ -26,6 +26,7 @@ from driftrec.simulators.explore import (  # noqa: F401  (the exploration picks 
     softmax_share,
     stratum_shares,
 )
+from driftrec.simulators.host_sync import avoid_host_sync
 from driftrec.simulators.params import RecParams
 from driftrec.simulators.rng import StepDraws
 from driftrec.simulators.state import RecState
@@ -109,7 +110,7 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_bloc
         vals, idx = blocks[0]
     else:
         vals, idx = torch.cat([b[0] for b in blocks]), torch.cat([b[1] for b in blocks])
-    if idx.device.type == "cpu" and not bool((vals[:, 1:] == vals[:, :-1]).any()):
+    if not avoid_host_sync(idx) and not bool((vals[:, 1:] == vals[:, :-1]).any()):
         return idx  # no ties: topk's order (scores descending) is the answer
     # order ties by item index: sort by index, then stable sort by score
     idx, perm = torch.sort(idx, dim=1)
@@ -133,7 +134,7 @@ class SlateCache:
 
     def top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
         """``top_k(E, q, k, chunk, row_block)``, scoring only the rows whose query changed."""
-        if q.device.type != "cpu" or self.q is None or self.q.shape != q.shape:
+        if avoid_host_sync(q) or self.q is None or self.q.shape != q.shape:
             out = top_k(E, q, k, chunk, row_block)
         else:
             rows = (q != self.q).any(1).nonzero().squeeze(1)

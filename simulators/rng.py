@@ -178,10 +178,29 @@ def user_seeds(seed: int, num_users: int) -> list[int]:
     return mix32(mix32(i ^ base) ^ _GOLDEN).tolist()
 
 
-@lru_cache(maxsize=512)
+def mix32_int(x: int) -> int:
+    """``mix32`` of one Python int in [0, 2**32)."""
+    x ^= x >> 16
+    x = (x * _M1) & MASK32
+    x ^= x >> 15
+    x = (x * _M2) & MASK32
+    return x ^ (x >> 16)
+
+
 def _element_hashes(stream: int, count: int, device: torch.device) -> torch.Tensor:
+    """The per-element constants (count,) of ``stream``'s draws (cached; computed in the graph
+    while ``torch.compile`` traces, which does not go through caches)."""
+    if torch.compiler.is_compiling():
+        return _element_hashes_of(stream, count, device)
+    return _cached_element_hashes(stream, count, device)
+
+
+def _element_hashes_of(stream: int, count: int, device: torch.device) -> torch.Tensor:
     idx = torch.arange(count, dtype=torch.int64, device=device)
-    return mix32(idx ^ int(mix32(torch.tensor(stream & MASK32)) ^ _GOLDEN))
+    return mix32(idx ^ (mix32_int(stream & MASK32) ^ _GOLDEN))
+
+
+_cached_element_hashes = lru_cache(maxsize=512)(_element_hashes_of)
 
 
 def normal_uniforms(count: int) -> int:
@@ -189,17 +208,27 @@ def normal_uniforms(count: int) -> int:
     return 2 * ((count + 1) // 2)
 
 
-@lru_cache(maxsize=64)
 def _bank_hashes(
     requests: tuple[tuple[int, int], ...], device: torch.device
 ) -> tuple[torch.Tensor, dict[int, tuple[int, int]]]:
     """The element hashes of several (stream, count) draws side by side, and each stream's
-    (offset, count) in them."""
+    (offset, count) in them (cached, as ``_element_hashes``)."""
+    if torch.compiler.is_compiling():
+        return _bank_hashes_of(requests, device)
+    return _cached_bank_hashes(requests, device)
+
+
+def _bank_hashes_of(
+    requests: tuple[tuple[int, int], ...], device: torch.device
+) -> tuple[torch.Tensor, dict[int, tuple[int, int]]]:
     where, off = {}, 0
     for stream, count in requests:
         where[stream] = (off, count)
         off += count
     return torch.cat([_element_hashes(s, c, device) for s, c in requests]), where
+
+
+_cached_bank_hashes = lru_cache(maxsize=64)(_bank_hashes_of)
 
 
 class StepDraws:
@@ -272,9 +301,12 @@ class StepDraws:
         u = self.uniform(stream, (2, half), torch.float32)
         r = torch.log(u[:, 0]).mul_(-2.0).sqrt_()
         theta = u[:, 1] * (2.0 * math.pi)
-        z = torch.empty(u.shape[0], 2 * half, dtype=torch.float32, device=u.device)
-        torch.mul(r, torch.cos(theta), out=z[:, :half])
-        torch.mul(r, torch.sin(theta), out=z[:, half:])
+        if torch.compiler.is_compiling():  # no out= into views in a graph (the same values)
+            z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], 1)
+        else:
+            z = torch.empty(u.shape[0], 2 * half, dtype=torch.float32, device=u.device)
+            torch.mul(r, torch.cos(theta), out=z[:, :half])
+            torch.mul(r, torch.sin(theta), out=z[:, half:])
         return z[:, :count].reshape((self.prefix.shape[0], *shape)).to(dtype)
 
     def fine_uniform(self, stream: int, shape: tuple[int, ...] = ()) -> torch.Tensor:

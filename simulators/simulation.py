@@ -21,6 +21,7 @@ from driftrec.simulators import dynamics, explore, recommender
 from driftrec.simulators.catalog import NEIGHBOUR_COS, Catalog
 from driftrec.simulators.click import attraction, choose_one, examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
+from driftrec.simulators.host_sync import avoid_host_sync
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, StepDraws, normal_uniforms
 from driftrec.simulators.scenarios import Scenario
@@ -60,15 +61,14 @@ class StepResult:
     organic_vec: torch.Tensor
 
 
-def step_requests(scenario: Scenario, dim: int, device: torch.device) -> tuple[tuple[int, int], ...]:
+def step_requests(scenario: Scenario, dim: int, rare: bool) -> tuple[tuple[int, int], ...]:
     """The (stream, element count) draws that every step of ``scenario`` makes for every user, for
     ``StepDraws.prefetch``. Draws made only for the users an event hits (new facets, mission
-    topics, organic queries) are hashed for those users alone on CPU, but for every user on other
-    devices (see ``dynamics.replace_where``), so there they are prefetched too."""
+    topics, organic queries) are hashed for those users alone on CPU, but for every user where the
+    step avoids host syncs (see ``dynamics.replace_where``); ``rare`` prefetches those too."""
     u, r, k = scenario.user, scenario.rec, scenario.slate_size
     f = u.num_facets
 
-    rare = device.type != "cpu"
     req = [(Stream.CLICK, k)]
     if r.explore_mode == "slot":
         req += [(Stream.EXPLORE_SLOT, k), (Stream.EXPLORE_ITEM, k)]
@@ -141,7 +141,8 @@ class Simulator:
             )
         self.utility_scale = NEIGHBOUR_COS / catalog.neighbour_cos if units == "catalog" else 1.0
         self.population = population.to(self.device) if population is not None else None
-        self._prefetch = step_requests(scenario, self.dim, self.device)
+        # the draws to prefetch where the step may read tensors on the host, and where it may not
+        self._prefetch = {sync_free: step_requests(scenario, self.dim, sync_free) for sync_free in (False, True)}
         self._rng: CounterRNG | None = None  # the last state's generator (see ``draws``)
 
     @property
@@ -176,11 +177,14 @@ class Simulator:
 
     def draws(self, state: SimState) -> StepDraws:
         """The random draws of the users' current step (shared by ``recommend`` and ``step``)."""
+        requests = self._prefetch[avoid_host_sync(state.keys)]
+        if torch.compiler.is_compiling():  # a compiled step keeps no generator between calls
+            return CounterRNG(state.keys, state.episode).at(state.t).prefetch(requests)
         rng = self._rng
         # states are immutable, so the same key and episode tensors mean the same users and episodes
         if rng is None or rng.keys is not state.keys or rng.episode is not state.episode:
             rng = self._rng = CounterRNG(state.keys, state.episode)
-        return rng.at(state.t).prefetch(self._prefetch)
+        return rng.at(state.t).prefetch(requests)
 
     def recommend(
         self,
@@ -326,6 +330,16 @@ class Simulator:
         sc = self.scenario
         util = dynamics.utility_all(self.E, user, sc.user, self.utility_scale)
         return attraction(util, dataclasses.replace(sc.click, accidental=0.0))
+
+    def advance(
+        self, state: SimState, weights: torch.Tensor, cache: recommender.SlateCache | None = None
+    ) -> tuple[SimState, StepResult, torch.Tensor]:
+        """One weights-mode step: ``recommend`` under ``weights`` (N, 3), ``step`` and ``observe``.
+        Returns (state, result, observation (N, F)). What ``compiled.compile_advance`` compiles."""
+        draws = self.draws(state)
+        items, pscore = self.recommend(state, weights, draws, cache)
+        state, res = self.step(state, items, weights, pscore, draws)
+        return state, res, self.observe(state)
 
     def observe(self, state: SimState) -> torch.Tensor:
         """Observation features (N, F) float32 (see ``recommender.FEATURE_NAMES``)."""

@@ -97,6 +97,20 @@ def where_rows(mask: torch.Tensor, new: T, old: T) -> T:
     return _zip_fields(old, new, lambda b, a: torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b))
 
 
+def contiguous(state: T) -> T:
+    """A copy of dataclass ``state`` whose tensors have row-major strides, size-1 dimensions
+    included (the same tensors where they have)."""
+
+    def dense(a: torch.Tensor) -> torch.Tensor:
+        stride, strides = 1, []
+        for size in reversed(a.shape):
+            strides.append(stride)
+            stride *= size
+        return a if a.stride() == tuple(reversed(strides)) else a.clone(memory_format=torch.contiguous_format)
+
+    return _zip_fields(state, state, lambda a, _: dense(a))
+
+
 def take_rows(state: T, rows: torch.Tensor | slice) -> T:
     """A copy of dataclass ``state`` with only the users ``rows`` (long indices; a slice gives views)."""
     out = {}

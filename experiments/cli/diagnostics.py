@@ -71,6 +71,7 @@ def add_parser(sub: Any) -> None:
             "ppo_steps": "user-steps of the PPO timing, 0 to skip [262144]",
             "ppo_catalogs": "catalogs of the PPO timings, NAME or NAME:TRANSFORM; the first is the others' speed "
             "reference [synthetic,movielens,movielens:pca:64]",
+            "engines": "engines of the one-user figure and the PPO timings (the grid runs eager) [eager,compiled]",
             "recogym_python": "a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time "
             "RecoGym's single-user env in the same run, beside driftrec's one-user figure",
             "baseline": "the root of another driftrec checkout (e.g. from `git worktree add ../old main`): time "
@@ -166,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         return run_reproduce(args)
 
     from driftrec.experiments.cli.args import UserError
-    from driftrec.experiments.diagnostics.bench import format_bench, run_bench
+    from driftrec.experiments.diagnostics.bench import run_bench
+    from driftrec.experiments.diagnostics.bench_report import format_bench
 
     if args.reference is not None and len(args.reference) != 3:
         raise UserError(f"--reference needs N,M,d (3 integers), got {args.reference}")

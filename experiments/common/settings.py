@@ -31,3 +31,12 @@ class CatalogSettings:
     """embedding dimension of the synthetic catalog"""
     device: str = "cpu"
     """cpu, cuda, cuda:N or auto (cuda when available)"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineSettings:
+    """How a run's env steps: the field that ``SimulateConfig`` and ``TrainConfig`` add."""
+
+    engine: str = "eager"
+    """'eager' or 'compiled': weights-mode steps under torch.compile, the same numbers bit for bit,
+    faster per step after a 20-40 s compile (CPU only; see docs/benchmarks.md)"""

@@ -47,6 +47,7 @@ from driftrec.experiments.diagnostics.timing import (  # noqa: F401  (defined he
     timed,
 )
 from driftrec.simulators.catalog import Catalog
+from driftrec.simulators.compiled import ENGINES
 
 FULL_GRID = {"users": [1, 64, 1024, 8192], "items": [1000, 10_000, 100_000], "dims": [64, 384]}
 QUICK_GRID = {"users": [1, 64], "items": [1000], "dims": [64]}
@@ -58,9 +59,11 @@ class BenchConfig:
     ref_users: users the per-user loop and SyncVectorEnv step (their rate is per user-step).
     min_time: seconds each timing runs at least (after one warm-up step). ppo_steps: user-steps of
     the PPO timing (0: skip). ppo_catalogs: the catalogs it trains on (``NAME[:TRANSFORM]``; the
-    first is the reference of the others' speed). scenario: the env's dynamics. recogym_python: a Python interpreter
-    with RecoGym installed, to time its single-user env beside driftrec's (None: skip). baseline: the root
-    of another driftrec checkout to time beside this one (None: skip)."""
+    first is the reference of the others' speed). engines: the engines the one-user figure and the
+    PPO timings run on (the grid and the references run eager). scenario: the env's dynamics.
+    recogym_python: a Python interpreter with RecoGym installed, to time its single-user env beside
+    driftrec's (None: skip). baseline: the root of another driftrec checkout to time beside this one
+    (None: skip)."""
 
     users: list[int] = field(default_factory=lambda: list(FULL_GRID["users"]))
     items: list[int] = field(default_factory=lambda: list(FULL_GRID["items"]))
@@ -70,6 +73,7 @@ class BenchConfig:
     min_time: float = 1.0
     ppo_steps: int = 262_144
     ppo_catalogs: list[str] = field(default_factory=lambda: ["synthetic", "movielens", "movielens:pca:64"])
+    engines: list[str] = field(default_factory=lambda: list(ENGINES))
     scenario: str = "mixed"
     device: str = "cpu"
     recogym_python: str | None = None
@@ -88,6 +92,8 @@ class BenchConfig:
             raise ValueError(f"min_time={self.min_time!r} must be > 0")
         if self.ppo_steps < 0:
             raise ValueError(f"ppo_steps={self.ppo_steps!r} must be >= 0")
+        if not self.engines or any(e not in ENGINES for e in self.engines):
+            raise ValueError(f"engines {self.engines!r}: give one or more of {', '.join(ENGINES)}")
         if self.ppo_steps and not self.ppo_catalogs:
             raise ValueError("ppo_catalogs must name at least one catalog when ppo_steps > 0")
         if self.baseline is not None:
@@ -97,8 +103,9 @@ class BenchConfig:
     def quick(cls, **kw: Any) -> BenchConfig:
         """A few small points, short timings and a short PPO run (seconds; what the test runs)."""
         base = dict(
-            QUICK_GRID, reference=(64, 1000, 64), ref_users=4, min_time=0.05, ppo_steps=4096, ppo_catalogs=["synthetic"]
-        )
+            QUICK_GRID, reference=(64, 1000, 64), ref_users=4, min_time=0.05, ppo_steps=4096,
+            ppo_catalogs=["synthetic"], engines=["eager"],
+        )  # fmt: skip
         return cls(**{**base, **kw})
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,15 +186,17 @@ def measure_references(n: int, m: int, d: int, scenario: str, ref_users: int, mi
     return {"loop_user_steps_per_s": 1 / per_user, "sync_vector_user_steps_per_s": 1 / sync, "ref_users": ref_users}
 
 
-def measure_single(scenario: str, min_time: float) -> dict[str, Any]:
-    """Steps per second of one ``gymnasium.make`` env (default catalog), random actions, CPU."""
+def measure_single(scenario: str, min_time: float, engine: str = "eager") -> dict[str, Any]:
+    """Steps per second of one ``gymnasium.make`` env (default catalog), random actions, CPU; the
+    compiled engine's first step (its compile) is timed apart."""
     import gymnasium
     import numpy as np
 
     import driftrec  # noqa: F401  (registers the env id)
     from driftrec.envs import ENV_ID
 
-    env = gymnasium.make(ENV_ID, scenario=scenario)
+    kw = {"engine": engine} if engine != "eager" else {}  # a baseline checkout may predate engines
+    env = gymnasium.make(ENV_ID, scenario=scenario, **kw)
     env.reset(seed=0)
     actions = np.random.default_rng(0).uniform(-1.0, 1.0, (4096, 3)).astype(np.float32)
     count = [0]
@@ -198,7 +207,12 @@ def measure_single(scenario: str, min_time: float) -> dict[str, Any]:
         if terminated or truncated:
             env.reset()
 
+    start = time.perf_counter()
+    step()
+    first_step_s = time.perf_counter() - start
     steps_per_s = 1 / timed(step, min_time)
+    if engine != "eager":
+        return {"scenario": scenario, "engine": engine, "steps_per_s": steps_per_s, "first_step_s": first_step_s}
     # the same 200 steps of a fresh env twice, the second count kept: the first pass fills the
     # caches (element hashes, ...) these steps use, so the count does not depend on what ran before
     for _ in range(2):
@@ -228,14 +242,21 @@ def measure_recogym(python: str, min_time: float) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_ppo(steps: int, scenario: str = "abrupt", catalog: str = "synthetic") -> dict[str, Any]:
+def measure_ppo(
+    steps: int, scenario: str = "abrupt", catalog: str = "synthetic", engine: str = "eager"
+) -> dict[str, Any]:
     """A PPO training run with the headline's settings (256 users, defaults) on ``catalog``
     (``NAME`` or ``NAME:TRANSFORM``, e.g. ``movielens:pca:64``): wall time, the env's share and
-    user-steps per second."""
+    user-steps per second. The compiled engine compiles first, on an env of the same size (its
+    graph then serves the training env), and that time is reported apart (``compile_s``)."""
     from driftrec.experiments.online.train import TrainConfig, train
 
     name, _, transform = catalog.partition(":")
-    cfg = TrainConfig(scenario=scenario, users=256, timesteps=steps, catalog=name, transform=transform or "centre")
+    kw = {"engine": engine} if engine != "eager" else {}  # a baseline checkout may predate engines
+    cfg = TrainConfig(
+        scenario=scenario, users=256, timesteps=steps, catalog=name, transform=transform or "centre", **kw
+    )
+    compile_s = _compile_for(cfg) if engine != "eager" else None
     agent = train(cfg, progress=False, tensorboard=False)
     timing = agent.config["timing"]
     meta = agent.config.get("catalog_meta", {})
@@ -247,7 +268,24 @@ def measure_ppo(steps: int, scenario: str = "abrupt", catalog: str = "synthetic"
         "dim": meta.get("transform_fit", {}).get("dim"),
         "user_steps_per_s": int(agent.model.num_timesteps) / timing["learn_wall_s"],
         **timing,
+        **({"engine": engine, "compile_s": compile_s} if engine != "eager" else {}),
     }
+
+
+def _compile_for(cfg: Any) -> float:
+    """Seconds to compile the step of ``cfg``'s env size (one step of a twin env)."""
+    from driftrec.envs.batched import DriftVecEnv
+    from driftrec.experiments.online.runner import build_catalog, build_population
+
+    catalog = build_catalog(cfg.catalog, cfg.items, cfg.dim, False, cfg.transform)
+    env = DriftVecEnv(
+        cfg.scenario, cfg.users, catalog=catalog, population=build_population(cfg.population, catalog),
+        array="torch", engine=cfg.engine,
+    )  # fmt: skip
+    env.reset(seed=0)
+    start = time.perf_counter()
+    env.step(torch.full((cfg.users, 3), 0.5))
+    return time.perf_counter() - start
 
 
 @dataclass
@@ -292,22 +330,32 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     )
     single = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time)
     _against(base, single, "steps_per_s", "measure_single", cfg.scenario, cfg.min_time)
+    single["engines"] = {
+        e: _in_fresh_process(measure_single, cfg.scenario, cfg.min_time, e) for e in cfg.engines if e != "eager"
+    }
     if cfg.recogym_python:
         single["recogym"] = measure_recogym(cfg.recogym_python, cfg.min_time)
         single["driftrec_over_recogym"] = single["steps_per_s"] / single["recogym"]["steps_per_s"]
     ppo: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None  # the first timed catalog: the others' speed reference
     for cat in cfg.ppo_catalogs if cfg.ppo_steps else []:
-        try:
-            row = _in_fresh_process(measure_ppo, cfg.ppo_steps, "abrupt", cat)
-        except ModelUnavailableError as exc:  # a language-model catalog on a machine without the model
-            ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
-            continue
-        _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat)
-        first = first or row
-        row["reference"] = first["catalog"]
-        row["over_first"] = row["user_steps_per_s"] / first["user_steps_per_s"]
-        ppo.append(row)
+        eager: dict[str, Any] | None = None
+        for engine in cfg.engines:
+            try:
+                row = _in_fresh_process(measure_ppo, cfg.ppo_steps, "abrupt", cat, engine)
+            except ModelUnavailableError as exc:  # a language-model catalog on a machine without the model
+                ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
+                break
+            row["engine"] = engine
+            if engine == "eager":
+                _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat)
+                eager = row
+            elif eager is not None:
+                row["over_eager"] = row["user_steps_per_s"] / eager["user_steps_per_s"]
+            first = first or row
+            row["reference"] = first["catalog"] + ("" if first["engine"] == "eager" else f" ({first['engine']})")
+            row["over_first"] = row["user_steps_per_s"] / first["user_steps_per_s"]
+            ppo.append(row)
     machine = machine_info(device) | ({"baseline": base.describe()} if base else {})
     return BenchResult(cfg.to_dict(), points, ref, ppo, machine, single, time.perf_counter() - start)
 
@@ -318,69 +366,3 @@ def _against(base: Baseline | None, row: dict[str, Any], key: str, fn: str, *arg
     if base is not None:
         row["baseline"] = base.run(fn, *args)
         row["speedup"] = row[key] / row["baseline"][key]
-
-
-def format_bench(res: BenchResult) -> str:
-    from driftrec.experiments.online.runner import text_table
-
-    based = res.config.get("baseline") is not None
-    head = ["N", "M", "d", "user-steps/s", "step ms", "kernel ms", "step/kernel", "peak MiB"]
-    head += ["baseline/s", "speed-up"] if based else []
-    rows = [
-        [
-            f"{p['users']:,}",
-            f"{p['items']:,}",
-            str(p["dim"]),
-            f"{p['user_steps_per_s']:,.0f}",
-            f"{p['step_ms']:.2f}",
-            f"{p['kernel_ms']:.2f}",
-            f"{p['step_over_kernel']:.2f}",
-            f"{p['gpu_peak_mib'] if p['gpu_peak_mib'] is not None else p['rss_peak_mib']:,.0f}",
-        ]
-        + ([f"{p['baseline']['user_steps_per_s']:,.0f}", f"{p['speedup']:.2f}x"] if based else [])
-        for p in res.points
-    ]
-    r = res.reference
-    lines = [
-        f"machine: {res.machine['cpu']}, {res.machine['cores']} cores, torch {res.machine['torch']} "
-        f"({res.machine['torch_threads']} threads){', ' + res.machine['gpu'] if 'gpu' in res.machine else ''}; "
-        f"scenario {res.config['scenario']}, device {res.config['device']}",
-        *([f"baseline (timed right after each figure): {res.machine['baseline']}"] if based else []),
-        "",
-        text_table([head, *rows]),
-        "",
-        f"at N={r['users']:,}, M={r['items']:,}, d={r['dim']}: "
-        f"batched {r['batched_user_steps_per_s']:,.0f} user-steps/s; "
-        f"per-user loop {r['loop_user_steps_per_s']:,.0f} ({r['batched_over_loop']:.0f}x slower); "
-        f"SyncVectorEnv {r['sync_vector_user_steps_per_s']:,.0f} ({r['batched_over_sync_vector']:.0f}x slower)",
-    ]
-    one = res.single
-    line = (
-        f"one user (gymnasium.make, {one['scenario']}, 1,000 items, d=64): {one['steps_per_s']:,.0f} steps/s, "
-        f"{one['torch_ops_per_step']:.0f} torch operations per step"
-    )
-    if "recogym" in one:
-        line += (
-            f"; RecoGym {one['recogym']['recogym']} RecoEnv1: {one['recogym']['steps_per_s']:,.0f} steps/s "
-            f"(driftrec at {one['driftrec_over_recogym']:.2f}x)"
-        )
-    if based:
-        line += f"; baseline {one['baseline']['steps_per_s']:,.0f} steps/s ({one['speedup']:.2f}x)"
-    lines.append(line)
-    for p in res.ppo:
-        if "skipped" in p:
-            lines.append(f"PPO on {p['catalog']}: skipped ({p['skipped']})")
-            continue
-        dims = f", {p['items']:,} items, d={p['dim']}" if p.get("items") else ""
-        lines.append(
-            f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users, {p['catalog']}{dims}): "
-            f"{p['learn_wall_s']:.1f}s, {p['user_steps_per_s']:,.0f} user-steps/s "
-            f"({p['over_first']:.2f}x {p['reference']}), {p['env_share']:.0%} of it in the env"
-            + (
-                f"; baseline {p['baseline']['user_steps_per_s']:,.0f} user-steps/s, "
-                f"{p['baseline']['env_share']:.0%} in the env ({p['speedup']:.2f}x)"
-                if based
-                else ""
-            )
-        )
-    return "\n".join(lines)

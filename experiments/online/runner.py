@@ -24,7 +24,7 @@ from driftrec.envs import DriftVecEnv, default_catalog, resolve_device
 from driftrec.envs.device import check_memory
 from driftrec.experiments.common.metrics import METRICS, BeyondClicks, popularity
 from driftrec.experiments.common.rollout import Ended, Rewards, rollout
-from driftrec.experiments.common.settings import CatalogSettings
+from driftrec.experiments.common.settings import CatalogSettings, EngineSettings
 from driftrec.experiments.common.stats import mean_ci95
 from driftrec.experiments.online.transfer import transfer
 from driftrec.simulators.catalog import Catalog
@@ -36,7 +36,7 @@ from driftrec.simulators.scenarios import make_scenario
 
 
 @dataclass(frozen=True)
-class SimulateConfig(CatalogSettings):
+class SimulateConfig(EngineSettings, CatalogSettings):
     """What ``simulate`` runs: every agent on every scenario for every seed.
 
     users: N simulated at once; steps: T steps per run (users whose episode ends are replaced by
@@ -121,6 +121,7 @@ def run_one(
         reveal_hidden=agent.needs_hidden,
         reveal_shifts=getattr(agent, "needs_shifts", False),
         population=population,
+        engine=cfg.engine,
         **cfg.overrides,
     )
     groups = torch.zeros(cfg.users, dtype=torch.int64, device=env.device)

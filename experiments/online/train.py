@@ -29,7 +29,7 @@ from driftrec.agents.ppo import (
 from driftrec.encoders.checks import check_int
 from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments.common import io
-from driftrec.experiments.common.settings import CatalogSettings
+from driftrec.experiments.common.settings import CatalogSettings, EngineSettings
 from driftrec.experiments.online.runner import build_catalog, build_population
 from driftrec.experiments.online.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
@@ -39,7 +39,7 @@ from driftrec.simulators.state import WEIGHT_NAMES
 
 
 @dataclass(frozen=True)
-class TrainConfig(CatalogSettings):
+class TrainConfig(EngineSettings, CatalogSettings):
     """What ``train`` does: PPO on ``scenario`` with ``users`` parallel users for ``timesteps``
     user-steps. ``hyper`` overrides ``PPO_DEFAULTS``; ``checkpoint_every`` (user-steps, 0 = never)
     sets how often a checkpoint is written; ``eval_every`` (user-steps, 0 = never) how often the
@@ -240,11 +240,9 @@ def train(
             catalogs[name] = (cat, build_population(cfg.population, cat))
         else:
             catalogs[name] = (catalog, population)
+    env_kw = {"device": device, "array": "torch", "engine": cfg.engine, **cfg.overrides}
     envs = [
-        DriftVecEnv(
-            s, n, catalog=catalogs[c][0], device=device, population=catalogs[c][1], array="torch", **cfg.overrides
-        )
-        for s, c, n in cfg.components
+        DriftVecEnv(s, n, catalog=catalogs[c][0], population=catalogs[c][1], **env_kw) for s, c, n in cfg.components
     ]
     from stable_baselines3.common.vec_env import VecMonitor
 

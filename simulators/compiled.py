@@ -1,0 +1,133 @@
+"""The compiled engine: one env step under ``torch.compile``, bit for bit the eager step's numbers.
+
+``compile_advance(sim)`` compiles ``Simulator.advance`` (draws, slate, clicks, dynamics, profiles
+and features of one weights-mode step) with inductor into one graph. Inductor's own kernels would
+change the last bits: its reductions sum in another order, it decomposes small matrix products
+into sums, and its vectorised ``exp``, ``log``, ``sin``, ``cos``, ``sqrt`` differ from ATen's in
+a few percent of inputs. Here every such operation (``EXACT_OPS``) runs ATen's own kernel, as in
+eager mode, and inductor fuses what is left: the integer hashing of the draws, the elementwise
+arithmetic, selections and comparisons, which are exact in any order of evaluation. So a user's
+numbers are the same in both engines, the tests compare whole trajectories
+(``tests/simulators/test_compiled.py``), and the engine is a choice of speed, not of model.
+
+The step takes the paths that avoid host reads (``host_sync``), as on a GPU, with the same values.
+One graph is compiled per batch size (``dynamic=False``); inductor's on-disk caches make later
+processes start faster. CPU only: on CUDA inductor emits Triton kernels whose arithmetic has not
+been checked against eager CUDA (no GPU was available), so the engine refuses other devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from driftrec.simulators.state import SimState, contiguous
+
+ENGINES = ("eager", "compiled")
+"""``DriftVecEnv(engine=...)``: "eager" runs torch operation by operation (no start-up cost);
+"compiled" runs the step compiled (see the module docstring): the same numbers, faster per step,
+after a compile of tens of seconds per batch size."""
+
+_EXACT_NAMES = (
+    # reductions and products: ATen's summation order
+    "sum", "mean", "prod", "var", "std", "var_mean", "norm", "linalg_vector_norm", "logsumexp",
+    "_softmax", "_log_softmax", "cumsum", "cumprod", "amax", "amin", "max", "min", "argmax", "argmin",
+    "dot", "mv", "mm", "addmm", "bmm", "baddbmm", "matmul",
+    # transcendental functions: ATen's implementations (MKL / SLEEF / libm, as eager picks them)
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh", "cosh", "tanh",
+    "asin", "acos", "atan", "atan2", "sqrt", "rsqrt", "reciprocal", "pow", "sigmoid", "logit", "erf",
+    "softplus", "xlogy", "logaddexp",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def exact_ops() -> tuple[Any, ...]:
+    """The ATen overloads that run their eager kernels inside the compiled step."""
+    out = []
+    for name in _EXACT_NAMES:
+        packet = getattr(torch.ops.aten, name)
+        out += [getattr(packet, o) for o in packet.overloads()]
+    return tuple(out)
+
+
+def _cache_tag() -> Any:
+    """An inductor post-grad pass that changes nothing but names this backend in inductor's cache
+    keys, so its graphs never share cache entries with a plain ``torch.compile``'s."""
+    from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
+
+    class ExactEngineTag(CustomGraphPass):
+        def __call__(self, graph: torch.fx.graph.Graph) -> None:
+            return None
+
+        def uuid(self) -> Any:
+            return ("driftrec-exact", get_hash_for_files((__file__,)))
+
+    return ExactEngineTag()
+
+
+def exact_backend(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+    """A ``torch.compile`` backend: inductor, with the operations of ``exact_ops`` neither
+    decomposed nor generated but called as ATen kernels (the same bits as eager)."""
+    from torch._inductor import lowering
+    from torch._inductor.compile_fx import compile_fx
+    from torch._inductor.decomposition import select_decomp_table
+
+    ops = set(exact_ops())
+    table = select_decomp_table()  # inductor's own (cached) table: edited for this compile only
+    removed = {op: table.pop(op) for op in ops if op in table}
+    saved = {op: lowering.lowerings.get(op) for op in ops}
+    # inductor warns once per ATen kernel that its C++ wrapper calls through the generic executor
+    ir_log = logging.getLogger("torch._inductor.ir")
+    level = ir_log.level
+    ir_log.setLevel(logging.ERROR)
+    try:  # inductor reads both while this graph compiles, so they are swapped for that time only
+        for op in ops:
+            lowering.lowerings[op] = lowering.fallback_handler(op, add_to_fallback_set=False)
+        # cpp_wrapper: the kernels are called from C++, not Python (a third of a one-user step's time)
+        patches = {"post_grad_custom_pre_pass": _cache_tag(), "cpp_wrapper": True}
+        return compile_fx(gm, example_inputs, config_patches=patches)
+    finally:
+        ir_log.setLevel(level)
+        table.update(removed)
+        for op, handler in saved.items():
+            if handler is None:
+                lowering.lowerings.pop(op, None)
+            else:
+                lowering.lowerings[op] = handler
+
+
+def check_engine(engine: str, device: torch.device) -> None:
+    """One-line errors for an unknown engine, the compiled engine off the CPU, or no C++ compiler."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r} is unknown; allowed: {', '.join(ENGINES)}")
+    if engine == "compiled":
+        if device.type != "cpu":
+            raise ValueError(
+                f"engine 'compiled' runs on the CPU only (got device {device.type!r}); use engine='eager' there"
+            )
+        from torch._inductor import config
+
+        cxx = config.cpp.cxx[1] or "g++"
+        if shutil.which(cxx) is None:
+            raise RuntimeError(
+                f"engine 'compiled' needs a C++ compiler ({cxx!r}, for torch.compile on the CPU) and none is on "
+                "PATH; install one or use engine='eager'"
+            )
+
+
+def compile_advance(advance: Callable[..., Any]) -> Callable[[SimState, torch.Tensor], Any]:
+    """``advance`` (``Simulator.advance``, bound) compiled with ``exact_backend``: a function of
+    (state, weights (N, 3)) with ``advance``'s results. One graph per batch size: inputs are made
+    contiguous first, so states of any layout (fresh, stepped, partly reset) share it. The first
+    call of each size compiles (20-40 s on 2 cores; seconds when inductor's on-disk cache has it)."""
+    compiled = torch.compile(advance, backend=exact_backend, dynamic=False)
+
+    def run(state: SimState, weights: torch.Tensor) -> Any:
+        return compiled(contiguous(state), weights.contiguous())
+
+    return run
