@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from driftrec.simulators.host_sync import avoid_host_sync
+from driftrec.simulators.host_sync import draws_for_everyone
 from driftrec.simulators.params import UserParams
 from driftrec.simulators.rng import StepDraws, normal_uniforms
 from driftrec.simulators.state import UserState, take_rows
@@ -77,11 +77,24 @@ def replace_where(
 
     On CPU only the users with a hit are drawn (``draws.take``: a user's draws do not depend on the
     others, so the values are the same), which saves most of the work when events are rare; on
-    other devices every user is drawn, which avoids a device-to-host sync.
+    other devices every user is drawn, which avoids a device-to-host sync. A compiled step draws
+    every user where that is small (``host_sync.draws_for_everyone``), else the hit users eagerly.
     """
+    if draws_for_everyone(old.numel(), old.device):
+        return torch.where(hit.unsqueeze(-1), draw(draws, None), old)
+    return _replace_rows(hit, old, draws, draw, fresh)
+
+
+@torch.compiler.disable
+def _replace_rows(
+    hit: torch.Tensor,
+    old: torch.Tensor,
+    draws: StepDraws,
+    draw: Callable[[StepDraws, torch.Tensor | None], torch.Tensor],
+    fresh: bool,
+) -> torch.Tensor:
+    """``replace_where`` for the users with a hit only (a host read; eager in a compiled step)."""
     mask = hit.unsqueeze(-1)
-    if avoid_host_sync(old):
-        return torch.where(mask, draw(draws, None), old)
     rows = hit.reshape(hit.shape[0], -1).any(1).nonzero().squeeze(1)
     if rows.numel() == 0:
         return old

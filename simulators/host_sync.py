@@ -10,6 +10,17 @@ from __future__ import annotations
 
 import torch
 
+RARE_IN_GRAPH = 65536
+"""Under ``torch.compile``, a rare event's draws for every user (users x values per user) up to this
+many values are made inside the graph; larger ones only for the users the event hits, eagerly, in
+a graph break (drawing 256 users' new facets at d = 384 every step would cost more than the break)."""
+
+
+def draws_for_everyone(numel: int, device: torch.device) -> bool:
+    """Whether a rare event whose draws replace ``numel`` values (users x values per user) draws them
+    for every user (True: no host read) or for the users it hits only (``dynamics.replace_where``)."""
+    return device.type != "cpu" or (torch.compiler.is_compiling() and numel <= RARE_IN_GRAPH)
+
 
 def avoid_host_sync(t: torch.Tensor) -> bool:
     """True where the step must not read ``t``'s values on the host: on any device but the CPU, and

@@ -13,6 +13,7 @@ One step, for every user at once::
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ from driftrec.simulators import dynamics, explore, recommender
 from driftrec.simulators.catalog import NEIGHBOUR_COS, Catalog
 from driftrec.simulators.click import attraction, choose_one, examination, sample_clicks
 from driftrec.simulators.dynamics import Stream
-from driftrec.simulators.host_sync import avoid_host_sync
+from driftrec.simulators.host_sync import draws_for_everyone
 from driftrec.simulators.population import Population
 from driftrec.simulators.rng import CounterRNG, StepDraws, normal_uniforms
 from driftrec.simulators.scenarios import Scenario
@@ -61,13 +62,15 @@ class StepResult:
     organic_vec: torch.Tensor
 
 
-def step_requests(scenario: Scenario, dim: int, rare: bool) -> tuple[tuple[int, int], ...]:
+def step_requests(scenario: Scenario, dim: int, rare: tuple[bool, bool]) -> tuple[tuple[int, int], ...]:
     """The (stream, element count) draws that every step of ``scenario`` makes for every user, for
     ``StepDraws.prefetch``. Draws made only for the users an event hits (new facets, mission
     topics, organic queries) are hashed for those users alone on CPU, but for every user where the
-    step avoids host syncs (see ``dynamics.replace_where``); ``rare`` prefetches those too."""
+    step avoids host syncs (see ``dynamics.replace_where``); ``rare`` says which are prefetched:
+    (new facets, new topics and organic queries)."""
     u, r, k = scenario.user, scenario.rec, scenario.slate_size
     f = u.num_facets
+    rare_facets, rare = rare
 
     req = [(Stream.CLICK, k)]
     if r.explore_mode == "slot":
@@ -80,7 +83,7 @@ def step_requests(scenario: Scenario, dim: int, rare: bool) -> tuple[tuple[int, 
         req.append((Stream.DRIFT, normal_uniforms(f * dim)))
     if u.shift_hazard > 0:
         req.append((Stream.SHIFT_HAZARD, f))
-        if rare:
+        if rare_facets:
             req += [(Stream.SHIFT_ITEM, f), (Stream.SHIFT_NOISE, normal_uniforms(f * dim))]
     if u.mission_start > 0:
         req += [(Stream.MISSION_START, 1), (Stream.MISSION_END, 1)]
@@ -141,8 +144,9 @@ class Simulator:
             )
         self.utility_scale = NEIGHBOUR_COS / catalog.neighbour_cos if units == "catalog" else 1.0
         self.population = population.to(self.device) if population is not None else None
-        # the draws to prefetch where the step may read tensors on the host, and where it may not
-        self._prefetch = {sync_free: step_requests(scenario, self.dim, sync_free) for sync_free in (False, True)}
+        # the draws to prefetch, by which rare events draw for every user (see ``draws``)
+        pairs = itertools.product((False, True), repeat=2)
+        self._prefetch = {rare: step_requests(scenario, self.dim, rare) for rare in pairs}
         self._rng: CounterRNG | None = None  # the last state's generator (see ``draws``)
 
     @property
@@ -177,7 +181,9 @@ class Simulator:
 
     def draws(self, state: SimState) -> StepDraws:
         """The random draws of the users' current step (shared by ``recommend`` and ``step``)."""
-        requests = self._prefetch[avoid_host_sync(state.keys)]
+        n, dev = state.keys.shape[0], state.keys.device
+        f = self.scenario.user.num_facets
+        requests = self._prefetch[draws_for_everyone(n * f * self.dim, dev), draws_for_everyone(n * self.dim, dev)]
         if torch.compiler.is_compiling():  # a compiled step keeps no generator between calls
             return CounterRNG(state.keys, state.episode).at(state.t).prefetch(requests)
         rng = self._rng
