@@ -85,6 +85,16 @@ def test_compiled_engine_matches_eager_in_every_exploration_mode(mode):
 
 
 @pytest.mark.slow
+def test_compiled_engine_matches_eager_with_rare_events_drawn_in_graph_breaks(monkeypatch):
+    # large batches draw rare events eagerly, for the users they hit (a graph break): force it here
+    from driftrec.simulators import host_sync
+
+    monkeypatch.setattr(host_sync, "RARE_IN_GRAPH", 0)
+    frequent = {"shift_hazard": 0.2, "mission_start": 0.2, "organic_rate": 0.3}
+    assert _compare("mixed", 4, 30, horizon=12, churn_rate=0.05, **frequent) >= 3
+
+
+@pytest.mark.slow
 def test_compiled_single_user_env_matches_eager():
     import gymnasium
     import numpy as np
