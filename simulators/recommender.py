@@ -70,10 +70,9 @@ def query(rec: RecState, mix: torch.Tensor) -> torch.Tensor:
     return torch.where(q.norm(dim=-1, keepdim=True) > 0.5, q, rec.short)
 
 
-BMM_SCORES = 2**22
-"""Most scores (users x items) one batched CPU product in ``top_k`` makes (16 MiB of float32): a
-9,061-item catalog batches up to 7 blocks of 64 users, which scores them about twice as fast at
-d = 64 as one block at a time (every block's bits are the same either way)."""
+BMM_SCORES = 2**20
+"""Most scores (users x items) one batched CPU product in ``top_k`` makes (4 MiB of float32). Larger
+products leave the cache before their top-k: at 2**22, N = 1,024 and M = 10k stepped 1.5x slower."""
 
 
 def row_block_for(device: torch.device) -> int:
