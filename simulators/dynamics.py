@@ -82,10 +82,11 @@ def replace_where(
     """
     if draws_for_everyone(old.numel(), old.device):
         return torch.where(hit.unsqueeze(-1), draw(draws, None), old)
+    if torch.compiler.is_compiling():  # a graph break (wrapped here: importing torch.compiler's machinery costs 1 s)
+        return torch.compiler.disable(_replace_rows)(hit, old, draws, draw, fresh)
     return _replace_rows(hit, old, draws, draw, fresh)
 
 
-@torch.compiler.disable
 def _replace_rows(
     hit: torch.Tensor,
     old: torch.Tensor,
