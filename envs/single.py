@@ -19,7 +19,7 @@ Seeding: ``reset(seed=s)`` gives this user the seed ``s`` (any non-negative int,
 seeding takes; ``driftrec.simulators.rng.seed_bits``); user i of ``DriftVecEnv.reset(seed=b)``
 is reproduced by ``reset(seed=driftrec.user_seeds(b, N)[i])``. ``reset()`` without a seed starts the
 user's next episode.
-Engine: ``engine="compiled"`` steps under ``torch.compile`` with the same numbers, about 3x as
+Engine: ``engine="compiled"`` steps under ``torch.compile`` with the same numbers, about 2x as
 fast once compiled (20-40 s on the first step; see ``DriftVecEnv``).
 Construction: keywords, or one config mapping that holds them (RLlib's ``EnvContext``); an unknown
 keyword is a TypeError. Workers that never import driftrec (RLlib env runners, spawned processes)
