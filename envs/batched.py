@@ -65,7 +65,7 @@ from driftrec.envs.inputs import (  # noqa: F401  (public here before)
     to_array,
 )
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
-from driftrec.simulators.compiled import check_engine, compile_advance
+from driftrec.simulators.compiled import CompiledAdvance, check_engine
 from driftrec.simulators.population import Population
 from driftrec.simulators.recommender import FEATURE_HIGH, FEATURE_LOW, NUM_FEATURES, SlateCache
 from driftrec.simulators.rng import seeds_to_keys, user_seeds
@@ -154,7 +154,7 @@ class DriftVecEnv(VectorEnv):
         check_engine(engine, self.device)
         self.sim = Simulator(self.scenario, catalog, self.device, score_chunk, population)
         self.engine = engine
-        self._compiled = compile_advance(self.sim.advance) if engine == "compiled" else None
+        self._compiled = CompiledAdvance(self.sim) if engine == "compiled" else None
         self.num_users = self.num_envs = num_users
         self.array = array
         self.action_mode = action_mode
@@ -208,6 +208,10 @@ class DriftVecEnv(VectorEnv):
         self._slates = SlateCache()
         self._done.zero_()
         return to_array(self.sim.observe(self.state), self.array), self._arrays(self._info({}))
+
+    def compile(self) -> float:
+        """Compile the step now (engine 'compiled'; else nothing): the seconds it took."""
+        return self._compiled.warm_up(self.num_users) if self._compiled is not None else 0.0
 
     def reset_done(self, rows: Any = None) -> Any:
         """Start the next episode for ``rows`` (indices; default: the users whose episode ended).

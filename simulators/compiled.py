@@ -1,6 +1,6 @@
 """The compiled engine: one env step under ``torch.compile``, bit for bit the eager step's numbers.
 
-``compile_advance(sim)`` compiles ``Simulator.advance`` (draws, slate, clicks, dynamics, profiles
+``CompiledAdvance(sim)`` compiles ``Simulator.advance`` (draws, slate, clicks, dynamics, profiles
 and features of one weights-mode step) with inductor into one graph. Inductor's own kernels would
 change the last bits: its reductions sum in another order, it decomposes small matrix products
 into sums, and its vectorised ``exp``, ``log``, ``sin``, ``cos``, ``sqrt`` differ from ATen's in
@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import torch
 
+from driftrec.simulators.rng import seeds_to_keys, user_seeds
+from driftrec.simulators.simulation import Simulator
 from driftrec.simulators.state import SimState, contiguous
 
 ENGINES = ("eager", "compiled")
@@ -120,14 +123,22 @@ def check_engine(engine: str, device: torch.device) -> None:
             )
 
 
-def compile_advance(advance: Callable[..., Any]) -> Callable[[SimState, torch.Tensor], Any]:
-    """``advance`` (``Simulator.advance``, bound) compiled with ``exact_backend``: a function of
-    (state, weights (N, 3)) with ``advance``'s results. One graph per batch size: inputs are made
-    contiguous first, so states of any layout (fresh, stepped, partly reset) share it. The first
-    call of each size compiles (20-40 s on 2 cores; seconds when inductor's on-disk cache has it)."""
-    compiled = torch.compile(advance, backend=exact_backend, dynamic=False)
+class CompiledAdvance:
+    """``sim.advance`` compiled with ``exact_backend``, called with (state, weights (N, 3)) for
+    ``advance``'s results. One graph per batch size: inputs are made contiguous first, so states of
+    any layout (fresh, stepped, partly reset) share it. The first call of each size compiles (20-40 s
+    on 2 cores; seconds when inductor's on-disk cache has it); ``warm_up`` does it ahead."""
 
-    def run(state: SimState, weights: torch.Tensor) -> Any:
-        return compiled(contiguous(state), weights.contiguous())
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self._compiled = torch.compile(sim.advance, backend=exact_backend, dynamic=False)
 
-    return run
+    def __call__(self, state: SimState, weights: torch.Tensor) -> Any:
+        return self._compiled(contiguous(state), weights.contiguous())
+
+    def warm_up(self, num_users: int) -> float:
+        """Compile for ``num_users`` users now, on a throwaway fresh state; the seconds it took."""
+        start = time.perf_counter()
+        keys = seeds_to_keys(user_seeds(0, num_users), self.sim.device)
+        self(self.sim.init(keys), torch.full((num_users, 3), 0.5, device=self.sim.device))
+        return time.perf_counter() - start

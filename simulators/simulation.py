@@ -341,7 +341,7 @@ class Simulator:
         self, state: SimState, weights: torch.Tensor, cache: recommender.SlateCache | None = None
     ) -> tuple[SimState, StepResult, torch.Tensor]:
         """One weights-mode step: ``recommend`` under ``weights`` (N, 3), ``step`` and ``observe``.
-        Returns (state, result, observation (N, F)). What ``compiled.compile_advance`` compiles."""
+        Returns (state, result, observation (N, F)). What ``compiled.CompiledAdvance`` compiles."""
         draws = self.draws(state)
         items, pscore = self.recommend(state, weights, draws, cache)
         state, res = self.step(state, items, weights, pscore, draws)

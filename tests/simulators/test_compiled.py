@@ -47,6 +47,7 @@ def _compare(scenario: str, n: int, steps: int, autoreset="same-step", **overrid
         )
         for e in ENGINES
     ]
+    assert envs[0].compile() == 0.0 and envs[1].compile() > 0.0  # compiled ahead, on a throwaway state
     gen = torch.Generator().manual_seed(2)
     ended = 0
     for t in range(steps):
