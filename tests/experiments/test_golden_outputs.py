@@ -222,6 +222,9 @@ def test_command_outputs_match_the_recorded_ones(case, tmp_path, capsys):
         pytest.skip(f"recorded {path.relative_to(GOLDEN)}")
     want = json.loads(shared.read_text())
     diffs, where = differences(want, got), "the recorded outputs"
+    # a new or missing key, or a list of another length, differs on every CPU: say so first
+    shape = [d for d in diffs if d.endswith((": new", ": missing")) or ": length " in d]
+    assert not shape, f"{case}: the outputs changed shape against {where}:\n" + "\n".join(shape[:20])
     if diffs and own.exists():
         diffs = differences(json.loads(own.read_text()), got)
         where = f"the recording for this CPU ({cpu_key()})"
