@@ -67,10 +67,10 @@ def step_requests(scenario: Scenario, dim: int, rare: tuple[bool, bool]) -> tupl
     ``StepDraws.prefetch``. Draws made only for the users an event hits (new facets, mission
     topics, organic queries) are hashed for those users alone on CPU, but for every user where the
     step avoids host syncs (see ``dynamics.replace_where``); ``rare`` says which are prefetched:
-    (new facets, new topics and organic queries)."""
+    (new facets, one vector per user: new topics and organic queries)."""
     u, r, k = scenario.user, scenario.rec, scenario.slate_size
     f = u.num_facets
-    rare_facets, rare = rare
+    rare_facets, rare_vectors = rare
 
     req = [(Stream.CLICK, k)]
     if r.explore_mode == "slot":
@@ -87,11 +87,11 @@ def step_requests(scenario: Scenario, dim: int, rare: tuple[bool, bool]) -> tupl
             req += [(Stream.SHIFT_ITEM, f), (Stream.SHIFT_NOISE, normal_uniforms(f * dim))]
     if u.mission_start > 0:
         req += [(Stream.MISSION_START, 1), (Stream.MISSION_END, 1)]
-        if rare:
+        if rare_vectors:
             req += [(Stream.MISSION_ITEM, 1), (Stream.MISSION_NOISE, normal_uniforms(dim))]
     if u.organic_rate > 0:
         req.append((Stream.ORGANIC, 1))
-        if rare:
+        if rare_vectors:
             req += [(Stream.ORGANIC_FACET, 1), (Stream.ORGANIC_NOISE, normal_uniforms(dim))]
     if u.churn_rate > 0:
         req.append((Stream.CHURN, 1))
