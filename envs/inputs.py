@@ -66,7 +66,7 @@ def as_action_tensor(actions: Any, name: str) -> torch.Tensor:
 
 def first_outside(a: torch.Tensor, lo: float, hi: float) -> tuple[int, ...] | None:
     """Index of the first NaN or out-of-[lo, hi] entry of ``a``, or None when all are valid."""
-    bad = torch.isnan(a) | (a < lo) | (a > hi)
-    if not bool(bad.any()):
+    ok = (a >= lo) & (a <= hi)  # NaN compares false
+    if bool(ok.all()):
         return None
-    return tuple(int(v) for v in bad.nonzero()[0])
+    return tuple(int(v) for v in (~ok).nonzero()[0])

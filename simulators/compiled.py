@@ -132,9 +132,12 @@ class CompiledAdvance:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self._compiled = torch.compile(sim.advance, backend=exact_backend, dynamic=False)
+        self._last: SimState | None = None  # the state the last call returned (row-major already)
 
     def __call__(self, state: SimState, weights: torch.Tensor) -> Any:
-        return self._compiled(contiguous(state), weights.contiguous())
+        out = self._compiled(state if state is self._last else contiguous(state), weights.contiguous())
+        self._last = out[0]
+        return out
 
     def warm_up(self, num_users: int) -> float:
         """Compile for ``num_users`` users now, on a throwaway fresh state; the seconds it took."""
