@@ -195,8 +195,7 @@ def measure_single(scenario: str, min_time: float, engine: str = "eager") -> dic
     import driftrec  # noqa: F401  (registers the env id)
     from driftrec.envs import ENV_ID
 
-    kw = {"engine": engine} if engine != "eager" else {}  # a baseline checkout may predate engines
-    env = gymnasium.make(ENV_ID, scenario=scenario, **kw)
+    env = gymnasium.make(ENV_ID, scenario=scenario, engine=engine)
     env.reset(seed=0)
     actions = np.random.default_rng(0).uniform(-1.0, 1.0, (4096, 3)).astype(np.float32)
     count = [0]
@@ -252,9 +251,8 @@ def measure_ppo(
     from driftrec.experiments.online.train import TrainConfig, train
 
     name, _, transform = catalog.partition(":")
-    kw = {"engine": engine} if engine != "eager" else {}  # a baseline checkout may predate engines
     cfg = TrainConfig(
-        scenario=scenario, users=256, timesteps=steps, catalog=name, transform=transform or "centre", **kw
+        scenario=scenario, users=256, timesteps=steps, catalog=name, transform=transform or "centre", engine=engine
     )
     agent = train(cfg, progress=False, tensorboard=False)
     timing = agent.config["timing"]
