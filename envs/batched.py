@@ -107,7 +107,7 @@ class DriftVecEnv(VectorEnv):
             from, in the catalog's space (``driftrec.load_population``); None: near random items.
         engine: 'eager' (default) or 'compiled': weights-mode steps under ``torch.compile``, bit
             for bit the same numbers, about 1.4x (256 users) to 2-3x (one user) faster per step
-            after a compile of 20-40 s per batch size on the first step (seconds when inductor's
+            after a compile of 20-70 s per batch size on the first step (seconds when inductor's
             on-disk cache has it); CPU only (``simulators.compiled``).
         **overrides: scenario parameters, e.g. ``shift_hazard=0.05`` (see ``Scenario.replace``).
     """

@@ -20,7 +20,7 @@ seeding takes; ``driftrec.simulators.rng.seed_bits``); user i of ``DriftVecEnv.r
 is reproduced by ``reset(seed=driftrec.user_seeds(b, N)[i])``. ``reset()`` without a seed starts the
 user's next episode.
 Engine: ``engine="compiled"`` steps under ``torch.compile`` with the same numbers, about 2x as
-fast once compiled (20-40 s on the first step; see ``DriftVecEnv``).
+fast once compiled (20-70 s on the first step; see ``DriftVecEnv``).
 Construction: keywords, or one config mapping that holds them (RLlib's ``EnvContext``); an unknown
 keyword is a TypeError. Workers that never import driftrec (RLlib env runners, spawned processes)
 find the env by ``"driftrec:driftrec/DriftingInterests-v0"``: Gymnasium imports ``driftrec`` first.

@@ -74,10 +74,14 @@ def _distinct_picks(
     left = (num_items - taken.shape[1]) - (torch.cumsum(ex, 1) - ex.long())
     v = torch.minimum((u[:, slots] * left).to(torch.int64), left - 1)
     # ranks -> free positions (a Lehmer decode, right to left): a later pick moves up past every
-    # earlier pick at or below it
-    for j in range(v.shape[1] - 2, -1, -1):
-        later = v[:, j + 1 :]
-        later += (ex[:, j + 1 :] & ex[:, j : j + 1] & (later >= v[:, j : j + 1])).long()
+    # earlier pick at or below it. Column j still holds its rank when step j reads it, so a step
+    # can update whole rows (3 operations, no slice views); pair[:, j, i]: slots i > j both explored
+    c = v.shape[1]
+    later = torch.ones(c, c, dtype=torch.bool, device=v.device).triu(1)
+    pair = ex.unsqueeze(2) & ex.unsqueeze(1) & later
+    rank = v
+    for j in range(c - 2, -1, -1):
+        v = v + (pair[:, j] & (v >= rank[:, j : j + 1]))
     # free position f -> item: f + #{i : taken_i - i <= f} for taken sorted
     gaps = taken - torch.arange(taken.shape[1], device=taken.device)
     x = v + (gaps.unsqueeze(1) <= v.unsqueeze(2)).sum(2)

@@ -67,16 +67,19 @@ def hash_pairs(prefix: torch.Tensor, consts: torch.Tensor, uniforms: bool = Fals
     draws; ``as_bits`` makes either int64) and, with ``uniforms``, their float32 uniforms in (0, 1)
     (the top 24 bits with the lowest one set, times 2**-24: odd multiples of 2**-24, exact).
 
-    Large draws run on int32 bit patterns, on CPU a block of ``HASH_BLOCK`` elements at a time:
-    half the memory traffic and native 32-bit products. Every element's value is the same on
-    every path."""
+    Large draws run on int32 bit patterns, on CPU a block of ``HASH_BLOCK`` elements at a time
+    (eager; compiled in one pass): half the memory traffic and native 32-bit products. Every
+    element's value is the same on every path."""
     n, c = prefix.shape[0], consts.shape[0]
     cpu = prefix.device.type == "cpu"
     if cpu and n * c < SMALL_HASH:
         x = mix32(mix32(prefix[:, None] ^ consts[None, :]))
         return (x, _uniforms(x)) if uniforms else (x,)
     p, k = prefix.to(torch.int32), consts.to(torch.int32)  # the low 32 bits
-    rows = max(1, HASH_BLOCK // max(c, 1)) if cpu else max(n, 1)
+    # compiled, the hash is one fused loop already; blocks written in place into slices of one
+    # buffer would chain slice updates that inductor inlines into each other (minutes per compile)
+    blocked = cpu and not torch.compiler.is_compiling()
+    rows = max(1, HASH_BLOCK // max(c, 1)) if blocked else max(n, 1)
     if n <= rows:  # one block: no output buffers to fill
         x = mix32_bits(mix32_bits(p[:, None] ^ k[None, :]))
         return (x, _uniforms(x)) if uniforms else (x,)

@@ -39,4 +39,4 @@ class EngineSettings:
 
     engine: str = "eager"
     """'eager' or 'compiled': weights-mode steps under torch.compile, the same numbers bit for bit,
-    faster per step after a 20-40 s compile (CPU only; see docs/benchmarks.md)"""
+    faster per step after a 20-70 s compile (CPU only; see docs/benchmarks.md)"""

@@ -248,7 +248,7 @@ def train(
     compile_s = 0.0  # the compiled engine compiles now, not silently inside the first rollout
     for env in envs if cfg.engine == "compiled" else []:
         if progress:
-            print(f"compiling the env step for {env.num_users} users (20-40 s; seconds once cached)", file=sys.stderr)
+            print(f"compiling the env step for {env.num_users} users (20-70 s; seconds once cached)", file=sys.stderr)
         compile_s += env.compile()
     from stable_baselines3.common.vec_env import VecMonitor
 
