@@ -205,7 +205,7 @@ class DriftVecEnv(VectorEnv):
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_users} users; give one int or N ints")
         keys = seeds_to_keys(seeds, self.device)
         self.state = self.sim.init(keys)
-        self._slates = SlateCache()
+        self._slates.clear()
         self._done.zero_()
         return to_array(self.sim.observe(self.state), self.array), self._arrays(self._info({}))
 
@@ -255,7 +255,7 @@ class DriftVecEnv(VectorEnv):
             weights = self._default_weights.expand(self.num_users, 3)
             self.state, res = self.sim.step(self.state, items, weights)
         elif self._compiled is not None:
-            self.state, res, obs = self._compiled(self.state, self._check_weights(actions))
+            self.state, res, obs = self._compiled(self.state, self._check_weights(actions), self._slates)
         else:
             self.state, res, obs = self.sim.advance(self.state, self._check_weights(actions), self._slates)
         self.last_step = res

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from driftrec.simulators.recommender import SlateCache
 from driftrec.simulators.rng import seeds_to_keys, user_seeds
 from driftrec.simulators.simulation import Simulator
 from driftrec.simulators.state import SimState, contiguous
@@ -134,8 +135,9 @@ class CompiledAdvance:
         self._compiled = torch.compile(sim.advance, backend=exact_backend, dynamic=False)
         self._last: SimState | None = None  # the state the last call returned (row-major already)
 
-    def __call__(self, state: SimState, weights: torch.Tensor) -> Any:
-        out = self._compiled(state if state is self._last else contiguous(state), weights.contiguous())
+    def __call__(self, state: SimState, weights: torch.Tensor, cache: SlateCache) -> Any:
+        """``sim.advance(state, weights, cache)``; ``cache`` is the caller's ``SlateCache``."""
+        out = self._compiled(state if state is self._last else contiguous(state), weights.contiguous(), cache)
         self._last = out[0]
         return out
 
@@ -143,5 +145,5 @@ class CompiledAdvance:
         """Compile for ``num_users`` users now, on a throwaway fresh state; the seconds it took."""
         start = time.perf_counter()
         keys = seeds_to_keys(user_seeds(0, num_users), self.sim.device)
-        self(self.sim.init(keys), torch.full((num_users, 3), 0.5, device=self.sim.device))
+        self(self.sim.init(keys), torch.full((num_users, 3), 0.5, device=self.sim.device), SlateCache())
         return time.perf_counter() - start

@@ -2,8 +2,9 @@
 
 On CPU the step uses such reads to skip work (draw rare events only for the users they hit, score
 only the queries that changed). On a GPU each read is a device-to-host sync, and under
-``torch.compile`` it would end the graph, so there every user takes the same path. Both paths give
-the same numbers; the tests compare them (``tests/simulators/test_compiled.py``).
+``torch.compile`` it would end the graph, so there every user takes the same path (but for large
+rare-event draws and large slate-cache lookups, which run eagerly in a graph break). Both paths
+give the same numbers; the tests compare them (``tests/simulators/test_compiled.py``).
 """
 
 from __future__ import annotations

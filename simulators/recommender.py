@@ -120,28 +120,51 @@ def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_bloc
     return torch.gather(idx, 1, order)
 
 
+CACHE_IN_GRAPH_SCORES = 2**20
+"""A compiled step below this many scores (users x items) scores every user inside the graph; at
+or above it, ``SlateCache`` runs eagerly in a graph break and scores only the changed queries
+(where every query changes, as under PPO, the break costs little beside that much scoring)."""
+
+
 class SlateCache:
     """The greedy slates of the previous step and the queries they answered, for ``top_k``.
 
     A user whose query is bit-for-bit the one of the previous step (no evidence arrived and the
     mix weight did not change) gets its previous slate without being scored again. This is exact:
     a row's top-k depends on its query alone (see ``top_k``), so it changes speed, not slates.
-    Used on CPU only (finding the changed rows would cost a device sync on a GPU).
+    Used on CPU only (finding the changed rows would cost a device sync on a GPU). In a compiled
+    step it runs eagerly in a graph break where a full scoring would cost more than the break
+    (``CACHE_IN_GRAPH_SCORES``).
     """
 
     def __init__(self) -> None:
         self.q: torch.Tensor | None = None
         self.slates: torch.Tensor | None = None
 
+    def clear(self) -> None:
+        """Forget the previous step (every row is scored at the next)."""
+        self.q = self.slates = None
+
     def top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
         """``top_k(E, q, k, chunk, row_block)``, scoring only the rows whose query changed."""
+        if torch.compiler.is_compiling() and q.device.type == "cpu":
+            if q.shape[0] * E.shape[0] < CACHE_IN_GRAPH_SCORES:
+                return top_k(E, q, k, chunk, row_block)
+            # a graph break (wrapped here: importing torch.compiler's machinery costs 1 s)
+            return torch.compiler.disable(self._top_k)(E, q, k, chunk, row_block)
+        return self._top_k(E, q, k, chunk, row_block)
+
+    def _top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, row_block: int) -> torch.Tensor:
         if avoid_host_sync(q) or self.q is None or self.q.shape != q.shape:
             out = top_k(E, q, k, chunk, row_block)
         else:
             rows = (q != self.q).any(1).nonzero().squeeze(1)
-            out = self.slates.clone()  # type: ignore[union-attr]
-            if rows.numel():
-                out[rows] = top_k(E, q[rows], k, chunk, row_block)
+            if rows.numel() == q.shape[0]:  # every query changed (PPO's mix weight moves every step)
+                out = top_k(E, q, k, chunk, row_block)
+            else:
+                out = self.slates.clone()  # type: ignore[union-attr]
+                if rows.numel():
+                    out[rows] = top_k(E, q[rows], k, chunk, row_block)
         self.q, self.slates = q, out
         return out
 

@@ -38,9 +38,10 @@ def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], where: 
         assert torch.equal(a[name], b[name]), f"{where}: {name} differs between the engines"
 
 
-def _compare(scenario: str, n: int, steps: int, autoreset="same-step", **overrides) -> int:
-    """Step an eager and a compiled env side by side on the same seed and random weights; returns
-    how many episodes ended (so a test can check it covered resets)."""
+def _compare(scenario: str, n: int, steps: int, autoreset="same-step", fixed_weights=False, **overrides) -> int:
+    """Step an eager and a compiled env side by side on the same seed and random weights (or the
+    same weights at every step: unchanged queries, the slate cache's case); returns how many
+    episodes ended (so a test can check it covered resets)."""
     envs = [
         driftrec.make_vec_env(
             scenario, n, num_items=200, dim=16, seed=5, array="torch", autoreset=autoreset, engine=e, **overrides
@@ -51,7 +52,7 @@ def _compare(scenario: str, n: int, steps: int, autoreset="same-step", **overrid
     gen = torch.Generator().manual_seed(2)
     ended = 0
     for t in range(steps):
-        w = torch.rand(n, 3, generator=gen)
+        w = torch.rand(n, 3, generator=gen) if not fixed_weights else torch.tensor([[0.3, 0.7, 0.1]]).expand(n, 3)
         (obs_e, r_e, te_e, tr_e, info_e), (obs_c, r_c, te_c, tr_c, info_c) = (env.step(w) for env in envs)
         where = f"{scenario} N={n} {overrides} step {t}"
         _assert_same(
@@ -102,6 +103,16 @@ def test_compiled_engine_matches_eager_with_rare_events_drawn_in_graph_breaks(mo
     monkeypatch.setattr(host_sync, "RARE_IN_GRAPH", 0)
     frequent = {"shift_hazard": 0.2, "mission_start": 0.2, "organic_rate": 0.3}
     assert _compare("mixed", 4, 30, horizon=12, churn_rate=0.05, **frequent) >= 3
+
+
+@pytest.mark.slow
+def test_compiled_engine_matches_eager_with_the_slate_cache_in_a_graph_break(monkeypatch):
+    # large products score only the changed queries, eagerly (a graph break): force it here, with
+    # fixed weights so that most queries repeat, and a reset in the middle
+    from driftrec.simulators import recommender
+
+    monkeypatch.setattr(recommender, "CACHE_IN_GRAPH_SCORES", 0)
+    assert _compare("mixed", 4, 30, fixed_weights=True, horizon=12, churn_rate=0.05) >= 3
 
 
 @pytest.mark.slow
