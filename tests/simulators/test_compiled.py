@@ -96,23 +96,16 @@ def test_compiled_engine_matches_eager_in_every_exploration_mode(mode):
 
 
 @pytest.mark.slow
-def test_compiled_engine_matches_eager_with_rare_events_drawn_in_graph_breaks(monkeypatch):
-    # large batches draw rare events eagerly, for the users they hit (a graph break): force it here
-    from driftrec.simulators import host_sync
+def test_compiled_engine_matches_eager_with_rare_events_and_the_slate_cache_in_graph_breaks(monkeypatch):
+    # large batches draw rare events eagerly, for the users they hit, and large products score only
+    # the changed queries, eagerly (graph breaks both): force both here (one compile), with fixed
+    # weights so that most queries repeat, and resets in the middle
+    from driftrec.simulators import host_sync, recommender
 
     monkeypatch.setattr(host_sync, "RARE_IN_GRAPH", 0)
-    frequent = {"shift_hazard": 0.2, "mission_start": 0.2, "organic_rate": 0.3}
-    assert _compare("mixed", 4, 30, horizon=12, churn_rate=0.05, **frequent) >= 3
-
-
-@pytest.mark.slow
-def test_compiled_engine_matches_eager_with_the_slate_cache_in_a_graph_break(monkeypatch):
-    # large products score only the changed queries, eagerly (a graph break): force it here, with
-    # fixed weights so that most queries repeat, and a reset in the middle
-    from driftrec.simulators import recommender
-
     monkeypatch.setattr(recommender, "CACHE_IN_GRAPH_SCORES", 0)
-    assert _compare("mixed", 4, 30, fixed_weights=True, horizon=12, churn_rate=0.05) >= 3
+    frequent = {"shift_hazard": 0.2, "mission_start": 0.2, "organic_rate": 0.3}
+    assert _compare("mixed", 4, 30, fixed_weights=True, horizon=12, churn_rate=0.05, **frequent) >= 3
 
 
 @pytest.mark.slow
