@@ -125,10 +125,11 @@ def check_engine(engine: str, device: torch.device) -> None:
 
 
 class CompiledAdvance:
-    """``sim.advance`` compiled with ``exact_backend``, called with (state, weights (N, 3)) for
-    ``advance``'s results. One graph per batch size: inputs are made contiguous first, so states of
-    any layout (fresh, stepped, partly reset) share it. The first call of each size compiles (20-70 s
-    on 2 cores; seconds when inductor's on-disk cache has it); ``warm_up`` does it ahead."""
+    """``sim.advance`` compiled with ``exact_backend``, called with (state, weights (N, 3), the
+    caller's ``SlateCache``) for ``advance``'s results. One graph per batch size: inputs are made
+    contiguous first, so states of any layout (fresh, stepped, partly reset) share it. The first
+    call of each size compiles (20-70 s on 2 cores; seconds when inductor's on-disk cache has it);
+    ``warm_up`` does it ahead."""
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
