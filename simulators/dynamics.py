@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from driftrec.simulators.host_sync import draws_for_everyone
+from driftrec.simulators.host_sync import draws_for_everyone, eagerly
 from driftrec.simulators.params import UserParams
 from driftrec.simulators.rng import StepDraws, normal_uniforms
 from driftrec.simulators.state import UserState, take_rows
@@ -82,9 +82,7 @@ def replace_where(
     """
     if draws_for_everyone(old.numel(), old.device):
         return torch.where(hit.unsqueeze(-1), draw(draws, None), old)
-    if torch.compiler.is_compiling():  # a graph break (wrapped here: importing torch.compiler's machinery costs 1 s)
-        return torch.compiler.disable(_replace_rows)(hit, old, draws, draw, fresh)
-    return _replace_rows(hit, old, draws, draw, fresh)
+    return eagerly(_replace_rows, hit, old, draws, draw, fresh)
 
 
 def _replace_rows(

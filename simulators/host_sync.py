@@ -9,7 +9,12 @@ give the same numbers; the tests compare them (``tests/simulators/test_compiled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import torch
+
+T = TypeVar("T")
 
 RARE_IN_GRAPH = 65536
 """Under ``torch.compile``, a rare event's draws for every user (users x values per user) up to this
@@ -27,3 +32,12 @@ def avoid_host_sync(t: torch.Tensor) -> bool:
     """True where the step must not read ``t``'s values on the host: on any device but the CPU, and
     while ``torch.compile`` traces the step."""
     return t.device.type != "cpu" or torch.compiler.is_compiling()
+
+
+def eagerly(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, and in a compiled step run eagerly, in a graph break (so it may read values
+    on the host). ``torch.compiler.disable`` is applied here, at call time: as a decorator at
+    import it would load torch's compiler machinery (1 s, 70 MiB) into every process."""
+    if torch.compiler.is_compiling():
+        return torch.compiler.disable(fn)(*args)
+    return fn(*args)

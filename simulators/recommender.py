@@ -26,7 +26,7 @@ from driftrec.simulators.explore import (  # noqa: F401  (the exploration picks 
     softmax_share,
     stratum_shares,
 )
-from driftrec.simulators.host_sync import avoid_host_sync
+from driftrec.simulators.host_sync import avoid_host_sync, eagerly
 from driftrec.simulators.params import RecParams
 from driftrec.simulators.rng import StepDraws
 from driftrec.simulators.state import RecState
@@ -147,12 +147,9 @@ class SlateCache:
 
     def top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
         """``top_k(E, q, k, chunk, row_block)``, scoring only the rows whose query changed."""
-        if torch.compiler.is_compiling() and q.device.type == "cpu":
-            if q.shape[0] * E.shape[0] < CACHE_IN_GRAPH_SCORES:
-                return top_k(E, q, k, chunk, row_block)
-            # a graph break (wrapped here: importing torch.compiler's machinery costs 1 s)
-            return torch.compiler.disable(self._top_k)(E, q, k, chunk, row_block)
-        return self._top_k(E, q, k, chunk, row_block)
+        if torch.compiler.is_compiling() and q.shape[0] * E.shape[0] < CACHE_IN_GRAPH_SCORES:
+            return top_k(E, q, k, chunk, row_block)
+        return eagerly(self._top_k, E, q, k, chunk, row_block)
 
     def _top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, row_block: int) -> torch.Tensor:
         if avoid_host_sync(q) or self.q is None or self.q.shape != q.shape:
