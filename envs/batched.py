@@ -62,7 +62,9 @@ from driftrec.envs.inputs import (  # noqa: F401  (public here before)
     check_overrides,
     first_outside,
     resolve_autoreset,
+    slate_action,
     to_array,
+    weights_action,
 )
 from driftrec.simulators.catalog import Catalog, synthetic_catalog
 from driftrec.simulators.compiled import CompiledAdvance, check_engine
@@ -203,11 +205,12 @@ class DriftVecEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_users:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_users} users; give one int or N ints")
-        keys = seeds_to_keys(seeds, self.device)
-        self.state = self.sim.init(keys)
-        self._slates.clear()
-        self._done.zero_()
-        return to_array(self.sim.observe(self.state), self.array), self._arrays(self._info({}))
+        with torch.inference_mode():
+            self.state = self.sim.init(seeds_to_keys(seeds, self.device))
+            self._slates.clear()
+            self._done.zero_()
+            obs, info = self.sim.observe(self.state), self._info({})
+        return to_array(obs, self.array), self._arrays(info)
 
     def compile(self) -> float:
         """Compile the step now (engine 'compiled'; else nothing): the seconds it took."""
@@ -219,10 +222,12 @@ class DriftVecEnv(VectorEnv):
         self._require_reset()
         if rows is None:
             rows = self._done.nonzero().squeeze(1)
-        rows = torch.as_tensor(rows, dtype=torch.int64, device=self.device)
-        self.state = self.sim.reset_rows(self.state, rows)
-        self._done[rows] = False
-        return to_array(self.sim.observe(self.state), self.array)
+        with torch.inference_mode():
+            rows = torch.as_tensor(rows, dtype=torch.int64, device=self.device)
+            self.state = self.sim.reset_rows(self.state, rows)
+            self._done[rows] = False
+            obs = self.sim.observe(self.state)
+        return to_array(obs, self.array)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         """Advance every user one step.
@@ -238,6 +243,14 @@ class DriftVecEnv(VectorEnv):
             (``array``).
         """
         self._require_reset()
+        with torch.inference_mode():  # no autograd bookkeeping (much of a small step's cost)
+            obs, reward, terminated, truncated, info = self._step(actions)
+        a = self.array
+        info = self._arrays(info)
+        return to_array(obs, a), to_array(reward, a), to_array(terminated, a), to_array(truncated, a), info
+
+    def _step(self, actions: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """``step`` on tensors (inference tensors: ``step`` runs it in inference mode)."""
         mode = self.autoreset_mode
         pending = fresh = None
         if mode is not AutoresetMode.SAME_STEP and bool(self._done.any()):
@@ -251,13 +264,13 @@ class DriftVecEnv(VectorEnv):
             fresh = take_rows(self.state, pending)
         obs = None
         if self.action_mode == "slate":
-            items = self._check_slate(actions)
+            items = slate_action(actions, self.num_users, self.slate_size, self.num_items, self.device)
             weights = self._default_weights.expand(self.num_users, 3)
             self.state, res = self.sim.step(self.state, items, weights)
-        elif self._compiled is not None:
-            self.state, res, obs = self._compiled(self.state, self._check_weights(actions), self._slates)
         else:
-            self.state, res, obs = self.sim.advance(self.state, self._check_weights(actions), self._slates)
+            advance = self._compiled if self._compiled is not None else self.sim.advance
+            weights = weights_action(actions, self.num_users, self.device)
+            self.state, res, obs = advance(self.state, weights, self._slates)
         self.last_step = res
         reward, terminated, truncated = res.reward, res.terminated, res.truncated
         if pending is not None:
@@ -284,9 +297,7 @@ class DriftVecEnv(VectorEnv):
                 obs = self.sim.observe(self.state)
         else:
             self._done = done
-        a = self.array
-        info = self._arrays(self._info(info))
-        return to_array(obs, a), to_array(reward, a), to_array(terminated, a), to_array(truncated, a), info
+        return obs, reward, terminated, truncated, self._info(info)
 
     def _info(self, info: dict[str, Any]) -> dict[str, Any]:
         if self.reveal_hidden:
@@ -295,60 +306,17 @@ class DriftVecEnv(VectorEnv):
         return info
 
     def _arrays(self, info: dict[str, Any]) -> dict[str, Any]:
-        if self.array == "torch":
-            return info
-        return {k: to_array(v, "numpy") if isinstance(v, torch.Tensor) else v for k, v in info.items()}
+        return {k: to_array(v, self.array) if isinstance(v, torch.Tensor) else v for k, v in info.items()}
 
     def profiles(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The recommender's short- and long-term profiles, each (N, d) unit (observable state;
         slate-mode agents can start from them as a prior)."""
         self._require_reset()
-        return self.state.rec.short, self.state.rec.long
+        return self.state.rec.short.clone(), self.state.rec.long.clone()
 
     def _require_reset(self) -> None:
         if self.state is None:
             raise RuntimeError("call reset() before step()")
-
-    # ----------------------------------------------------------------------------- validation
-    def _check_weights(self, actions: Any) -> torch.Tensor:
-        a = as_action_tensor(actions, "weights action")
-        if a.dtype == torch.bool or not (a.is_floating_point() or a.dtype in (torch.int32, torch.int64)):
-            raise TypeError(f"weights action must be floating point, got dtype {a.dtype}")
-        n = self.num_users
-        if tuple(a.shape) == (3,):
-            a = a.unsqueeze(0).expand(n, 3)
-        if tuple(a.shape) != (n, 3):
-            raise ValueError(
-                f"weights action has shape {tuple(a.shape)}; expected ({n}, 3) or (3,) with columns "
-                f"{', '.join(WEIGHT_NAMES)} in [0, 1]"
-            )
-        a = a.to(self.device, torch.float32)
-        where = first_outside(a, 0.0, 1.0)
-        if where is not None:
-            row, col = where
-            raise ValueError(
-                f"{WEIGHT_NAMES[col]}={float(a[row, col])!r} for user {row} is outside the allowed range [0, 1]"
-            )
-        return a
-
-    def _check_slate(self, actions: Any) -> torch.Tensor:
-        a = as_action_tensor(actions, "slate action")
-        if a.is_floating_point() or a.dtype == torch.bool:
-            raise TypeError(f"slate action must hold integer item indices, got dtype {a.dtype}")
-        n, k, m = self.num_users, self.slate_size, self.num_items
-        if tuple(a.shape) != (n, k):
-            raise ValueError(f"slate action has shape {tuple(a.shape)}; expected ({n}, {k}) item indices in [0, {m})")
-        a = a.to(self.device, torch.int64)
-        out = (a < 0) | (a >= m)
-        if bool(out.any()):
-            row, col = (int(v) for v in out.nonzero()[0])
-            raise ValueError(f"item index {int(a[row, col])} for user {row} is outside the allowed range [0, {m})")
-        srt = torch.sort(a, dim=1).values
-        dup = srt[:, 1:] == srt[:, :-1]
-        if bool(dup.any()):
-            row, col = (int(v) for v in dup.nonzero()[0])
-            raise ValueError(f"slate for user {row} repeats item {int(srt[row, col])}; a slate must not repeat items")
-        return a
 
     # ----------------------------------------------------------------------------- adapters
     def close_extras(self, **kwargs: Any) -> None:

@@ -137,8 +137,10 @@ class CompiledAdvance:
         self._last: SimState | None = None  # the state the last call returned (row-major already)
 
     def __call__(self, state: SimState, weights: torch.Tensor, cache: SlateCache) -> Any:
-        """``sim.advance(state, weights, cache)``; ``cache`` is the caller's ``SlateCache``."""
-        out = self._compiled(state if state is self._last else contiguous(state), weights.contiguous(), cache)
+        """``sim.advance(state, weights, cache)``; ``cache`` is the caller's ``SlateCache``. Runs in
+        inference mode, as the env's step does (one mode, so warm-up and steps share a graph)."""
+        with torch.inference_mode():
+            out = self._compiled(state if state is self._last else contiguous(state), weights.contiguous(), cache)
         self._last = out[0]
         return out
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from driftrec.envs import DriftVecEnv
 from driftrec.experiments.cli.main import main
@@ -32,8 +33,9 @@ def test_soak_runs_every_preset_and_its_checks_catch_damage(tmp_path: Path, caps
     env = DriftVecEnv("mixed", 8, catalog=None, array="torch")
     env.reset(seed=0)
     assert check_state(env.state)["nonfinite"] == 0
-    env.state.rec.short[3, 0] = float("nan")
-    env.state.user.intent[2] *= 1.01
+    with torch.inference_mode():  # the env's state tensors are inference tensors
+        env.state.rec.short[3, 0] = float("nan")
+        env.state.user.intent[2] *= 1.01
     bad = check_state(env.state)
     assert bad["nonfinite"] == 1 and bad["norm_err"] == pytest.approx(0.01, rel=1e-3)
     with pytest.raises(ValueError, match="user_steps=0 is not allowed; it must be >= 1"):
