@@ -176,8 +176,7 @@ def run(args: argparse.Namespace) -> int:
     kw = {k: tuple(v) if k == "reference" else v for k, v in given.items() if v is not None}
     cfg = BenchConfig.quick(**kw) if args.quick else BenchConfig(**kw)
     res = run_bench(cfg, progress=not args.no_progress)
-    print(format_bench(res))
-    out: Path = args.out
+    out: Path = args.out  # written before the table is printed: a long run's figures are kept whatever happens
     io.write_csv(out / "points.csv", pd.DataFrame(res.points))
     io.write_summary(
         out / "summary.json",
@@ -191,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             "wall_s": round(res.wall_s, 2),
         },
     )
+    print(format_bench(res))
     print(f"\nwrote {out}/ summary.json, points.csv ({res.wall_s:.1f}s)")
     return 0
 

@@ -311,9 +311,11 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     )
     single = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time)
     _against(base, single, "steps_per_s", "measure_single", cfg.scenario, cfg.min_time)
-    single["engines"] = {
-        e: _in_fresh_process(measure_single, cfg.scenario, cfg.min_time, e) for e in cfg.engines if e != "eager"
-    }
+    single["engines"] = {}
+    for e in cfg.engines:
+        if e != "eager":
+            single["engines"][e] = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time, e)
+            _against(base, single["engines"][e], "steps_per_s", "measure_single", cfg.scenario, cfg.min_time, e)
     if cfg.recogym_python:
         single["recogym"] = measure_recogym(cfg.recogym_python, cfg.min_time)
         single["driftrec_over_recogym"] = single["steps_per_s"] / single["recogym"]["steps_per_s"]
@@ -328,8 +330,8 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
                 ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
                 break
             row["engine"] = engine
+            _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat, engine)
             if engine == "eager":
-                _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat)
                 eager = row
             elif eager is not None:
                 row["over_eager"] = row["user_steps_per_s"] / eager["user_steps_per_s"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from driftrec.experiments.diagnostics.bench import BenchResult
 
 
@@ -49,9 +51,7 @@ def format_bench(res: BenchResult) -> str:
             f"; RecoGym {one['recogym']['recogym']} RecoEnv1: {one['recogym']['steps_per_s']:,.0f} steps/s "
             f"(driftrec at {one['driftrec_over_recogym']:.2f}x)"
         )
-    if based:
-        line += f"; baseline {one['baseline']['steps_per_s']:,.0f} steps/s ({one['speedup']:.2f}x)"
-    lines.append(line)
+    lines.append(line + _baseline(one, "steps_per_s", "steps/s"))
     for engine, e in one.get("engines", {}).items():
         line = (
             f"one user, {engine} engine: {e['steps_per_s']:,.0f} steps/s ({e['steps_per_s'] / one['steps_per_s']:.2f}x "
@@ -59,7 +59,7 @@ def format_bench(res: BenchResult) -> str:
         )
         if "recogym" in one:
             line += f"; driftrec at {e['steps_per_s'] / one['recogym']['steps_per_s']:.2f}x RecoGym"
-        lines.append(line)
+        lines.append(line + _baseline(e, "steps_per_s", "steps/s"))
     for p in res.ppo:
         if "skipped" in p:
             lines.append(f"PPO on {p['catalog']}: skipped ({p['skipped']})")
@@ -71,11 +71,16 @@ def format_bench(res: BenchResult) -> str:
             f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users, {p['catalog']}{dims}{engine}): "
             f"{p['learn_wall_s']:.1f}s, {p['user_steps_per_s']:,.0f} user-steps/s "
             f"({p['over_first']:.2f}x {p['reference']}), {p['env_share']:.0%} of it in the env{extra}"
-            + (
-                f"; baseline {p['baseline']['user_steps_per_s']:,.0f} user-steps/s, "
-                f"{p['baseline']['env_share']:.0%} in the env ({p['speedup']:.2f}x)"
-                if based
-                else ""
-            )
+            + _baseline(p, "user_steps_per_s", "user-steps/s")
         )
     return "\n".join(lines)
+
+
+def _baseline(row: dict[str, Any], key: str, unit: str) -> str:
+    """The baseline's figure and the speed-up, as "; baseline X unit (Yx)", for a row that was timed
+    with ``--baseline`` too; else ""."""
+    if "baseline" not in row:
+        return ""
+    b = row["baseline"]
+    share = f", {b['env_share']:.0%} in the env" if "env_share" in b else ""
+    return f"; baseline {b[key]:,.0f} {unit}{share} ({row['speedup']:.2f}x)"

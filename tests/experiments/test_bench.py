@@ -92,6 +92,16 @@ def test_bench_times_a_baseline_checkout_right_after_each_figure(tmp_path, capsy
     assert single["speedup"] > 0 and single["baseline"]["torch_ops_per_step"] > 0
     assert ppo["speedup"] > 0 and ppo["baseline"]["timesteps"] == 4096 and 0 < ppo["baseline"]["env_share"] < 1
 
+    # a row timed without the baseline (a skipped catalog, a baseline that failed) still prints
+    from driftrec.experiments.diagnostics.bench import BenchResult
+    from driftrec.experiments.diagnostics.bench_report import format_bench
+
+    bare = {k: v for k, v in ppo.items() if k not in ("baseline", "speedup")}
+    keys = ("config", "points", "reference", "ppo", "machine", "single", "wall_s")
+    text = format_bench(BenchResult(*(summary[k] if k != "ppo" else [ppo, bare] for k in keys)))
+    lines = [line for line in text.splitlines() if line.startswith("PPO")]
+    assert len(lines) == 2 and "baseline" in lines[0] and "baseline" not in lines[1]
+
 
 def test_a_baseline_that_is_no_driftrec_checkout_is_a_one_line_error(tmp_path):
     with pytest.raises(ValueError, match="is not a driftrec checkout"):
