@@ -30,7 +30,7 @@ import torch
 from driftrec.simulators.recommender import SlateCache
 from driftrec.simulators.rng import seeds_to_keys, user_seeds
 from driftrec.simulators.simulation import Simulator
-from driftrec.simulators.state import SimState, contiguous
+from driftrec.simulators.state import SimState, graph_ready
 
 ENGINES = ("eager", "compiled")
 """``DriftVecEnv(engine=...)``: "eager" runs torch operation by operation (no start-up cost);
@@ -127,20 +127,21 @@ def check_engine(engine: str, device: torch.device) -> None:
 class CompiledAdvance:
     """``sim.advance`` compiled with ``exact_backend``, called with (state, weights (N, 3), the
     caller's ``SlateCache``) for ``advance``'s results. One graph per batch size: inputs are made
-    contiguous first, so states of any layout (fresh, stepped, partly reset) share it. The first
+    ``graph_ready`` first, so states of any layout or origin (fresh, stepped, partly reset) share it. The first
     call of each size compiles (20-70 s on 2 cores; seconds when inductor's on-disk cache has it);
     ``warm_up`` does it ahead."""
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self._compiled = torch.compile(sim.advance, backend=exact_backend, dynamic=False)
-        self._last: SimState | None = None  # the state the last call returned (row-major already)
+        self._last: SimState | None = None  # the state the last call returned (graph-ready already)
 
     def __call__(self, state: SimState, weights: torch.Tensor, cache: SlateCache) -> Any:
         """``sim.advance(state, weights, cache)``; ``cache`` is the caller's ``SlateCache``. Runs in
-        inference mode, as the env's step does (one mode, so warm-up and steps share a graph)."""
+        inference mode, as the env's step does, on inputs made ``graph_ready`` (so a warm-up on a
+        fresh state and the env's steps share one graph)."""
         with torch.inference_mode():
-            out = self._compiled(state if state is self._last else contiguous(state), weights.contiguous(), cache)
+            out = self._compiled(state if state is self._last else graph_ready(state), graph_ready(weights), cache)
         self._last = out[0]
         return out
 

@@ -97,18 +97,21 @@ def where_rows(mask: torch.Tensor, new: T, old: T) -> T:
     return _zip_fields(old, new, lambda b, a: torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b))
 
 
-def contiguous(state: T) -> T:
-    """A copy of dataclass ``state`` whose tensors have row-major strides, size-1 dimensions
-    included (the same tensors where they have)."""
+def graph_ready(x: T) -> T:
+    """``x`` (a tensor, or a dataclass of them such as a state) as a compiled step takes its inputs:
+    row-major strides, size-1 dimensions included, and inference tensors, since dynamo guards on
+    both and a mismatch compiles again; the same tensors where they are so, else copies. Call it
+    under ``torch.inference_mode`` (a copy made there is an inference tensor)."""
+    if dataclasses.is_dataclass(x):
+        return _zip_fields(x, x, lambda a, _: graph_ready(a))  # type: ignore[return-value]
 
-    def dense(a: torch.Tensor) -> torch.Tensor:
-        stride, strides = 1, []
-        for size in reversed(a.shape):
-            strides.append(stride)
-            stride *= size
-        return a if a.stride() == tuple(reversed(strides)) else a.clone(memory_format=torch.contiguous_format)
-
-    return _zip_fields(state, state, lambda a, _: dense(a))
+    stride, strides = 1, []
+    for size in reversed(x.shape):  # type: ignore[union-attr]
+        strides.append(stride)
+        stride *= size
+    if x.is_inference() and x.stride() == tuple(reversed(strides)):  # type: ignore[union-attr]
+        return x
+    return x.clone(memory_format=torch.contiguous_format)  # type: ignore[union-attr,return-value]
 
 
 def take_rows(state: T, rows: torch.Tensor | slice) -> T:

@@ -51,17 +51,18 @@ def _compare(scenario: str, n: int, steps: int, autoreset="same-step", fixed_wei
     assert envs[0].compile() == 0.0 and envs[1].compile() > 0.0  # compiled ahead, on a throwaway state
     gen = torch.Generator().manual_seed(2)
     ended = 0
-    for t in range(steps):
-        w = torch.rand(n, 3, generator=gen) if not fixed_weights else torch.tensor([[0.3, 0.7, 0.1]]).expand(n, 3)
-        (obs_e, r_e, te_e, tr_e, info_e), (obs_c, r_c, te_c, tr_c, info_c) = (env.step(w) for env in envs)
-        where = f"{scenario} N={n} {overrides} step {t}"
-        _assert_same(
-            {"obs": obs_e, "reward": r_e, "term": te_e, "trunc": tr_e},
-            {"obs": obs_c, "reward": r_c, "term": te_c, "trunc": tr_c},
-            where,
-        )
-        _assert_same(_tensors(info_e), _tensors(info_c), where)
-        ended += int((te_e | tr_e).sum())
+    with torch._dynamo.config.patch(error_on_recompile=True):  # the warm-up's graph serves every step
+        for t in range(steps):
+            w = torch.rand(n, 3, generator=gen) if not fixed_weights else torch.tensor([[0.3, 0.7, 0.1]]).expand(n, 3)
+            (obs_e, r_e, te_e, tr_e, info_e), (obs_c, r_c, te_c, tr_c, info_c) = (env.step(w) for env in envs)
+            where = f"{scenario} N={n} {overrides} step {t}"
+            _assert_same(
+                {"obs": obs_e, "reward": r_e, "term": te_e, "trunc": tr_e},
+                {"obs": obs_c, "reward": r_c, "term": te_c, "trunc": tr_c},
+                where,
+            )
+            _assert_same(_tensors(info_e), _tensors(info_c), where)
+            ended += int((te_e | tr_e).sum())
     _assert_same(_tensors(envs[0].state), _tensors(envs[1].state), f"{scenario} N={n} final state")
     _assert_same(_tensors(envs[0].last_step), _tensors(envs[1].last_step), f"{scenario} N={n} last step")
     return ended
