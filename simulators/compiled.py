@@ -30,7 +30,7 @@ import torch
 from driftrec.simulators.recommender import SlateCache
 from driftrec.simulators.rng import seeds_to_keys, user_seeds
 from driftrec.simulators.simulation import Simulator
-from driftrec.simulators.state import SimState, graph_ready
+from driftrec.simulators.state import SimState, graph_ready, ready_tensor
 
 ENGINES = ("eager", "compiled")
 """``DriftVecEnv(engine=...)``: "eager" runs torch operation by operation (no start-up cost);
@@ -141,7 +141,7 @@ class CompiledAdvance:
         inference mode, as the env's step does, on inputs made ``graph_ready`` (so a warm-up on a
         fresh state and the env's steps share one graph)."""
         with torch.inference_mode():
-            out = self._compiled(state if state is self._last else graph_ready(state), graph_ready(weights), cache)
+            out = self._compiled(state if state is self._last else graph_ready(state), ready_tensor(weights), cache)
         self._last = out[0]
         return out
 

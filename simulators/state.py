@@ -97,21 +97,23 @@ def where_rows(mask: torch.Tensor, new: T, old: T) -> T:
     return _zip_fields(old, new, lambda b, a: torch.where(mask.view(-1, *([1] * (b.dim() - 1))), a, b))
 
 
-def graph_ready(x: T) -> T:
-    """``x`` (a tensor, or a dataclass of them such as a state) as a compiled step takes its inputs:
-    row-major strides, size-1 dimensions included, and inference tensors, since dynamo guards on
-    both and a mismatch compiles again; the same tensors where they are so, else copies. Call it
-    under ``torch.inference_mode`` (a copy made there is an inference tensor)."""
-    if dataclasses.is_dataclass(x):
-        return _zip_fields(x, x, lambda a, _: graph_ready(a))  # type: ignore[return-value]
+def graph_ready(state: T) -> T:
+    """Dataclass ``state`` with its tensors as a compiled step takes its inputs (``ready_tensor``)."""
+    return _zip_fields(state, state, lambda a, _: ready_tensor(a))
 
+
+def ready_tensor(a: torch.Tensor) -> torch.Tensor:
+    """``a`` as a compiled step takes an input: row-major strides, size-1 dimensions included, and an
+    inference tensor, since dynamo guards on both and a mismatch compiles the step again; ``a``
+    itself where it is so, else a copy. Call it under ``torch.inference_mode`` (a copy made there is
+    an inference tensor)."""
     stride, strides = 1, []
-    for size in reversed(x.shape):  # type: ignore[union-attr]
+    for size in reversed(a.shape):
         strides.append(stride)
         stride *= size
-    if x.is_inference() and x.stride() == tuple(reversed(strides)):  # type: ignore[union-attr]
-        return x
-    return x.clone(memory_format=torch.contiguous_format)  # type: ignore[union-attr,return-value]
+    if a.is_inference() and a.stride() == tuple(reversed(strides)):
+        return a
+    return a.clone(memory_format=torch.contiguous_format)
 
 
 def take_rows(state: T, rows: torch.Tensor | slice) -> T:
