@@ -330,7 +330,8 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
                 ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
                 break
             row["engine"] = engine
-            _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat, engine)
+            engine_arg = [engine] if engine != "eager" else []  # checkouts older than the engines take none
+            _against(base, row, "user_steps_per_s", "measure_ppo", cfg.ppo_steps, "abrupt", cat, *engine_arg)
             if engine == "eager":
                 eager = row
             elif eager is not None:
@@ -345,7 +346,13 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
 
 def _against(base: Baseline | None, row: dict[str, Any], key: str, fn: str, *args: Any) -> None:
     """Time ``fn(*args)`` with the baseline too: ``row`` gains ``baseline`` (its result) and
-    ``speedup`` (this code's ``key`` over the baseline's)."""
-    if base is not None:
+    ``speedup`` (this code's ``key`` over the baseline's), or ``baseline_error`` where the baseline
+    cannot time it (an older checkout without the compiled engine, say): the run goes on."""
+    if base is None:
+        return
+    try:
         row["baseline"] = base.run(fn, *args)
-        row["speedup"] = row[key] / row["baseline"][key]
+    except ValueError as exc:
+        row["baseline_error"] = str(exc)
+        return
+    row["speedup"] = row[key] / row["baseline"][key]

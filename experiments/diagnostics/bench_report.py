@@ -24,7 +24,8 @@ def format_bench(res: BenchResult) -> str:
             f"{p['step_over_kernel']:.2f}",
             f"{p['gpu_peak_mib'] if p['gpu_peak_mib'] is not None else p['rss_peak_mib']:,.0f}",
         ]
-        + ([f"{p['baseline']['user_steps_per_s']:,.0f}", f"{p['speedup']:.2f}x"] if based else [])
+        + ([f"{p['baseline']['user_steps_per_s']:,.0f}", f"{p['speedup']:.2f}x"] if "baseline" in p else [])
+        + (["-", "-"] if based and "baseline" not in p else [])
         for p in res.points
     ]
     r = res.reference
@@ -79,6 +80,8 @@ def format_bench(res: BenchResult) -> str:
 def _baseline(row: dict[str, Any], key: str, unit: str) -> str:
     """The baseline's figure and the speed-up, as "; baseline X unit (Yx)", for a row that was timed
     with ``--baseline`` too; else ""."""
+    if "baseline_error" in row:
+        return f"; baseline not timed ({row['baseline_error']})"
     if "baseline" not in row:
         return ""
     b = row["baseline"]

@@ -97,10 +97,12 @@ def test_bench_times_a_baseline_checkout_right_after_each_figure(tmp_path, capsy
     from driftrec.experiments.diagnostics.bench_report import format_bench
 
     bare = {k: v for k, v in ppo.items() if k not in ("baseline", "speedup")}
+    failed = bare | {"baseline_error": "the baseline failed to run bench.measure_ppo: TypeError"}
     keys = ("config", "points", "reference", "ppo", "machine", "single", "wall_s")
-    text = format_bench(BenchResult(*(summary[k] if k != "ppo" else [ppo, bare] for k in keys)))
+    text = format_bench(BenchResult(*(summary[k] if k != "ppo" else [ppo, bare, failed] for k in keys)))
     lines = [line for line in text.splitlines() if line.startswith("PPO")]
-    assert len(lines) == 2 and "baseline" in lines[0] and "baseline" not in lines[1]
+    assert len(lines) == 3 and "baseline" in lines[0] and "baseline" not in lines[1]
+    assert lines[2].endswith("; baseline not timed (the baseline failed to run bench.measure_ppo: TypeError)")
 
 
 def test_a_baseline_that_is_no_driftrec_checkout_is_a_one_line_error(tmp_path):
