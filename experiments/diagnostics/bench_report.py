@@ -24,8 +24,7 @@ def format_bench(res: BenchResult) -> str:
             f"{p['step_over_kernel']:.2f}",
             f"{p['gpu_peak_mib'] if p['gpu_peak_mib'] is not None else p['rss_peak_mib']:,.0f}",
         ]
-        + ([f"{p['baseline']['user_steps_per_s']:,.0f}", f"{p['speedup']:.2f}x"] if "baseline" in p else [])
-        + (["-", "-"] if based and "baseline" not in p else [])
+        + _baseline_cells(p, based)
         for p in res.points
     ]
     r = res.reference
@@ -87,3 +86,10 @@ def _baseline(row: dict[str, Any], key: str, unit: str) -> str:
     b = row["baseline"]
     share = f", {b['env_share']:.0%} in the env" if "env_share" in b else ""
     return f"; baseline {b[key]:,.0f} {unit}{share} ({row['speedup']:.2f}x)"
+
+
+def _baseline_cells(p: dict[str, Any], based: bool) -> list[str]:
+    """A grid row's baseline columns: its figure and speed-up, "-" where it has none, nothing without ``--baseline``."""
+    if "baseline" in p:
+        return [f"{p['baseline']['user_steps_per_s']:,.0f}", f"{p['speedup']:.2f}x"]
+    return ["-", "-"] if based else []

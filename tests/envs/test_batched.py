@@ -56,7 +56,7 @@ def test_autoreset_returns_the_new_episode_and_keeps_the_final_observation(small
 
 
 def test_torch_outputs_are_ordinary_tensors_though_the_env_steps_in_inference_mode(small_catalog):
-    """The step runs under torch.inference_mode (a sixth faster at small N); what it returns must still
+    """The step runs under torch.inference_mode (no autograd bookkeeping); what it returns must still
     work with autograd and in-place updates, as any tensor a user gets would, on every engine path."""
     env = DriftVecEnv("mixed", 4, catalog=small_catalog, horizon=3, array="torch", reveal_hidden=True)
     obs, info = env.reset(seed=0)
