@@ -10,7 +10,8 @@
   export.
 - ``sweeps``: where a sweep's independent units run (local processes or Ray), the resumable unit
   store, one run per output folder.
-- ``studies``: the research scripts behind tables in docs/compare.md (``python -m ...``).
+- ``studies``: the research scripts behind tables in docs/compare.md and docs/benchmarks.md
+  (``python -m ...``).
 - ``diagnostics``: bench (and how it times, ``timing``), soak and catalog geometry.
 - ``common``: the one rollout loop (``rollout``), the config pieces commands share (``settings``),
   atomic files (``io``), confidence intervals, plots, metrics beyond clicks.
