@@ -84,6 +84,7 @@ def test_other_settings_are_compared_paired_on_the_same_held_out_seeds(tmp_path:
         (["--ppo", "bogus=1"], "bogus"),
         (["--train-seeds", "1,x"], "--train-seeds"),
         (["--train-seeds", "1,1"], "distinct"),
+        (["--train-seeds", ""], "at least one"),
     ],
 )
 def test_bad_flags_are_one_clear_error_before_any_training(
