@@ -1,6 +1,6 @@
 """Faster PPO settings, checked: are they faster, and is their policy not worse? (docs/benchmarks.md)
 
-    python -m driftrec.experiments.studies.ppo_settings_study --users 1024 --ppo n_steps=8 --out runs/ppo_settings  # 7 min
+    python -m driftrec.experiments.studies.ppo_settings_study --users 1024 --ppo n_steps=8 --out runs/ppo_settings
 
 Trains two PPO policies on the headline's ``abrupt`` (experiments/configs/headline.yaml: its
 catalog, training budget and seed), back to back in this process: one with the headline's PPO
@@ -12,10 +12,10 @@ also tunes best-fixed on the headline's tuning seeds), and the table gives the p
 difference of the candidate against the headline's policy with its 95% interval. The candidate
 is worse where that whole interval lies below zero.
 
-Each of ``--train-seeds`` (5 by default) trains both settings, the headline's first on every
-other seed so that neither pays the process's warm-up every time. A policy's variation across
-training seeds is the larger noise: one seed says little about a small difference, and the last
-row gives the difference over training seeds.
+Each of ``--train-seeds`` (5 by default; about 7 minutes in all on 2 CPU cores) trains both
+settings, the headline's first on every other seed so that neither pays the process's warm-up
+every time. A policy's variation across training seeds is the larger noise: one seed says little
+about a small difference, and the last row gives the difference over training seeds.
 """
 
 from __future__ import annotations
