@@ -13,24 +13,6 @@ from driftrec.experiments.diagnostics.bench import BenchConfig, bare_kernel, ran
 from driftrec.simulators.recommender import top_k
 
 
-def test_bench_quick_runs_and_writes_its_figures(tmp_path, capsys):
-    assert main(["bench", "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "user-steps/s" in out and "per-user loop" in out and "SyncVectorEnv" in out and "in the env" in out
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [(p["users"], p["items"], p["dim"]) for p in summary["points"]] == [(1, 1000, 64), (64, 1000, 64)]
-    for p in summary["points"]:
-        assert p["user_steps_per_s"] > 0 and p["kernel_ms"] > 0 and p["rss_peak_mib"] >= p["rss_start_mib"] > 0
-    ref = summary["reference"]
-    assert ref["batched_over_loop"] > 0 and ref["batched_over_sync_vector"] > 0
-    (ppo,) = summary["ppo"]
-    assert 0 < ppo["env_share"] < 1 and ppo["timesteps"] == 4096 and ppo["catalog"] == "synthetic"
-    assert ppo["user_steps_per_s"] > 0 and ppo["over_first"] == 1.0
-    assert summary["single"]["steps_per_s"] > 0 and "one user (gymnasium.make" in out
-    assert f"{summary['single']['torch_ops_per_step']:.0f} torch operations per step" in out
-    assert (tmp_path / "points.csv").exists()
-
-
 def test_a_recogym_python_that_fails_is_a_one_line_error(tmp_path):
     from driftrec.experiments.diagnostics.bench import measure_recogym
 
@@ -73,24 +55,35 @@ def test_torch_operations_are_counted_exactly_and_the_same_on_every_run():
     assert a["torch_ops_per_step"] == b["torch_ops_per_step"] > 100
 
 
-def test_bench_times_a_baseline_checkout_right_after_each_figure(tmp_path, capsys):
-    """--baseline DIR: each figure is timed again with the driftrec in DIR (here this very checkout,
-    imported in a child process through its own path) and reported as a speed-up."""
+def test_bench_quick_runs_writes_its_figures_and_times_a_baseline_right_after_each(tmp_path, capsys):
+    """One ``bench --quick`` run (a fresh process per figure): every figure, and with --baseline DIR
+    (here this very checkout, imported in a child process through its own path) each figure timed
+    again with the driftrec in DIR and reported as a speed-up."""
     from pathlib import Path
 
     import driftrec
 
     root = Path(driftrec.__file__).parent
-    argv = ["bench", "--quick", "--no-progress", "--users", "4", "--items", "100", "--dims", "8"]
-    assert main([*argv, "--baseline", str(root), "--out", str(tmp_path)]) == 0
+    argv = ["bench", "--quick", "--no-progress", "--baseline", str(root), "--out", str(tmp_path)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
+    assert "user-steps/s" in out and "per-user loop" in out and "SyncVectorEnv" in out and "in the env" in out
     assert f"baseline (timed right after each figure): {root.resolve()}" in out and "speed-up" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [(p["users"], p["items"], p["dim"]) for p in summary["points"]] == [(1, 1000, 64), (64, 1000, 64)]
     for p in summary["points"]:
+        assert p["user_steps_per_s"] > 0 and p["kernel_ms"] > 0 and p["rss_peak_mib"] >= p["rss_start_mib"] > 0
         assert p["speedup"] > 0 and (p["baseline"]["users"], p["baseline"]["dim"]) == (p["users"], p["dim"])
+    ref = summary["reference"]
+    assert ref["batched_over_loop"] > 0 and ref["batched_over_sync_vector"] > 0
     single, (ppo,) = summary["single"], summary["ppo"]
-    assert single["speedup"] > 0 and single["baseline"]["torch_ops_per_step"] > 0
+    assert 0 < ppo["env_share"] < 1 and ppo["timesteps"] == 4096 and ppo["catalog"] == "synthetic"
+    assert ppo["user_steps_per_s"] > 0 and ppo["over_first"] == 1.0
     assert ppo["speedup"] > 0 and ppo["baseline"]["timesteps"] == 4096 and 0 < ppo["baseline"]["env_share"] < 1
+    assert single["steps_per_s"] > 0 and "one user (gymnasium.make" in out
+    assert f"{single['torch_ops_per_step']:.0f} torch operations per step" in out
+    assert single["speedup"] > 0 and single["baseline"]["torch_ops_per_step"] > 0
+    assert (tmp_path / "points.csv").exists()
 
     # a row timed without the baseline (a skipped catalog, a baseline that failed) still prints
     from driftrec.experiments.diagnostics.bench import BenchResult

@@ -246,12 +246,13 @@ def test_compare_command_end_to_end(tmp_path, capsys):
     assert again["results"] == summary["results"]
 
     # the saved policy, loaded from its file, evaluates exactly like the one trained in memory
-    saved = out / "policies" / "abrupt" / "policy.zip"
-    from_file = _compare(tmp_path, tmp_path / "b", "--scenario", "abrupt", "--policy", str(saved))
+    # (ppo and best-fixed only, in this process: what these checks need, without a worker's start-up)
+    saved, only_ppo = out / "policies" / "abrupt" / "policy.zip", ("--agents", "ppo", "--workers", "0")
+    from_file = _compare(tmp_path, tmp_path / "b", "--scenario", "abrupt", "--policy", str(saved), *only_ppo)
     assert from_file["results"]["abrupt"]["ppo"]["per_seed"] == summary["results"]["abrupt"]["ppo"]["per_seed"]
     assert from_file["policies"]["abrupt"]["source"] == "file"
     assert from_file["results"]["abrupt"]["ppo"]["transfer"] is None  # trained on this scenario and catalog
-    elsewhere = _compare(tmp_path, tmp_path / "c", "--scenario", "stable", "--policy", str(saved))
+    elsewhere = _compare(tmp_path, tmp_path / "c", "--scenario", "stable", "--policy", str(saved), *only_ppo)
     assert elsewhere["results"]["stable"]["ppo"]["transfer"]["differs"] == ["scenario"]
     assert elsewhere["policies"]["stable"]["transfer"]["trained_on"].startswith("abrupt on synthetic")
     assert "ppo (transfer)" in capsys.readouterr().out
