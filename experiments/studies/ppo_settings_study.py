@@ -71,6 +71,8 @@ def study(
     timesteps = int(ppo.get("timesteps", TrainConfig.timesteps))
     seeds = train_seeds or [int(ppo.get("seed", 0))]
     catalog = {k: base[k] for k in ("catalog", "items", "dim", "transform", "population") if k in base}
+    if ppo.get("catalog"):  # the policy trains on its own catalog(s), as compare's PPOSource says
+        catalog["catalog"] = ppo["catalog"]
     settings = {
         "headline": {"users": int(ppo.get("users", TrainConfig.users)), "hyper": dict(ppo.get("hyper", {}))},
         "candidate": {"users": users, "hyper": {**ppo.get("hyper", {}), **hyper}},

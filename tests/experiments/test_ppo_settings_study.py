@@ -96,3 +96,21 @@ def test_bad_flags_are_one_clear_error_before_any_training(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_ppo_catalog_in_the_config_is_what_both_policies_train_on(tmp_path: Path, monkeypatch) -> None:
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(cfg, *args, **kwargs):
+        seen.append(cfg)
+        raise Stop
+
+    monkeypatch.setattr(study_mod, "train", record)
+    base = tiny_base()
+    base["ppo"] = {**base["ppo"], "catalog": "synthetic,movielens"}
+    with pytest.raises(Stop):
+        study_mod.study(tmp_path, 32, {}, base=base, progress=False)
+    assert seen[0].catalog == "synthetic,movielens" and seen[0].items == 200 and seen[0].users == 16
