@@ -29,7 +29,7 @@ from driftrec.agents.ppo import check_ppo_settings
 from driftrec.encoders.checks import check_int
 from driftrec.experiments.cli.args import UserError, parse_ppo
 from driftrec.experiments.common import io
-from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.common.stats import mean_ci95, paired_difference
 from driftrec.experiments.online.compare import CompareConfig, PPOSource, compare
 from driftrec.experiments.online.runner import text_table
 from driftrec.experiments.online.train import TrainConfig, train
@@ -106,15 +106,9 @@ def study(
                 "per_seed": e["per_seed"],
             }
         old, new = run["headline"], run["candidate"]
-        m, lo, hi = mean_ci95([new["per_seed"][k] - old["per_seed"][k] for k in old["per_seed"]])
         run["speedup"] = new["user_steps_per_s"] / old["user_steps_per_s"]
-        run["diff"] = {
-            "mean": m / old["mean"],
-            "ci95": [lo / old["mean"], hi / old["mean"]],
-            "abs_mean": m,
-            "abs_ci95": [lo, hi],
-            "worse": hi < 0,
-        }
+        run["diff"] = paired_difference(new["per_seed"], old["per_seed"])
+        run["diff"]["worse"] = run["diff"]["abs_ci95"][1] < 0
         runs.append(run)
     summary = {"scenario": SCENARIO, "timesteps": timesteps, **settings, "runs": runs}
     if len(runs) > 1:  # training seeds are the independent units here
@@ -172,16 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seeds = [check_seed("--train-seeds", int(s)) for s in args.train_seeds.split(",") if s.strip()]
         hyper = parse_ppo(args.ppo)
+        check_ppo_settings(hyper)
+        check_int("--users", args.users, 1)
     except (ValueError, UserError) as exc:
-        parser.error(f"{exc} (--train-seeds {args.train_seeds!r}, --ppo {args.ppo})")
+        parser.error(f"{exc} (--users {args.users}, --train-seeds {args.train_seeds!r}, --ppo {args.ppo})")
     if not seeds:
         parser.error("--train-seeds '': give at least one training seed")
     if len(set(seeds)) != len(seeds):
         parser.error(f"--train-seeds {args.train_seeds!r}: give distinct seeds")
-    try:
-        summary = study(args.out, args.users, hyper, seeds, progress=not args.no_progress)
-    except ValueError as exc:  # a setting out of range, found before any training
-        parser.error(str(exc))
+    summary = study(args.out, args.users, hyper, seeds, progress=not args.no_progress)
     print(
         f"\nPPO on {SCENARIO}, {summary['timesteps']:,} user-steps per policy: the headline's settings "
         f"({_describe(summary['headline'])}) against the candidate ({_describe(summary['candidate'])}); "

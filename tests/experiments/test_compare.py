@@ -349,3 +349,12 @@ def test_typed_units_are_stored_under_the_specs_of_before():
     with pytest.raises(ValueError, match="agent 'ppo' needs the policy's bytes"):
         EvalUnit("abrupt", "ppo", [1], 1, 1, "cpu", {}, ctx, [0.3, 0.7, 0.05], res).build_agent()
     assert EvalUnit("abrupt", "best-fixed", [1], 1, 1, "cpu", {}, ctx, [0.2, 0.7, 0.1], res).build_agent().alpha == 0.2
+
+
+def test_a_paired_difference_is_over_the_bases_seeds_and_relative_to_its_mean():
+    from driftrec.experiments.common.stats import mean_ci95, paired_difference
+
+    d = paired_difference({"1": 1.5, "2": 1.0, "3": 9.0}, {"1": 1.0, "2": 0.5})  # seed 3 has no base
+    m, lo, hi = mean_ci95([0.5, 0.5])
+    assert d == {"mean": m / 0.75, "ci95": [lo / 0.75, hi / 0.75], "abs_mean": m, "abs_ci95": [lo, hi]}
+    assert d["mean"] == pytest.approx(2 / 3)

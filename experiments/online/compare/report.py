@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from driftrec.experiments.common import io
-from driftrec.experiments.common.stats import mean_ci95
+from driftrec.experiments.common.stats import mean_ci95, paired_difference
 from driftrec.experiments.online.compare.config import BEST_FIXED, WEIGHTS_ORACLE, CompareConfig
 from driftrec.experiments.online.compare.units import POST, PRE, Evaluation
 from driftrec.experiments.online.runner import agent_label, metric_summary, text_table
@@ -47,14 +47,7 @@ def paired_summary(evals: Sequence[Evaluation]) -> dict[str, dict[str, dict[str,
         oracle = agents.get("oracle")
         w_oracle = agents.get(WEIGHTS_ORACLE)
         for entry in agents.values():
-            diffs = [entry["per_seed"][s] - base["per_seed"][s] for s in base["per_seed"]]
-            dm, dlo, dhi = mean_ci95(diffs)
-            entry["diff_vs_best_fixed"] = {
-                "mean": dm / base["mean"],
-                "ci95": [dlo / base["mean"], dhi / base["mean"]],
-                "abs_mean": dm,
-                "abs_ci95": [dlo, dhi],
-            }
+            entry["diff_vs_best_fixed"] = paired_difference(entry["per_seed"], base["per_seed"])
             gap = oracle["mean"] - base["mean"] if oracle is not None else 0.0
             entry["oracle_gap_closed"] = (entry["mean"] - base["mean"]) / gap if gap > 0 else None
             gain = w_oracle["mean"] - base["mean"] if w_oracle is not None else 0.0
@@ -72,14 +65,8 @@ def leaders(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str
         if len(ranked) < 2:
             continue
         first, second = agents[ranked[0]], agents[ranked[1]]
-        diffs = [first["per_seed"][s] - second["per_seed"][s] for s in second["per_seed"]]
-        m, lo, hi = mean_ci95(diffs)
-        base = second["mean"]
-        out[scenario] = {
-            "agent": ranked[0],
-            "runner_up": ranked[1],
-            "diff": {"mean": m / base, "ci95": [lo / base, hi / base], "abs_mean": m, "abs_ci95": [lo, hi]},
-        }
+        diff = paired_difference(first["per_seed"], second["per_seed"])
+        out[scenario] = {"agent": ranked[0], "runner_up": ranked[1], "diff": diff}
     return out
 
 
