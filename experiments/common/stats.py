@@ -75,5 +75,5 @@ def paired_difference(values: Mapping[str, float], base: Mapping[str, float]) ->
     t-interval: {"mean", "ci95"} relative to ``base``'s mean (0.15 = 15% more), {"abs_mean",
     "abs_ci95"} in the values' own units."""
     m, lo, hi = mean_ci95([values[s] - base[s] for s in base])
-    b = mean_ci95(list(base.values()))[0]
+    b = math.fsum(base.values()) / len(base)  # base's mean, as mean_ci95 gives it
     return {"mean": m / b, "ci95": [lo / b, hi / b], "abs_mean": m, "abs_ci95": [lo, hi]}
