@@ -8,8 +8,9 @@ are left out.
 
 Exact where it can be: everything but numbers must match exactly, and numbers to 1e-9 relative,
 against the recording or against the recording made on a CPU like this one
-(``tests/data/golden/<cpu>/``, ``cpu_key()``). torch's float32 kernels differ in their last bits
-between CPUs (AVX2 and AVX-512 builds of the same kernels sum in other orders): two machines that
+(``tests/data/golden/<cpu>/``, ``cpu_key()``, e.g. ``x86_64-avx512-authenticamd-torch2.13.0``).
+torch's float32 kernels differ in their last bits between CPUs (AVX2 and AVX-512 builds of the
+same kernels sum in other orders, MKL picks its kernels by vendor): two machines that
 both ran these cases gave simulated numbers 6e-7 apart at most (relative), and the cases that train
 PPO amplify that through training (policy weights 1e-5 apart after 512 user-steps, the quickstart's
 mean weights 1.4e-3). On a CPU with no recording of its own, numbers are compared at a float32
@@ -53,9 +54,24 @@ TRAINS = {"train", "compare", "quickstart"}
 
 
 def cpu_key() -> str:
-    """What decides torch's float32 results here: machine, vector instructions, torch version."""
+    """What decides torch's float32 results here: machine, CPU vendor, vector instructions, torch
+    version. The vendor matters: MKL takes other code paths on AMD and Intel CPUs of the same
+    instruction set (an AMD EPYC with AVX-512 needs its own set; an Intel Xeon with AVX-512 gives
+    the shared one)."""
     cap = torch.backends.cpu.get_cpu_capability()
-    return f"{platform.machine()}-{cap}-torch{torch.__version__.split('+')[0]}".lower()
+    return f"{platform.machine()}-{cap}-{cpu_vendor()}-torch{torch.__version__.split('+')[0]}".lower()
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor id (GenuineIntel, AuthenticAMD; Linux), else the processor's name, else "unknown"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 SMALL = "--catalog synthetic --items 200 --dim 16"
