@@ -210,9 +210,13 @@ def _run_train(args: argparse.Namespace) -> int:
         if resume is None:
             raise UserError(f"--resume latest: no checkpoint in {args.out}/checkpoints/ (is --out the killed run's?)")
         print(f"resuming from {resume}")
-    train(cfg, args.out, resume=resume, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+    agent = train(cfg, args.out, resume=resume, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+    t = agent.config["timing"]
+    evals = f", {t['eval_share']:.0%} in evaluations" if "eval_share" in t else ""
     print(
-        f"trained PPO on {cfg.scenario} for {cfg.timesteps} user-steps ({time.perf_counter() - start:.1f}s); "
+        f"trained PPO on {cfg.scenario} for {cfg.timesteps} user-steps ({time.perf_counter() - start:.1f}s; "
+        f"of learning's {t['learn_wall_s']:.1f}s, {t['env_share']:.0%} in the env, {t['update_share']:.0%} in SB3's "
+        f"updates{evals}); "
         f"wrote {args.out}/policy.zip, train.json, checkpoints/"
         + ("" if args.no_tensorboard else f", tb/ (tensorboard --logdir {args.out}/tb)")
     )

@@ -15,8 +15,9 @@ stepping users one at a time. Every figure of a run comes from that run.
   actions; with ``recogym_python`` (a Python that has RecoGym 0.1.3.0), RecoGym's single-user env
   timed in the same run (``experiments/diagnostics/peer_recogym.py``) beside it; and the torch operations one
   such step dispatches (a count, the same on every machine: what a fused step must cut).
-- **PPO**: the share of a stable-baselines3 training run's wall time spent in the env (reset and
-  step, including the numpy conversion the SB3 adapter makes), with the headline's settings.
+- **PPO**: the shares of a stable-baselines3 training run's wall time spent in the env (reset and
+  step, including the numpy conversion the SB3 adapter makes) and in SB3's updates between
+  rollouts, with the headline's settings; the rest is SB3's rollout loop (its policy's passes).
 
 With ``baseline`` (another driftrec checkout, ``diagnostics.baseline``), every throughput point, the
 one-user figure and the PPO runs are timed with it too, right after this code's, and reported as
@@ -245,9 +246,9 @@ def measure_ppo(
     steps: int, scenario: str = "abrupt", catalog: str = "synthetic", engine: str = "eager"
 ) -> dict[str, Any]:
     """A PPO training run with the headline's settings (256 users, defaults) on ``catalog``
-    (``NAME`` or ``NAME:TRANSFORM``, e.g. ``movielens:pca:64``): wall time, the env's share and
-    user-steps per second. The compiled engine compiles before training starts (``train``), and
-    that time is reported apart (``compile_s``, in the timing)."""
+    (``NAME`` or ``NAME:TRANSFORM``, e.g. ``movielens:pca:64``): wall time, the shares of the env
+    and of SB3's updates, and user-steps per second. The compiled engine compiles before training
+    starts (``train``), and that time is reported apart (``compile_s``, in the timing)."""
     from driftrec.experiments.online.train import TrainConfig, train
 
     name, _, transform = catalog.partition(":")

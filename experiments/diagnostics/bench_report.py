@@ -70,10 +70,15 @@ def format_bench(res: BenchResult) -> str:
         lines.append(
             f"PPO ({p['timesteps']:,} user-steps, {p['scenario']}, 256 users, {p['catalog']}{dims}{engine}): "
             f"{p['learn_wall_s']:.1f}s, {p['user_steps_per_s']:,.0f} user-steps/s "
-            f"({p['over_first']:.2f}x {p['reference']}), {p['env_share']:.0%} of it in the env{extra}"
-            + _baseline(p, "user_steps_per_s", "user-steps/s")
+            f"({p['over_first']:.2f}x {p['reference']}), {p['env_share']:.0%} of it in the env"
+            f"{_updates(p)}{extra}" + _baseline(p, "user_steps_per_s", "user-steps/s")
         )
     return "\n".join(lines)
+
+
+def _updates(row: dict[str, Any]) -> str:
+    """The text ", X% in SB3's updates" for a PPO row that has the figure (rows of older runs do not)."""
+    return f", {row['update_share']:.0%} in SB3's updates" if "update_share" in row else ""
 
 
 def _baseline(row: dict[str, Any], key: str, unit: str) -> str:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from driftrec.agents.ppo import (
     PPO_DEFAULTS,
     PPOWeights,
@@ -32,11 +30,11 @@ from driftrec.envs import DriftVecEnv, resolve_device
 from driftrec.experiments.common import io
 from driftrec.experiments.common.settings import CatalogSettings, EngineSettings
 from driftrec.experiments.online.runner import build_catalog, build_population
+from driftrec.experiments.online.train_callback import make_callback
 from driftrec.experiments.online.transfer import describe_catalog
 from driftrec.simulators.catalog import Catalog
 from driftrec.simulators.population import Population
 from driftrec.simulators.scenarios import make_scenario
-from driftrec.simulators.state import WEIGHT_NAMES
 
 
 @dataclass(frozen=True)
@@ -124,71 +122,6 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 EVAL_SEED, EVAL_USERS, EVAL_STEPS = 777, 128, 200
 """The held-out users of the evaluations during training (``eval_every``)."""
-
-
-def _next(n: int, every: int) -> int:
-    """The first multiple of ``every`` above ``n`` (0 when ``every`` is 0: never)."""
-    return (n // every + 1) * every if every else 0
-
-
-def _callback(
-    cfg: TrainConfig,
-    out: Path | None,
-    progress: bool,
-    start: int,
-    evaluate: Any,
-    env_seconds: Any,
-    evaluations: list[dict[str, Any]],
-) -> Any:
-    from stable_baselines3.common.callbacks import BaseCallback
-    from tqdm.auto import tqdm
-
-    class TrainCallback(BaseCallback):
-        """Progress bar over user-steps, atomic checkpoints every ``checkpoint_every``, driftrec's
-        TensorBoard scalars per rollout (clicks per step, mean weights, env share) and the
-        evaluations every ``eval_every``."""
-
-        def _on_training_start(self) -> None:
-            self.bar = tqdm(total=cfg.timesteps, initial=start, desc="train", unit="step", disable=not progress)
-            self.next_ckpt = _next(start, cfg.checkpoint_every)
-            self.next_eval = _next(start, cfg.eval_every)
-            self.began, self.env_began = time.perf_counter(), env_seconds()
-            self._zero()
-
-        def _zero(self) -> None:
-            self.clicks, self.weights, self.count = 0.0, np.zeros(3), 0
-
-        def _on_step(self) -> bool:
-            self.bar.update(self.training_env.num_envs)
-            self.clicks += float(self.locals["rewards"].sum())
-            self.weights += ((self.locals["clipped_actions"] + 1.0) * 0.5).sum(0)
-            self.count += self.training_env.num_envs
-            n = self.num_timesteps
-            if out is not None and self.next_ckpt and n >= self.next_ckpt:
-                PPOWeights(self.model, cfg.to_dict()).save(out / "checkpoints" / f"step_{n:010d}.zip")
-                self.next_ckpt = _next(n, cfg.checkpoint_every)
-            if self.next_eval and n >= self.next_eval:
-                row = {"timesteps": n, **evaluate(self.model)}
-                evaluations.append(row)
-                for key in ("ppo", "fixed", "diff_vs_fixed"):
-                    self.logger.record(f"driftrec/eval_{key}", row[key])
-                self.next_eval = _next(n, cfg.eval_every)
-            return True
-
-        def _on_rollout_end(self) -> None:
-            if self.count:
-                self.logger.record("driftrec/clicks_per_step", self.clicks / self.count)
-                for name, value in zip(WEIGHT_NAMES, self.weights / self.count, strict=True):
-                    self.logger.record(f"driftrec/{name}", float(value))
-            wall = time.perf_counter() - self.began
-            if wall > 0:
-                self.logger.record("driftrec/env_share", (env_seconds() - self.env_began) / wall)
-            self._zero()
-
-        def _on_training_end(self) -> None:
-            self.bar.close()
-
-    return TrainCallback()
 
 
 def _evaluator(cfg: TrainConfig, catalog: Catalog, population: Population | None) -> Any:
@@ -282,10 +215,11 @@ def train(
     evaluations: list[dict[str, Any]] = []
     first_cat, first_pop = catalogs[cfg.components[0][1]]
     evaluate = _evaluator(cfg, first_cat, first_pop) if cfg.eval_every else None
+    callback = make_callback(cfg, out_path, progress, start, evaluate, lambda: venv.venv.env_seconds, evaluations)
     began = time.perf_counter()
     model.learn(
         cfg.timesteps - start,
-        callback=_callback(cfg, out_path, progress, start, evaluate, lambda: venv.venv.env_seconds, evaluations),
+        callback=callback,
         reset_num_timesteps=resume is None,
         tb_log_name="ppo",
     )
@@ -309,7 +243,19 @@ def train(
             }
             for s, c, n in cfg.components
         ]
-    config["timing"] = {"learn_wall_s": round(wall, 2), "env_s": round(env_s, 2), "env_share": round(env_s / wall, 4)}
+    update_s = callback.update_seconds
+    config["timing"] = {
+        "learn_wall_s": round(wall, 2),
+        "env_s": round(env_s, 2),
+        "env_share": round(env_s / wall, 4),
+        "update_s": round(update_s, 2),
+        "update_share": round(update_s / wall, 4),
+    }
+    if evaluations:
+        config["timing"] |= {
+            "eval_s": round(callback.eval_seconds, 2),
+            "eval_share": round(callback.eval_seconds / wall, 4),
+        }
     config["timing"] |= {"compile_s": round(compile_s, 2)} if cfg.engine == "compiled" else {}
     if resume is not None:
         config["resumed_from"] = str(resume)

@@ -214,5 +214,31 @@ def test_tensorboard_gets_driftrec_scalars_and_evaluations_without_changing_the_
     assert all(0 <= s.value <= 1 for s in acc.Scalars("driftrec/alpha"))
     assert 0 < acc.Scalars("driftrec/env_share")[-1].value < 1
     (row,) = agent.config["evaluations"]
+    t = agent.config["timing"]
+    assert t["eval_s"] > 0 and t["env_share"] + t["update_share"] + t["eval_share"] < 1
+    assert "eval_s" not in plain.config["timing"]
     assert row["timesteps"] == 16 * 8 * 2 and row["diff_vs_fixed"] == pytest.approx(row["ppo"] / row["fixed"] - 1)
     assert acc.Scalars("driftrec/eval_ppo")[0].value == pytest.approx(row["ppo"])
+
+
+def test_timing_splits_learning_into_env_updates_and_the_rest(monkeypatch):
+    """``update_s`` is the time between rollouts and after the last one: SB3's ``train`` (each
+    update slowed by 0.1 s here, so the time must hold 0.1 s per rollout at least)."""
+    import time
+
+    from stable_baselines3 import PPO
+
+    updates = []
+    plain = PPO.train
+
+    def slow(self):
+        updates.append(1)
+        time.sleep(0.1)
+        return plain(self)
+
+    monkeypatch.setattr(PPO, "train", slow)
+    t = train(TrainConfig(**SMALL), None, progress=False, tensorboard=False).config["timing"]
+    assert len(updates) == SMALL["timesteps"] // (SMALL["users"] * 8)
+    assert 0.1 * len(updates) <= t["update_s"] < t["learn_wall_s"]
+    assert t["update_share"] == pytest.approx(t["update_s"] / t["learn_wall_s"], rel=0.05)  # of rounded seconds
+    assert t["env_share"] > 0 and t["env_share"] + t["update_share"] < 1

@@ -78,6 +78,7 @@ def test_bench_quick_runs_writes_its_figures_and_times_a_baseline_right_after_ea
     assert ref["batched_over_loop"] > 0 and ref["batched_over_sync_vector"] > 0
     single, (ppo,) = summary["single"], summary["ppo"]
     assert 0 < ppo["env_share"] < 1 and ppo["timesteps"] == 4096 and ppo["catalog"] == "synthetic"
+    assert 0 < ppo["update_share"] < 1 - ppo["env_share"] and f"{ppo['update_share']:.0%} in SB3's updates" in out
     assert ppo["user_steps_per_s"] > 0 and ppo["over_first"] == 1.0
     assert ppo["speedup"] > 0 and ppo["baseline"]["timesteps"] == 4096 and 0 < ppo["baseline"]["env_share"] < 1
     assert single["steps_per_s"] > 0 and "one user (gymnasium.make" in out
