@@ -38,10 +38,10 @@ def make_callback(
 
     class TrainCallback(BaseCallback):
         """Progress bar over user-steps, atomic checkpoints every ``checkpoint_every``, driftrec's
-        TensorBoard scalars per rollout (clicks per step, mean weights, env share), the
-        evaluations every ``eval_every`` (their time in ``eval_seconds``), and ``update_seconds``:
-        the time SB3 spends between rollouts (its gradient updates, and its logging) and after the
-        last one."""
+        TensorBoard scalars per rollout (clicks per step, mean weights, the env's and the updates'
+        shares so far), the evaluations every ``eval_every`` (their time in ``eval_seconds``), and
+        ``update_seconds``: the time SB3 spends between rollouts (its gradient updates, and its
+        logging) and after the last one."""
 
         def _on_training_start(self) -> None:
             self.bar = tqdm(total=cfg.timesteps, initial=start, desc="train", unit="step", disable=not progress)
@@ -90,6 +90,7 @@ def make_callback(
             wall = time.perf_counter() - self.began
             if wall > 0:
                 self.logger.record("driftrec/env_share", (env_seconds() - self.env_began) / wall)
+                self.logger.record("driftrec/update_share", self.update_seconds / wall)
             self._zero()
 
         def _on_training_end(self) -> None:

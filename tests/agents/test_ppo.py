@@ -208,11 +208,13 @@ def test_tensorboard_gets_driftrec_scalars_and_evaluations_without_changing_the_
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     want = {"driftrec/clicks_per_step", "driftrec/alpha", "driftrec/mix", "driftrec/explore", "driftrec/env_share",
-            "driftrec/eval_ppo", "driftrec/eval_fixed", "driftrec/eval_diff_vs_fixed"}  # fmt: skip
+            "driftrec/update_share", "driftrec/eval_ppo", "driftrec/eval_fixed",
+            "driftrec/eval_diff_vs_fixed"}  # fmt: skip
     assert want <= tags, want - tags
     assert len(acc.Scalars("driftrec/clicks_per_step")) == 3  # one per rollout
     assert all(0 <= s.value <= 1 for s in acc.Scalars("driftrec/alpha"))
     assert 0 < acc.Scalars("driftrec/env_share")[-1].value < 1
+    assert 0 < acc.Scalars("driftrec/update_share")[-1].value < 1 - acc.Scalars("driftrec/env_share")[-1].value
     (row,) = agent.config["evaluations"]
     t = agent.config["timing"]
     assert t["eval_s"] > 0 and t["env_share"] + t["update_share"] + t["eval_share"] < 1
