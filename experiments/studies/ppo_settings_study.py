@@ -33,7 +33,7 @@ from driftrec.experiments.common.stats import mean_ci95, paired_difference
 from driftrec.experiments.online.compare import CompareConfig, PPOSource, compare
 from driftrec.experiments.online.runner import text_table
 from driftrec.experiments.online.train import TrainConfig, train
-from driftrec.simulators.rng import check_seed
+from driftrec.simulators.rng import check_seeds
 
 SCENARIO = "abrupt"
 HEADLINE = Path(__file__).resolve().parents[1] / "configs" / "headline.yaml"
@@ -163,17 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/ppo_settings"), help="output folder [runs/ppo_settings]")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     args = parser.parse_args(argv)
+    seeds = [s for s in args.train_seeds.split(",") if s.strip()]
+    if not seeds:
+        parser.error("--train-seeds '': give at least one training seed")
     try:
-        seeds = [check_seed("--train-seeds", int(s)) for s in args.train_seeds.split(",") if s.strip()]
+        seeds = check_seeds("--train-seeds", [int(s) for s in seeds])  # distinct seeds, distinct users
         hyper = parse_ppo(args.ppo)
         check_ppo_settings(hyper)
         check_int("--users", args.users, 1)
     except (ValueError, UserError) as exc:
         parser.error(f"{exc} (--users {args.users}, --train-seeds {args.train_seeds!r}, --ppo {args.ppo})")
-    if not seeds:
-        parser.error("--train-seeds '': give at least one training seed")
-    if len(set(seeds)) != len(seeds):
-        parser.error(f"--train-seeds {args.train_seeds!r}: give distinct seeds")
     summary = study(args.out, args.users, hyper, seeds, progress=not args.no_progress)
     print(
         f"\nPPO on {SCENARIO}, {summary['timesteps']:,} user-steps per policy: the headline's settings "
