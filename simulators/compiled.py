@@ -49,6 +49,14 @@ _EXACT_NAMES = (
 )  # fmt: skip
 
 
+REALIZE_OPCOUNT = 16
+"""Inductor stores an elementwise result in a buffer, rather than recomputing it inside each kernel
+that reads it, once it takes more than this many operations (inductor's CPU default is 50). The
+step's draws are hashes of about 30 operations read by several kernels; recomputed, they made the
+generated C++ about a third slower to compile, for no faster step. Exact either way: an
+elementwise result has the same bits stored or recomputed."""
+
+
 @lru_cache(maxsize=1)
 def exact_ops() -> tuple[Any, ...]:
     """The ATen overloads that run their eager kernels inside the compiled step."""
@@ -93,7 +101,11 @@ def exact_backend(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callab
         for op in ops:
             lowering.lowerings[op] = lowering.fallback_handler(op, add_to_fallback_set=False)
         # cpp_wrapper: the kernels are called from C++, not Python (a third of a one-user step's time)
-        patches = {"post_grad_custom_pre_pass": _cache_tag(), "cpp_wrapper": True}
+        patches = {
+            "post_grad_custom_pre_pass": _cache_tag(),
+            "cpp_wrapper": True,
+            "realize_opcount_threshold": REALIZE_OPCOUNT,
+        }
         return compile_fx(gm, example_inputs, config_patches=patches)
     finally:
         ir_log.setLevel(level)
