@@ -249,8 +249,11 @@ class DriftVecEnv(VectorEnv):
         info = self._arrays(info)
         return to_array(obs, a), to_array(reward, a), to_array(terminated, a), to_array(truncated, a), info
 
-    def _step(self, actions: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """``step`` on tensors (inference tensors: ``step`` runs it in inference mode)."""
+    def _step(
+        self, actions: Any, checked: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """``step`` on tensors (inference tensors: ``step`` runs it in inference mode). ``checked``:
+        ``actions`` are weights the caller checked already, (N, 3) float32 on the env's device."""
         mode = self.autoreset_mode
         pending = fresh = None
         if mode is not AutoresetMode.SAME_STEP and bool(self._done.any()):
@@ -269,7 +272,7 @@ class DriftVecEnv(VectorEnv):
             self.state, res = self.sim.step(self.state, items, weights)
         else:
             advance = self._compiled if self._compiled is not None else self.sim.advance
-            weights = weights_action(actions, self.num_users, self.device)
+            weights = actions if checked else weights_action(actions, self.num_users, self.device)
             self.state, res, obs = advance(self.state, weights, self._slates)
         self.last_step = res
         reward, terminated, truncated = res.reward, res.terminated, res.truncated

@@ -128,10 +128,19 @@ class DriftEnv(gym.Env):
         return obs[0].cpu().numpy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self.action_mode == "weights":
-            act: Any = weights_from_normalized(action).unsqueeze(0)
+        vec = self._vec
+        vec._require_reset()
+        weights = self.action_mode == "weights"
+        if weights:  # checked here in [-1, 1]; the vector env need not check the weights again
+            act: Any = weights_from_normalized(action).unsqueeze(0).to(vec.device)
         else:
             act = as_action_tensor(action, "slate action").reshape(1, -1)
-        obs, reward, terminated, truncated, info = self._vec.step(act)
-        out = {"items": info["items"][0].cpu().numpy(), "clicks": info["clicks"][0].cpu().numpy()}
-        return obs[0].cpu().numpy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), out
+        with torch.inference_mode():
+            obs, reward, terminated, truncated, info = vec._step(act, checked=weights)
+        out = {"items": _host(info["items"][0]), "clicks": _host(info["clicks"][0])}
+        return _host(obs[0]), float(reward[0]), bool(terminated[0]), bool(truncated[0]), out
+
+
+def _host(x: torch.Tensor) -> np.ndarray:
+    """A numpy copy of ``x`` (the env keeps its own tensors)."""
+    return x.cpu().numpy().copy() if x.device.type == "cpu" else x.cpu().numpy()

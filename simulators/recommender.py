@@ -80,6 +80,43 @@ def row_block_for(device: torch.device) -> int:
     return 1024 if device.type == "cuda" else 64
 
 
+SMALL_BLOCK = 4
+"""Rows of the product that scores at most this many users (one user in the single env) on CPU,
+where the BLAS gives every row the same bits as in a ``row_block``-row product (``small_block_for``
+checks): a 16th of the 64-row product's work."""
+
+
+def small_block_for(E: torch.Tensor, row_block: int, chunk: int) -> int:
+    """``SMALL_BLOCK`` when ``SMALL_BLOCK``-row products with the catalog ``E`` (M, d) give each
+    row the same bits as ``row_block``-row ones, at every product shape ``top_k`` (items ``chunk``
+    at a time) and softmax exploration (all M items) make; else ``row_block`` (no smaller blocks).
+
+    A BLAS's summation order depends on the shapes, not on the values, so one check per shape
+    with fixed random queries settles it (cached by shape). CPU only: GPUs keep ``row_block``."""
+    if E.device.type != "cpu" or row_block <= SMALL_BLOCK or row_block % SMALL_BLOCK:
+        return row_block
+    m = E.shape[0]
+    sizes = {min(chunk, m), m} | ({m % chunk} if m > chunk and m % chunk else set())
+    return _small_block_for(E, tuple(sorted(sizes)), row_block)
+
+
+def _small_block_for(E: torch.Tensor, sizes: tuple[int, ...], row_block: int) -> int:
+    key = (E.shape[1], E.stride(), E.dtype, sizes, row_block)
+    if key not in _SMALL_BLOCKS:
+        g = torch.Generator().manual_seed(0)
+        q = unit(torch.randn(row_block, E.shape[1], generator=g, dtype=E.dtype))
+        same = True
+        for size in sizes:
+            part = E[:size]
+            small = torch.cat([q[r : r + SMALL_BLOCK] @ part.T for r in range(0, row_block, SMALL_BLOCK)])
+            same = same and torch.equal(small, q @ part.T)
+        _SMALL_BLOCKS[key] = SMALL_BLOCK if same else row_block
+    return _SMALL_BLOCKS[key]
+
+
+_SMALL_BLOCKS: dict[tuple, int] = {}
+
+
 def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
     """Indices (N, k) of the k items with the highest ``E q``, best first; ties go to the lower index.
 
