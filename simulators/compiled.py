@@ -11,9 +11,10 @@ numbers are the same in both engines, the tests compare whole trajectories
 (``tests/simulators/test_compiled.py``), and the engine is a choice of speed, not of model.
 
 The step takes the paths that avoid host reads (``host_sync``), as on a GPU, with the same values.
-One graph is compiled per batch size (``dynamic=False``); inductor's on-disk caches make later
-processes start faster. CPU only: on CUDA inductor emits Triton kernels whose arithmetic has not
-been checked against eager CUDA (no GPU was available), so the engine refuses other devices.
+One graph is compiled per batch size (``dynamic=False``), up to ``MAX_GRAPHS`` sizes in a process;
+inductor's on-disk caches make later processes start faster. CPU only: on CUDA inductor emits
+Triton kernels whose arithmetic has not been checked against eager CUDA (no GPU was available), so
+the engine refuses other devices.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ _EXACT_NAMES = (
     "softplus", "xlogy", "logaddexp",
 )  # fmt: skip
 
+
+MAX_GRAPHS = 64
+"""Graphs per compiled function that dynamo keeps in a process: ``CompiledAdvance`` raises dynamo's
+``recompile_limit`` (8 by default, process-wide) to at least this. Every batch size is one more
+graph of ``Simulator.advance`` (and of the functions it resumes after a graph break), so at the
+default a ninth batch size in one process would have run eagerly: the same numbers, silently as
+slow as the eager engine."""
 
 REALIZE_OPCOUNT = 16
 """Inductor stores an elementwise result in a buffer, rather than recomputing it inside each kernel
@@ -143,9 +151,13 @@ class CompiledAdvance:
     call of each size compiles (20-70 s on 2 cores; seconds when inductor's on-disk cache has it);
     ``warm_up`` does it ahead."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, backend: Callable[..., Any] | None = None) -> None:
+        """``backend``: ``exact_backend`` (the default; anything else gives other numbers, for
+        timing studies only: ``experiments/studies/fused_step_study.py``)."""
         self.sim = sim
-        self._compiled = torch.compile(sim.advance, backend=exact_backend, dynamic=False)
+        limits = torch._dynamo.config
+        limits.recompile_limit = max(limits.recompile_limit, MAX_GRAPHS)
+        self._compiled = torch.compile(sim.advance, backend=backend or exact_backend, dynamic=False)
         self._last: SimState | None = None  # the state the last call returned (graph-ready already)
 
     def __call__(self, state: SimState, weights: torch.Tensor, cache: SlateCache) -> Any:

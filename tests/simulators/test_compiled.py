@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import driftrec
+from driftrec.simulators import compiled
 from driftrec.simulators.compiled import ENGINES, check_engine, exact_ops
 from driftrec.simulators.scenarios import PRESETS
 
@@ -164,3 +165,19 @@ def test_large_draws_trace_without_chained_slice_updates():
     assert torch.equal(bits, want_bits) and torch.equal(unif, want_unif)
     ops = [str(n.target) for g in graphs for n in g.graph.nodes if n.op == "call_function"]
     assert ops and not [o for o in ops if "slice_scatter" in o]
+
+
+@pytest.mark.slow
+def test_every_batch_size_compiles_past_dynamos_default_limit(monkeypatch):
+    """Dynamo keeps 8 graphs per function by default and then runs it eagerly, so a ninth batch
+    size in a process would have stepped at the eager speed; the engine raises the limit. Here,
+    with the limit at 1, a second size still gets its own graph."""
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    for n in (2, 3):
+        env = driftrec.make_vec_env("stable", n, num_items=50, dim=8, seed=0, array="torch", engine="compiled")
+        before = counters["stats"]["unique_graphs"]
+        env.compile()
+        assert counters["stats"]["unique_graphs"] > before, f"no graph compiled for {n} users"
+    assert torch._dynamo.config.recompile_limit == compiled.MAX_GRAPHS
