@@ -80,70 +80,86 @@ def row_block_for(device: torch.device) -> int:
     return 1024 if device.type == "cuda" else 64
 
 
-SMALL_BLOCK = 4
-"""Rows of the product that scores at most this many users (one user in the single env) on CPU,
-where the BLAS gives every row the same bits as in a ``row_block``-row product (``small_block_for``
-checks): a 16th of the 64-row product's work."""
+TAIL_BLOCKS = (4, 8, 16, 32)
+"""Row counts of the product that scores the last ``N mod row_block`` users (all of them when
+there are fewer than ``row_block``: one user in the single env; the few users whose query changed
+under fixed weights) on CPU, instead of padding them to ``row_block`` rows, where the BLAS gives
+every row the bits it gets in a ``row_block``-row product (``tail_blocks_for`` checks)."""
 
 
-def small_block_for(E: torch.Tensor, row_block: int, chunk: int) -> int:
-    """``SMALL_BLOCK`` when ``SMALL_BLOCK``-row products with the catalog ``E`` (M, d) give each
-    row the same bits as ``row_block``-row ones, at every product shape ``top_k`` (items ``chunk``
-    at a time) and softmax exploration (all M items) make; else ``row_block`` (no smaller blocks).
+def tail_blocks_for(E: torch.Tensor, row_block: int, chunk: int) -> tuple[int, ...]:
+    """The sizes of ``TAIL_BLOCKS`` below ``row_block`` whose products with the catalog ``E`` (M, d)
+    give each row the bits of a ``row_block``-row product, at every product shape ``top_k`` (items
+    ``chunk`` at a time) and softmax exploration (all M items) make; () on GPUs.
 
-    A BLAS's summation order depends on the shapes, not on the values, so one check per shape
-    with fixed random queries settles it (cached by shape). CPU only: GPUs keep ``row_block``."""
-    if E.device.type != "cpu" or row_block <= SMALL_BLOCK or row_block % SMALL_BLOCK:
-        return row_block
+    A BLAS's summation order depends on the shapes, not on the values, so one check per shape with
+    fixed random queries settles it (cached by shape): a ``row_block``-row product against the same
+    queries one row further down (a row's bits do not depend on its position) and against its first
+    rows scored in each smaller size."""
+    if E.device.type != "cpu":
+        return ()
     m = E.shape[0]
     sizes = {min(chunk, m), m} | ({m % chunk} if m > chunk and m % chunk else set())
-    return _small_block_for(E, tuple(sorted(sizes)), row_block)
+    return _tail_blocks_for(E, tuple(sorted(sizes)), row_block)
 
 
-def _small_block_for(E: torch.Tensor, sizes: tuple[int, ...], row_block: int) -> int:
+def _tail_blocks_for(E: torch.Tensor, sizes: tuple[int, ...], row_block: int) -> tuple[int, ...]:
     key = (E.shape[1], E.stride(), E.dtype, sizes, row_block)
-    if key not in _SMALL_BLOCKS:
+    if key not in _TAIL_BLOCKS:
         g = torch.Generator().manual_seed(0)
         q = unit(torch.randn(row_block, E.shape[1], generator=g, dtype=E.dtype))
-        same = True
+        ok = [b for b in TAIL_BLOCKS if b < row_block and row_block % b == 0]
         for size in sizes:
             part = E[:size]
-            small = torch.cat([q[r : r + SMALL_BLOCK] @ part.T for r in range(0, row_block, SMALL_BLOCK)])
-            same = same and torch.equal(small, q @ part.T)
-        _SMALL_BLOCKS[key] = SMALL_BLOCK if same else row_block
-    return _SMALL_BLOCKS[key]
+            full = q @ part.T
+            if not torch.equal(q.roll(1, 0) @ part.T, full.roll(1, 0)):
+                ok = []
+            ok = [b for b in ok if torch.equal(q[:b] @ part.T, full[:b])]
+        _TAIL_BLOCKS[key] = tuple(ok)
+    return _TAIL_BLOCKS[key]
 
 
-_SMALL_BLOCKS: dict[tuple, int] = {}
+_TAIL_BLOCKS: dict[tuple, tuple[int, ...]] = {}
 
 
-def top_k(E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
+def tail_block(rows: int, row_block: int, tails: tuple[int, ...]) -> int:
+    """Rows of the product that scores ``rows`` (< ``row_block``) users: the smallest of ``tails``
+    that holds them, else ``row_block``."""
+    return next((b for b in tails if b >= rows), row_block)
+
+
+def top_k(
+    E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64, tails: tuple[int, ...] = ()
+) -> torch.Tensor:
     """Indices (N, k) of the k items with the highest ``E q``, best first; ties go to the lower index.
 
-    Users are scored ``row_block`` at a time (the last block zero-padded) and items ``chunk`` at a
-    time, so every product has the same shape whatever N is. BLAS gives a row the same bits in
-    equal-shaped products, so a user's slate does not depend on who else is in the batch (a single
-    N-row product can differ in the last bit from a 1-row one and flip exact ties). Memory is
-    O(row_block * (chunk + k)), or ``BMM_SCORES`` where small catalogs batch several blocks.
+    Users are scored ``row_block`` at a time and items ``chunk`` at a time, so every product has
+    the same shape whatever N is; the last ``N mod row_block`` users are zero-padded to
+    ``row_block`` rows, or to the smallest of ``tails`` (``tail_blocks_for``: sizes whose rows get
+    the same bits) that holds them. BLAS gives a row the same bits in equal-shaped products, so a
+    user's slate does not depend on who else is in the batch (a single N-row product can differ in
+    the last bit from a 1-row one and flip exact ties). Memory is O(row_block * (chunk + k)), or
+    ``BMM_SCORES`` where small catalogs batch several blocks.
     """
     n, d = q.shape
     m = E.shape[0]
-    pad = (-n) % row_block
-    if pad:
-        q = torch.cat([q, q.new_zeros(pad, d)])
+    rest = n % row_block
+    full = n - rest
     # small catalogs on CPU: several row blocks in one batched product (a bmm of equal-shaped
     # (row_block, d) x (d, M) products, so the same bits), up to BMM_SCORES scores at once
     group = max(1, BMM_SCORES // (row_block * m)) if (q.device.type == "cpu" and m <= chunk) else 1
     blocks = []
-    for r in range(0, n + pad, row_block * group):
-        qb = q[r : r + row_block * group]
+    for r in range(0, full, row_block * group):
+        qb = q[r : min(r + row_block * group, full)]
         b = qb.shape[0] // row_block
-        real = min(qb.shape[0], n - r)  # padding rows are scored (equal shapes) but never ranked
         if b == 1:
-            blocks.append(_top_k_block(E, qb, k, chunk, real))
+            blocks.append(_top_k_block(E, qb, k, chunk, row_block))
         else:
             scores = torch.bmm(qb.view(b, row_block, d), E.T.expand(b, d, m)).reshape(-1, m)
-            blocks.append(torch.topk(scores[:real], min(k, m), dim=1))
+            blocks.append(torch.topk(scores, min(k, m), dim=1))
+    if rest:  # padding rows are scored (equal shapes) but never ranked
+        size = tail_block(rest, row_block, tails)
+        blocks.append(_top_k_block(E, torch.cat([q[full:], q.new_zeros(size - rest, d)]), k, chunk, rest))
     if len(blocks) == 1:
         vals, idx = blocks[0]
     else:
@@ -182,23 +198,27 @@ class SlateCache:
         """Forget the previous step (every row is scored at the next)."""
         self.q = self.slates = None
 
-    def top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64) -> torch.Tensor:
-        """``top_k(E, q, k, chunk, row_block)``, scoring only the rows whose query changed."""
+    def top_k(
+        self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64, tails: tuple = ()
+    ) -> torch.Tensor:
+        """``top_k(E, q, k, chunk, row_block, tails)``, scoring only the rows whose query changed."""
         if torch.compiler.is_compiling() and q.shape[0] * E.shape[0] < CACHE_IN_GRAPH_SCORES:
-            return top_k(E, q, k, chunk, row_block)
-        return eagerly(self._top_k, E, q, k, chunk, row_block)
+            return top_k(E, q, k, chunk, row_block, tails)
+        return eagerly(self._top_k, E, q, k, chunk, row_block, tails)
 
-    def _top_k(self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, row_block: int) -> torch.Tensor:
+    def _top_k(
+        self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, row_block: int, tails: tuple
+    ) -> torch.Tensor:
         if avoid_host_sync(q) or self.q is None or self.q.shape != q.shape:
-            out = top_k(E, q, k, chunk, row_block)
+            out = top_k(E, q, k, chunk, row_block, tails)
         else:
             rows = (q != self.q).any(1).nonzero().squeeze(1)
             if rows.numel() == q.shape[0]:  # every query changed (PPO's mix weight moves every step)
-                out = top_k(E, q, k, chunk, row_block)
+                out = top_k(E, q, k, chunk, row_block, tails)
             else:
                 out = self.slates.clone()  # type: ignore[union-attr]
                 if rows.numel():
-                    out[rows] = top_k(E, q[rows], k, chunk, row_block)
+                    out[rows] = top_k(E, q[rows], k, chunk, row_block, tails)
         self.q, self.slates = q, out
         return out
 

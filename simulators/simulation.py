@@ -132,7 +132,7 @@ class Simulator:
         self.k = scenario.slate_size
         self.score_chunk = score_chunk
         self.row_block = recommender.row_block_for(self.device)
-        self.small_block = recommender.small_block_for(self.E, self.row_block, score_chunk)
+        self.tail_blocks = recommender.tail_blocks_for(self.E, self.row_block, score_chunk)
         self._obs_low = recommender.FEATURE_LOW.to(self.device)
         self._obs_high = recommender.FEATURE_HIGH.to(self.device)
         self.exam = examination(self.k, scenario.click, self.device)
@@ -204,8 +204,7 @@ class Simulator:
         ``cache`` (the caller's, one per batch of users) skips scoring users whose query is unchanged."""
         q = recommender.query(state.rec, weights[:, 1])
         top_k = cache.top_k if cache is not None else recommender.top_k
-        block = self.small_block if q.shape[0] <= self.small_block else self.row_block  # the same bits
-        greedy = top_k(self.E, q, self.k, self.score_chunk, block)
+        greedy = top_k(self.E, q, self.k, self.score_chunk, self.row_block, self.tail_blocks)
         draws = self.draws(state) if draws is None else draws
         rp = self.scenario.rec
         items, _, pscore = explore.select(
@@ -217,7 +216,7 @@ class Simulator:
             E=self.E,
             q=q,
             temperature=self.explore_temperature,
-            row_block=block,
+            row_block=recommender.tail_block(q.shape[0], self.row_block, self.tail_blocks),  # the same bits
             floor=rp.explore_floor,
         )
         return items, pscore

@@ -170,7 +170,7 @@ def measure_references(n: int, m: int, d: int, scenario: str, ref_users: int, mi
     envs = [DriftVecEnv(scenario, 1, catalog=catalog, array="torch") for _ in range(ref_users)]
     for i, e in enumerate(envs):
         e.reset(seed=i)
-        e.sim.row_block = e.sim.small_block = 1  # no padding: a plain one-user product, as a loop would do it
+        e.sim.row_block, e.sim.tail_blocks = 1, ()  # no padding: a plain one-user product, as a loop would do it
     w = torch.tensor([0.3, 0.7, 0.05])
 
     def loop() -> None:

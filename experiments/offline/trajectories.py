@@ -238,11 +238,11 @@ class _LogRecorder:
         attr = attraction(sim.item_utility(state), sc.click) if self.truth else None
         if attr is not None:
             q_log = recommender.query(state.rec, res.weights[:, 1])
-            g_log = recommender.top_k(sim.E, q_log, k, sim.score_chunk, sim.row_block)
+            g_log = recommender.top_k(sim.E, q_log, k, sim.score_chunk, sim.row_block, sim.tail_blocks)
             self.logged_value.append(expected_clicks(g_log, res.weights[:, 2], attr, sim.exam, mode, shares(q_log)))
         for i, w in enumerate(self.tw):
             q = recommender.query(self.shadows[i], w[:, 1])
-            g = recommender.top_k(sim.E, q, k, sim.score_chunk, sim.row_block)
+            g = recommender.top_k(sim.E, q, k, sim.score_chunk, sim.row_block, sim.tail_blocks)
             sh = shares(q)
             shown = torch.gather(sh, 1, res.items) if sh is not None else None
             self.target_pscore[i].append(explore.slate_propensity(g, w[:, 2], res.items, sim.num_items, mode, shown))

@@ -2,7 +2,14 @@ import torch
 
 from driftrec.simulators.dynamics import Stream
 from driftrec.simulators.explore import stratum_shares
-from driftrec.simulators.recommender import SMALL_BLOCK, SlateCache, explore, small_block_for, top_k
+from driftrec.simulators.recommender import (
+    TAIL_BLOCKS,
+    SlateCache,
+    explore,
+    tail_block,
+    tail_blocks_for,
+    top_k,
+)
 from driftrec.simulators.rng import CounterRNG
 
 
@@ -62,20 +69,25 @@ def test_batched_small_catalog_scoring_and_slate_cache_give_the_same_slates():
     assert torch.equal(cache.top_k(E, q2, 10), expected)  # nothing changed: every slate from the cache
 
 
-def test_a_few_users_scored_in_small_blocks_get_the_bits_of_the_64_row_blocks():
-    """The single env scores its user in a SMALL_BLOCK-row product where the BLAS gives the rows
-    the bits of a 64-row one (checked once per shape): every score and so every slate and softmax
-    share is the same as in a full batch, with items in one product or in chunks."""
+def test_the_last_users_scored_in_smaller_blocks_get_the_bits_of_the_64_row_blocks():
+    """The users beyond the last full 64-row block (one user in the single env, the few changed
+    queries under fixed weights) are scored in the smallest product whose rows the BLAS gives the
+    bits of a 64-row one (checked once per shape): every score and so every slate and softmax
+    share is the same as with 64-row blocks, with items in one product or in chunks."""
     g = torch.Generator().manual_seed(4)
     E = torch.nn.functional.normalize(torch.randn(1500, 24, generator=g), dim=1)
-    q = torch.nn.functional.normalize(torch.randn(4, 24, generator=g), dim=1)
+    q = torch.nn.functional.normalize(torch.randn(140, 24, generator=g), dim=1)
     for chunk in (65536, 512):
-        block = small_block_for(E, 64, chunk)
-        assert block in (SMALL_BLOCK, 64)
-        for n in range(1, 5):
-            assert torch.equal(top_k(E, q[:n], 10, chunk, block), top_k(E, q[:n], 10, chunk, 64)), (chunk, n)
-    shares = stratum_shares(E, q[:1], 10, 0.05, 0.0, small_block_for(E, 64, 65536))
-    assert torch.equal(shares, stratum_shares(E, q[:1], 10, 0.05, 0.0, 64))
+        tails = tail_blocks_for(E, 64, chunk)
+        assert set(tails) <= set(TAIL_BLOCKS)
+        for n in (1, 3, 4, 5, 17, 33, 64, 70, 129):
+            assert torch.equal(top_k(E, q[:n], 10, chunk, 64, tails), top_k(E, q[:n], 10, chunk, 64)), (chunk, n)
+    tails = tail_blocks_for(E, 64, 65536)
+    for n in (1, 6):
+        shares = stratum_shares(E, q[:n], 10, 0.05, 0.0, tail_block(n, 64, tails))
+        assert torch.equal(shares, stratum_shares(E, q[:n], 10, 0.05, 0.0, 64))
+    assert tail_block(5, 64, (4, 8, 16)) == 8 and tail_block(40, 64, (4, 8, 16, 32)) == 64
+    assert tail_blocks_for(E.to("meta"), 64, 65536) == ()  # off the CPU: always 64-row blocks
 
 
 def test_vectorised_exploration_picks_match_the_slot_by_slot_definition():
