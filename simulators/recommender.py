@@ -159,7 +159,8 @@ def top_k(
             blocks.append(torch.topk(scores, min(k, m), dim=1))
     if rest:  # padding rows are scored (equal shapes) but never ranked
         size = tail_block(rest, row_block, tails)
-        blocks.append(_top_k_block(E, torch.cat([q[full:], q.new_zeros(size - rest, d)]), k, chunk, rest))
+        qt = q[full:] if size == rest else torch.cat([q[full:], q.new_zeros(size - rest, d)])
+        blocks.append(_top_k_block(E, qt, k, chunk, rest))
     if len(blocks) == 1:
         vals, idx = blocks[0]
     else:
@@ -199,7 +200,13 @@ class SlateCache:
         self.q = self.slates = None
 
     def top_k(
-        self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int = 65536, row_block: int = 64, tails: tuple = ()
+        self,
+        E: torch.Tensor,
+        q: torch.Tensor,
+        k: int,
+        chunk: int = 65536,
+        row_block: int = 64,
+        tails: tuple[int, ...] = (),
     ) -> torch.Tensor:
         """``top_k(E, q, k, chunk, row_block, tails)``, scoring only the rows whose query changed."""
         if torch.compiler.is_compiling() and q.shape[0] * E.shape[0] < CACHE_IN_GRAPH_SCORES:
@@ -207,7 +214,7 @@ class SlateCache:
         return eagerly(self._top_k, E, q, k, chunk, row_block, tails)
 
     def _top_k(
-        self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, row_block: int, tails: tuple
+        self, E: torch.Tensor, q: torch.Tensor, k: int, chunk: int, row_block: int, tails: tuple[int, ...]
     ) -> torch.Tensor:
         if avoid_host_sync(q) or self.q is None or self.q.shape != q.shape:
             out = top_k(E, q, k, chunk, row_block, tails)
