@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sizes = parse_sizes(args.sizes)
         summary = study(sizes, args.scenario, args.weights, args.min_time, args.rounds, args.out, not args.no_progress)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: no C++ compiler for the compiled engines
         parser.error(str(exc))
     print(
         f"\n{summary['scenario']}, {summary['weights']} weights: ms per step on each engine and the bare "
