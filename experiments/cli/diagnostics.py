@@ -71,7 +71,8 @@ def add_parser(sub: Any) -> None:
             "ppo_steps": "user-steps of the PPO timing, 0 to skip [262144]",
             "ppo_catalogs": "catalogs of the PPO timings, NAME or NAME:TRANSFORM; the first is the others' speed "
             "reference [synthetic,movielens,movielens:pca:64]",
-            "engines": "engines of the one-user figure and the PPO timings (the grid runs eager) [eager,compiled]",
+            "engines": "engines of the grid, the one-user figure and the PPO timings (every grid point also runs "
+            "eager; the compiled engine runs on CPU only) [eager,compiled]",
             "recogym_python": "a Python interpreter with recogym 0.1.3.0 installed (its own virtualenv): time "
             "RecoGym's single-user env in the same run, beside driftrec's one-user figure",
             "baseline": "the root of another driftrec checkout (e.g. from `git worktree add ../old main`): time "

@@ -5,7 +5,9 @@ stepping users one at a time. Every figure of a run comes from that run.
   weights actions) for N users and a catalog of M items in d dimensions. Each point runs in a fresh
   process, so its peak memory (RSS; on CUDA, the largest allocation) is its own.
 - **Step / kernel**: one env step divided by the bare scoring kernel at the same size, the
-  (N, d) x (d, M) product plus top-k (users 1,024 at a time, as the env does on GPUs).
+  (N, d) x (d, M) product plus top-k (users 1,024 at a time, as the env does on GPUs). Each point
+  runs on every engine of ``engines`` (eager always; the compiled engine on CPU, each point in its
+  own process after its compile, which is timed apart).
 - **References** at one point (N = 1,024, M = 10k, d = 64 by default): the same dynamics stepped
   one user at a time in a Python loop (``DriftVecEnv`` of one user, scored without padding, the
   way RecSim, RecoGym and SARDINE step users), and gymnasium's ``SyncVectorEnv`` of single-user
@@ -60,8 +62,9 @@ class BenchConfig:
     ref_users: users the per-user loop and SyncVectorEnv step (their rate is per user-step).
     min_time: seconds each timing runs at least (after one warm-up step). ppo_steps: user-steps of
     the PPO timing (0: skip). ppo_catalogs: the catalogs it trains on (``NAME[:TRANSFORM]``; the
-    first is the reference of the others' speed). engines: the engines the one-user figure and the
-    PPO timings run on (the grid and the references run eager). scenario: the env's dynamics.
+    first is the reference of the others' speed). engines: the engines the grid, the one-user figure
+    and the PPO timings run on (the grid runs eager at every point, the references run eager, and
+    the compiled engine runs on CPU only). scenario: the env's dynamics.
     recogym_python: a Python interpreter with RecoGym installed, to time its single-user env beside
     driftrec's (None: skip). baseline: the root of another driftrec checkout to time beside this one
     (None: skip)."""
@@ -121,18 +124,25 @@ def random_catalog(num_items: int, dim: int, seed: int = 0) -> Catalog:
     return Catalog(emb, ids, [f"item {i}" for i in ids], {"source": f"random-{num_items}x{dim}", "encoder": "none"})
 
 
-def measure_point(n: int, m: int, d: int, scenario: str, device: str, min_time: float) -> dict[str, Any]:
-    """Env step and bare-kernel timings at one size, and this process's memory."""
+def measure_point(
+    n: int, m: int, d: int, scenario: str, device: str, min_time: float, engine: str = "eager"
+) -> dict[str, Any]:
+    """Env step and bare-kernel timings at one size on ``engine``, and this process's memory. The
+    compiled engine's first step (its compile) is timed apart (``compile_s``)."""
     from driftrec.envs import DriftVecEnv, resolve_device
 
     dev = resolve_device(device)
     sync = synchronizer(dev)
     base = peak_mib()
-    env = DriftVecEnv(scenario, n, catalog=random_catalog(m, d), device=dev, array="torch")
+    env = DriftVecEnv(scenario, n, catalog=random_catalog(m, d), device=dev, array="torch", engine=engine)
     env.reset(seed=0)
     w = torch.tensor([0.3, 0.7, 0.05], device=dev)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
+    start = time.perf_counter()
+    env.step(w)
+    sync()
+    first_step_s = time.perf_counter() - start
     step = timed(lambda: env.step(w), min_time, sync)
     gpu_peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     q = torch.nn.functional.normalize(torch.randn(n, d, device=dev), dim=1)
@@ -142,6 +152,7 @@ def measure_point(n: int, m: int, d: int, scenario: str, device: str, min_time: 
         "users": n,
         "items": m,
         "dim": d,
+        **({"engine": engine, "compile_s": first_step_s} if engine != "eager" else {}),
         "step_ms": step * 1e3,
         "user_steps_per_s": n / step,
         "kernel_ms": kernel * 1e3,
@@ -293,13 +304,21 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     if cfg.reference not in grid:
         grid.append(cfg.reference)
     base = Baseline(cfg.baseline) if cfg.baseline else None
-    points = []
-    for n, m, d in tqdm(grid, desc="bench", unit="point", disable=not progress):
-        args = (n, m, d, cfg.scenario, device, cfg.min_time)
-        points.append(_in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args))
-        _against(base, points[-1], "user_steps_per_s", "measure_point", *args)
+    # every point runs eager (the references' and the other engines' measure); the compiled engine
+    # is CPU only (simulators.compiled), so on a GPU the grid runs eager alone
+    engines = ["eager", *(e for e in cfg.engines if e != "eager" and device == "cpu")]
+    points: list[dict[str, Any]] = []
+    runs = [(n, m, d, e) for n, m, d in grid for e in engines]
+    for n, m, d, engine in tqdm(runs, desc="bench", unit="point", disable=not progress):
+        args = (n, m, d, cfg.scenario, device, cfg.min_time, *([engine] if engine != "eager" else []))
+        point = _in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args)
+        point["engine"] = engine
+        if engine != "eager":  # the eager point of this size was measured just before
+            point["over_eager"] = point["user_steps_per_s"] / points[-1]["user_steps_per_s"]
+        points.append(point)
+        _against(base, point, "user_steps_per_s", "measure_point", *args)
     ref = _in_fresh_process(measure_references, *cfg.reference, cfg.scenario, cfg.ref_users, cfg.min_time)
-    at = next(p for p in points if (p["users"], p["items"], p["dim"]) == tuple(cfg.reference))
+    at = next(p for p in points if (p["users"], p["items"], p["dim"], p["engine"]) == (*cfg.reference, "eager"))
     ref.update(
         {
             "users": cfg.reference[0],

@@ -11,13 +11,16 @@ def format_bench(res: BenchResult) -> str:
     from driftrec.experiments.online.runner import text_table
 
     based = res.config.get("baseline") is not None
-    head = ["N", "M", "d", "user-steps/s", "step ms", "kernel ms", "step/kernel", "peak MiB"]
+    engines = len({p.get("engine", "eager") for p in res.points}) > 1
+    head = ["N", "M", "d", *(["engine", "x eager", "compile s"] if engines else [])]
+    head += ["user-steps/s", "step ms", "kernel ms", "step/kernel", "peak MiB"]
     head += ["baseline/s", "speed-up"] if based else []
     rows = [
         [
             f"{p['users']:,}",
             f"{p['items']:,}",
             str(p["dim"]),
+            *(_engine_cells(p) if engines else []),
             f"{p['user_steps_per_s']:,.0f}",
             f"{p['step_ms']:.2f}",
             f"{p['kernel_ms']:.2f}",
@@ -91,6 +94,13 @@ def _baseline(row: dict[str, Any], key: str, unit: str) -> str:
     b = row["baseline"]
     share = f", {b['env_share']:.0%} in the env" if "env_share" in b else ""
     return f"; baseline {b[key]:,.0f} {unit}{share} ({row['speedup']:.2f}x)"
+
+
+def _engine_cells(p: dict[str, Any]) -> list[str]:
+    """A grid row's engine, its speed over the eager row of its size and its compile time ("-" for eager)."""
+    if p.get("engine", "eager") == "eager":
+        return ["eager", "-", "-"]
+    return [p["engine"], f"{p['over_eager']:.2f}x", f"{p['compile_s']:.1f}"]
 
 
 def _baseline_cells(p: dict[str, Any], based: bool) -> list[str]:

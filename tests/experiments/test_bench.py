@@ -102,3 +102,41 @@ def test_bench_quick_runs_writes_its_figures_and_times_a_baseline_right_after_ea
 def test_a_baseline_that_is_no_driftrec_checkout_is_a_one_line_error(tmp_path):
     with pytest.raises(ValueError, match="is not a driftrec checkout"):
         BenchConfig(baseline=str(tmp_path))
+
+
+def test_the_grid_table_gives_each_engine_its_row_its_speed_over_eager_and_its_compile_time():
+    from driftrec.experiments.diagnostics.bench import BenchResult
+    from driftrec.experiments.diagnostics.bench_report import format_bench
+
+    size = {"users": 64, "items": 1000, "dim": 64, "kernel_ms": 0.1, "rss_peak_mib": 300.0, "gpu_peak_mib": None}
+    eager = size | {"engine": "eager", "user_steps_per_s": 40_000.0, "step_ms": 1.6, "step_over_kernel": 16.0}
+    compiled = size | {"engine": "compiled", "user_steps_per_s": 80_000.0, "step_ms": 0.8, "step_over_kernel": 8.0}
+    compiled |= {"over_eager": 2.0, "compile_s": 14.5}
+    ref = {"users": 64, "items": 1000, "dim": 64, "batched_user_steps_per_s": 4e4, "loop_user_steps_per_s": 1e3}
+    ref |= {"sync_vector_user_steps_per_s": 1e3, "batched_over_loop": 40.0, "batched_over_sync_vector": 40.0}
+    single = {"scenario": "mixed", "steps_per_s": 1000.0, "torch_ops_per_step": 437.0}
+    machine = {"cpu": "x", "cores": 2, "torch": "2", "torch_threads": 2}
+    config = {"scenario": "mixed", "device": "cpu", "baseline": None}
+    text = format_bench(BenchResult(config, [eager, compiled], ref, [], machine, single, 1.0))
+    rows = [line.split() for line in text.splitlines() if line.startswith("64 ")]
+    assert rows == [
+        ["64", "1,000", "64", "eager", "-", "-", "40,000", "1.60", "0.10", "16.00", "300"],
+        ["64", "1,000", "64", "compiled", "2.00x", "14.5", "80,000", "0.80", "0.10", "8.00", "300"],
+    ]
+    text = format_bench(BenchResult(config, [eager], ref, [], machine, single, 1.0))  # one engine: no engine columns
+    assert [line.split() for line in text.splitlines() if line.startswith("64 ")] == [
+        ["64", "1,000", "64", "40,000", "1.60", "0.10", "16.00", "300"]
+    ]
+
+
+@pytest.mark.slow
+def test_the_grid_runs_the_compiled_engine_beside_eager_at_every_point(tmp_path, capsys):
+    argv = ["bench", "--quick", "--no-progress", "--users", "1", "--engines", "eager,compiled"]
+    assert main([*argv, "--ppo-steps", "0", "--reference", "1,1000,64", "--out", str(tmp_path)]) == 0
+    points = json.loads((tmp_path / "summary.json").read_text())["points"]
+    assert [(p["users"], p["engine"]) for p in points] == [(1, "eager"), (1, "compiled")]
+    eager, compiled = points
+    assert compiled["compile_s"] > 0 and compiled["step_ms"] > 0 and "compile_s" not in eager
+    assert compiled["over_eager"] == pytest.approx(compiled["user_steps_per_s"] / eager["user_steps_per_s"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("1 ")]
+    assert [row[3:5] for row in rows] == [["eager", "-"], ["compiled", f"{compiled['over_eager']:.2f}x"]]
