@@ -118,15 +118,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": (
         "benchmarks: env throughput, step cost vs the scoring kernel, per-user references, memory, PPO split",
         "Measure, in one run: user-steps per second of the batched env (scenario mixed, every dynamic on) for "
-        "each N x M x d of the grid, each point in a fresh process with its peak memory; one env step divided by "
+        "each N x M x d of the grid and each engine of --engines, each point in a fresh process with its peak "
+        "memory; one env step divided by "
         "the bare scoring kernel (the (N, d) x (d, M) product plus top-k); at the reference size, the same "
         "dynamics stepped one user at a time in a Python loop and gymnasium's SyncVectorEnv of single-user envs, "
         "as ratios; one user's steps per second in the standard gymnasium.make env (and RecoGym's, with "
         "--recogym); and the env's share of a PPO training run with the headline's settings. With --baseline DIR "
         "(another driftrec checkout), every figure is timed with it too, right after, and printed as a speed-up. "
         "Prints a table and "
-        "writes summary.json and points.csv to --out. The full run takes about 4 minutes on 2 CPU cores; --quick "
-        "runs a few small points in seconds.",
+        "writes summary.json and points.csv to --out. The full run takes about 15 minutes on 2 CPU cores (--engines "
+        "eager: under 6); --quick runs a few small points in seconds.",
     ),
     "portability": (
         "do the presets mean the same on every catalog? random and tuned-constant shares of the oracle",
