@@ -152,7 +152,8 @@ def measure_point(
         "users": n,
         "items": m,
         "dim": d,
-        **({"engine": engine, "compile_s": first_step_s} if engine != "eager" else {}),
+        "engine": engine,
+        **({"compile_s": first_step_s} if engine != "eager" else {}),
         "step_ms": step * 1e3,
         "user_steps_per_s": n / step,
         "kernel_ms": kernel * 1e3,
@@ -312,7 +313,6 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     for n, m, d, engine in tqdm(runs, desc="bench", unit="point", disable=not progress):
         args = (n, m, d, cfg.scenario, device, cfg.min_time, *([engine] if engine != "eager" else []))
         point = _in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args)
-        point["engine"] = engine
         if engine != "eager":  # the eager point of this size was measured just before
             point["over_eager"] = point["user_steps_per_s"] / points[-1]["user_steps_per_s"]
         points.append(point)
