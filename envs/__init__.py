@@ -7,6 +7,7 @@ num_envs=N)`` builds ``DriftVecEnv`` over N users (its vector entry point, numpy
 import gymnasium
 
 from driftrec.envs.batched import ACTION_MODES, DriftVecEnv, default_catalog, make_vec_env, resolve_device
+from driftrec.envs.memory import keep_freed_memory
 from driftrec.envs.single import DriftEnv
 
 ENV_ID = "driftrec/DriftingInterests-v0"
@@ -18,4 +19,13 @@ if ENV_ID not in gymnasium.registry:
         vector_entry_point="driftrec.envs.batched:vector_entry_point",
     )
 
-__all__ = ["ACTION_MODES", "ENV_ID", "DriftEnv", "DriftVecEnv", "default_catalog", "make_vec_env", "resolve_device"]
+__all__ = [
+    "ACTION_MODES",
+    "ENV_ID",
+    "DriftEnv",
+    "DriftVecEnv",
+    "default_catalog",
+    "keep_freed_memory",
+    "make_vec_env",
+    "resolve_device",
+]

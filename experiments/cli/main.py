@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 import driftrec
 from driftrec.encoders import ModelUnavailableError
+from driftrec.envs.memory import keep_freed_memory
 from driftrec.experiments.cli import diagnostics as cli_bench
 from driftrec.experiments.cli import offline as cli_offline
 from driftrec.experiments.cli import online as cli_online
@@ -104,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """Run the subcommand ``args.command``; its exit status."""
+    """Run the subcommand ``args.command``; its exit status. Freed memory stays in this process and
+    the ones it starts (``envs.memory``: large batches step up to 1.25x faster, the same numbers)."""
+    keep_freed_memory()
     if args.command in ("quickstart", "simulate", "train", "compare", "calibrate", "scenarios"):
         return cli_online.run(args)
     if args.command in ("log", "ope", "replay"):
