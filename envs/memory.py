@@ -3,7 +3,7 @@
 A step allocates its tensors afresh. At N = 8,192 users and d = 384 that is hundreds of MB a step,
 and with glibc's defaults much of it goes back to the operating system when freed (tensors above
 malloc's mmap threshold, and the heap's top beyond its trim threshold), so the next step faults
-those pages in again: 100k-230k page faults a step, a sixth of its time (docs/benchmarks.md).
+those pages in again: up to 230k page faults a step, up to a fifth of its time (docs/benchmarks.md).
 ``keep_freed_memory`` tells glibc to serve tensors up to 32 MiB from the heap and to keep up to
 1 GiB of freed memory in the process. It changes no number, only where memory comes from, and it
 is process-wide, so the library never calls it on its own: the ``driftrec`` command line does, for
@@ -59,16 +59,17 @@ _applied: list[bool] = []  # [True] once keep_freed_memory has applied its setti
 
 
 def user_settings() -> list[str]:
-    """The ``USER_SETTINGS`` variables set in the environment other than by ``keep_freed_memory``."""
-    ours = set(_ENV) if _applied else set()
-    return [k for k in USER_SETTINGS if k in os.environ and k not in ours]
+    """The ``USER_SETTINGS`` variables set in the environment other than to ``keep_freed_memory``'s
+    values (which a process inherits from the one that started it)."""
+    return [k for k in USER_SETTINGS if k in os.environ and os.environ[k] != str(_ENV.get(k))]
 
 
 @contextlib.contextmanager
 def without_kept_settings() -> Iterator[None]:
-    """The environment without ``keep_freed_memory``'s variables while inside (so that processes
-    started there begin with malloc's defaults); this process's own setting is unchanged."""
-    saved = {k: os.environ.pop(k) for k in _ENV if _applied and k in os.environ}
+    """The environment without ``keep_freed_memory``'s variables (at its values, set here or
+    inherited) while inside, so that processes started there begin with malloc's defaults; this
+    process's own setting is unchanged."""
+    saved = {k: os.environ.pop(k) for k, v in _ENV.items() if os.environ.get(k) == str(v)}
     try:
         yield
     finally:

@@ -42,10 +42,18 @@ def test_it_applies_once_for_this_process_and_those_it_starts_and_can_step_aside
 
 
 @glibc
+def test_a_process_started_with_the_settings_applies_them_too():
+    out = _probe({"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)})
+    assert out["first"] is True and out["user"] == []
+
+
+@glibc
 def test_a_users_own_malloc_setting_is_left_alone():
     out = _probe({"MALLOC_TOP_PAD_": "0"})
     assert out["first"] is False and out["user"] == ["MALLOC_TOP_PAD_"]
     assert out["env"] == {"MALLOC_MMAP_THRESHOLD_": None, "MALLOC_TRIM_THRESHOLD_": None}
+    out = _probe({"MALLOC_TRIM_THRESHOLD_": "12345"})  # one of ours, at the user's own value
+    assert out["first"] is False and out["user"] == ["MALLOC_TRIM_THRESHOLD_"]
 
 
 def test_the_memory_study_times_both_sides_in_fresh_processes_and_refuses_a_tuned_environment(monkeypatch, tmp_path):
