@@ -71,6 +71,34 @@ def parse_sizes(text: str) -> list[tuple[int, int, int]]:
     return out
 
 
+def check_timing(scenario: str, min_time: float, rounds: int) -> None:
+    """One-line errors for an unknown preset, a non-positive ``min_time`` or ``rounds`` below 1."""
+    make_scenario(scenario)
+    check_int("rounds", rounds, 1)
+    if not min_time > 0:
+        raise ValueError(f"min_time={min_time!r} must be a positive number of seconds")
+
+
+def timing_parser(
+    module: str, doc: str | None, sizes: tuple[tuple[int, int, int], ...], out: str
+) -> argparse.ArgumentParser:
+    """The command line of a step-timing study (``python -m driftrec.experiments.studies.MODULE``):
+    --sizes (default ``sizes``), --scenario, --min-time, --rounds, --out (default ``out``), --no-progress."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m driftrec.experiments.studies.{module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    default_sizes = ",".join("x".join(map(str, s)) for s in sizes)
+    parser.add_argument("--sizes", default=default_sizes, help=f"comma-separated NxMxd [{default_sizes}]")
+    parser.add_argument("--scenario", default="mixed", help="a preset [mixed]")
+    parser.add_argument("--min-time", type=float, default=1.0, help="seconds each timing runs at least [1.0]")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of timings; the fastest counts [2]")
+    parser.add_argument("--out", type=Path, default=Path(out), help=f"output folder [{out}]")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
 def _env(engine: str, scenario: str, n: int, catalog: Any) -> Any:
     from driftrec.envs import DriftVecEnv
 
@@ -137,12 +165,9 @@ def study(
     """``measure`` at every size; writes OUT/fused_step.json when ``out`` is given."""
     from tqdm.auto import tqdm
 
-    make_scenario(scenario)
+    check_timing(scenario, min_time, rounds)
     if weights not in ("fixed", "random"):
         raise ValueError(f"weights {weights!r} is unknown; allowed: fixed, random")
-    check_int("rounds", rounds, 1)
-    if not min_time > 0:
-        raise ValueError(f"min_time={min_time!r} must be a positive number of seconds")
     start = time.perf_counter()
     rows = [
         measure(n, m, d, scenario, weights, min_time, rounds)
@@ -183,19 +208,8 @@ def format_study(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m driftrec.experiments.studies.fused_step_study",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    default_sizes = ",".join("x".join(map(str, s)) for s in SIZES)
-    parser.add_argument("--sizes", default=default_sizes, help=f"comma-separated NxMxd [{default_sizes}]")
-    parser.add_argument("--scenario", default="mixed", help="a preset [mixed]")
+    parser = timing_parser("fused_step_study", __doc__, SIZES, "runs/fused_step")
     parser.add_argument("--weights", default="fixed", help="fixed (the bench grid's) or random (every step) [fixed]")
-    parser.add_argument("--min-time", type=float, default=1.0, help="seconds each timing runs at least [1.0]")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of timings; the fastest counts [2]")
-    parser.add_argument("--out", type=Path, default=Path("runs/fused_step"), help="output folder [runs/fused_step]")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:
         sizes = parse_sizes(args.sizes)

@@ -14,7 +14,6 @@ The fastest of ``--rounds`` rounds counts. Writes OUT/memory.json.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import resource
 import time
@@ -23,13 +22,11 @@ from typing import Any
 
 import torch
 
-from driftrec.encoders.checks import check_int
 from driftrec.experiments.common import io
 from driftrec.experiments.diagnostics.bench import random_catalog
 from driftrec.experiments.diagnostics.timing import machine_info, peak_mib, timed
 from driftrec.experiments.online.runner import text_table
-from driftrec.experiments.studies.fused_step_study import FIXED_WEIGHTS, parse_sizes
-from driftrec.simulators.scenarios import make_scenario
+from driftrec.experiments.studies.fused_step_study import FIXED_WEIGHTS, check_timing, parse_sizes, timing_parser
 
 SIZES = ((1024, 1000, 384), (8192, 1000, 64), (8192, 1000, 384), (8192, 10000, 64))
 """The default sizes: large batches, where a step allocates tens to hundreds of MB."""
@@ -78,12 +75,9 @@ def study(
     from driftrec.envs.memory import user_settings, without_kept_settings
     from driftrec.simulators.compiled import ENGINES
 
-    make_scenario(scenario)
+    check_timing(scenario, min_time, rounds)
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r} is unknown; allowed: {', '.join(ENGINES)}")
-    check_int("rounds", rounds, 1)
-    if not min_time > 0:
-        raise ValueError(f"min_time={min_time!r} must be a positive number of seconds")
     tuned = user_settings()
     if tuned:  # the child processes would inherit them: no default side to compare with
         raise ValueError(f"the environment tunes malloc already ({', '.join(tuned)}); unset it to compare")
@@ -138,19 +132,8 @@ def format_study(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m driftrec.experiments.studies.memory_study",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    default_sizes = ",".join("x".join(map(str, s)) for s in SIZES)
-    parser.add_argument("--sizes", default=default_sizes, help=f"comma-separated NxMxd [{default_sizes}]")
-    parser.add_argument("--scenario", default="mixed", help="a preset [mixed]")
+    parser = timing_parser("memory_study", __doc__, SIZES, "runs/memory")
     parser.add_argument("--engine", default="eager", help="eager or compiled [eager]")
-    parser.add_argument("--min-time", type=float, default=1.0, help="seconds each timing runs at least [1.0]")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of both modes; the fastest counts [2]")
-    parser.add_argument("--out", type=Path, default=Path("runs/memory"), help="output folder [runs/memory]")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:
         sizes = parse_sizes(args.sizes)
