@@ -164,7 +164,7 @@ def measure_point(
     }
 
 
-def _in_fresh_process(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+def in_fresh_process(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """``fn(*args)`` in a new process (so its peak memory is its own)."""
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1, maxtasksperchild=1) as pool:
@@ -312,12 +312,12 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
     runs = [(n, m, d, e) for n, m, d in grid for e in engines]
     for n, m, d, engine in tqdm(runs, desc="bench", unit="point", disable=not progress):
         args = (n, m, d, cfg.scenario, device, cfg.min_time, *([engine] if engine != "eager" else []))
-        point = _in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args)
+        point = in_fresh_process(measure_point, *args) if fresh_processes else measure_point(*args)
         if engine != "eager":  # the eager point of this size was measured just before
             point["over_eager"] = point["user_steps_per_s"] / points[-1]["user_steps_per_s"]
         points.append(point)
         _against(base, point, "user_steps_per_s", "measure_point", *args)
-    ref = _in_fresh_process(measure_references, *cfg.reference, cfg.scenario, cfg.ref_users, cfg.min_time)
+    ref = in_fresh_process(measure_references, *cfg.reference, cfg.scenario, cfg.ref_users, cfg.min_time)
     at = next(p for p in points if (p["users"], p["items"], p["dim"], p["engine"]) == (*cfg.reference, "eager"))
     ref.update(
         {
@@ -329,12 +329,12 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
             "batched_over_sync_vector": at["user_steps_per_s"] / ref["sync_vector_user_steps_per_s"],
         }
     )
-    single = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time)
+    single = in_fresh_process(measure_single, cfg.scenario, cfg.min_time)
     _against(base, single, "steps_per_s", "measure_single", cfg.scenario, cfg.min_time)
     single["engines"] = {}
     for e in cfg.engines:
         if e != "eager":
-            single["engines"][e] = _in_fresh_process(measure_single, cfg.scenario, cfg.min_time, e)
+            single["engines"][e] = in_fresh_process(measure_single, cfg.scenario, cfg.min_time, e)
             _against(base, single["engines"][e], "steps_per_s", "measure_single", cfg.scenario, cfg.min_time, e)
     if cfg.recogym_python:
         single["recogym"] = measure_recogym(cfg.recogym_python, cfg.min_time)
@@ -345,7 +345,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True, fresh_processes: bool = T
         eager: dict[str, Any] | None = None
         for engine in cfg.engines:
             try:
-                row = _in_fresh_process(measure_ppo, cfg.ppo_steps, "abrupt", cat, engine)
+                row = in_fresh_process(measure_ppo, cfg.ppo_steps, "abrupt", cat, engine)
             except ModelUnavailableError as exc:  # a language-model catalog on a machine without the model
                 ppo.append({"catalog": cat, "skipped": str(exc).splitlines()[0]})
                 break

@@ -173,17 +173,19 @@ def study(
         measure(n, m, d, scenario, weights, min_time, rounds)
         for n, m, d in tqdm(sizes, desc="fused step", unit="size", disable=not progress)
     ]
-    summary = {
-        "scenario": scenario,
-        "weights": weights,
-        "min_time": min_time,
-        "rounds": rounds,
-        "machine": machine_info("cpu"),
-        "rows": rows,
-        "wall_s": round(time.perf_counter() - start, 1),
-    }
+    settings = {"scenario": scenario, "weights": weights, "min_time": min_time, "rounds": rounds}
+    return timing_summary(settings, rows, start, out, "fused_step.json")
+
+
+def timing_summary(
+    settings: dict[str, Any], rows: list[dict[str, Any]], start: float, out: Path | None, name: str
+) -> dict[str, Any]:
+    """A step-timing study's summary: its ``settings``, the machine, its ``rows`` and the seconds
+    since ``start`` (``time.perf_counter``); written to OUT/``name`` when ``out`` is given."""
+    summary = {**settings, "machine": machine_info("cpu"), "rows": rows}
+    summary["wall_s"] = round(time.perf_counter() - start, 1)
     if out is not None:
-        io.write_json(Path(out) / "fused_step.json", summary)
+        io.write_json(Path(out) / name, summary)
     return summary
 
 

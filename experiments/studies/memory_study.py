@@ -14,7 +14,6 @@ The fastest of ``--rounds`` rounds counts. Writes OUT/memory.json.
 
 from __future__ import annotations
 
-import multiprocessing
 import resource
 import time
 from pathlib import Path
@@ -22,11 +21,16 @@ from typing import Any
 
 import torch
 
-from driftrec.experiments.common import io
-from driftrec.experiments.diagnostics.bench import random_catalog
-from driftrec.experiments.diagnostics.timing import machine_info, peak_mib, timed
+from driftrec.experiments.diagnostics.bench import in_fresh_process, random_catalog
+from driftrec.experiments.diagnostics.timing import peak_mib, timed
 from driftrec.experiments.online.runner import text_table
-from driftrec.experiments.studies.fused_step_study import FIXED_WEIGHTS, check_timing, parse_sizes, timing_parser
+from driftrec.experiments.studies.fused_step_study import (
+    FIXED_WEIGHTS,
+    check_timing,
+    parse_sizes,
+    timing_parser,
+    timing_summary,
+)
 
 SIZES = ((1024, 1000, 384), (8192, 1000, 64), (8192, 1000, 384), (8192, 10000, 64))
 """The default sizes: large batches, where a step allocates tens to hundreds of MB."""
@@ -52,12 +56,6 @@ def measure(n: int, m: int, d: int, scenario: str, engine: str, min_time: float,
         env.step(w)
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / FAULT_STEPS
     return {"step_ms": step * 1e3, "faults_per_step": faults, "peak_mib": peak_mib(), "applied": applied}
-
-
-def _fresh(*args: Any) -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1, maxtasksperchild=1) as pool:
-        return pool.apply(measure, args)
 
 
 def study(
@@ -88,7 +86,7 @@ def study(
         for _ in range(rounds):
             for mode in MODES:
                 with without_kept_settings():
-                    runs[mode].append(_fresh(n, m, d, scenario, engine, min_time, mode == "kept"))
+                    runs[mode].append(in_fresh_process(measure, n, m, d, scenario, engine, min_time, mode == "kept"))
         row: dict[str, Any] = {"users": n, "items": m, "dim": d}
         for mode in MODES:
             best = min(runs[mode], key=lambda r: r["step_ms"])
@@ -96,18 +94,8 @@ def study(
         row["applied"] = all(r["applied"] for r in runs["kept"])
         row["speedup"] = row["default_step_ms"] / row["kept_step_ms"]
         rows.append(row)
-    summary = {
-        "scenario": scenario,
-        "engine": engine,
-        "min_time": min_time,
-        "rounds": rounds,
-        "machine": machine_info("cpu"),
-        "rows": rows,
-        "wall_s": round(time.perf_counter() - start, 1),
-    }
-    if out is not None:
-        io.write_json(Path(out) / "memory.json", summary)
-    return summary
+    settings = {"scenario": scenario, "engine": engine, "min_time": min_time, "rounds": rounds}
+    return timing_summary(settings, rows, start, out, "memory.json")
 
 
 def format_study(summary: dict[str, Any]) -> str:
